@@ -1,0 +1,8 @@
+//! PostgreSQL access: the pool, the generated table macros, the dynamic SQL builder, start-up
+//! (database creation, migrations) and the statement counter behind `/metrics`.
+
+pub mod pool;
+pub mod schema;
+pub mod sql;
+
+pub use pool::{Conn, Pool, StatementCounter};

@@ -1,0 +1,156 @@
+//! Users and API tokens. A token is shown once; only its SHA-256 is stored, so a leaked
+//! database does not leak working credentials.
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::actor::Actor;
+use super::error::{DomainError, DomainResult};
+use super::models::User;
+use super::validate;
+use crate::db::schema::{api_tokens, users};
+
+const TOKEN_PREFIX: &str = "kontor_";
+
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+}
+
+/// Creates a token for `user_id` and returns it; this is the only time it is visible.
+pub async fn create_token(conn: &mut AsyncPgConnection, user_id: i64, name: &str) -> DomainResult<String> {
+    let token = new_token();
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::user_id.eq(user_id),
+            api_tokens::name.eq(name),
+            api_tokens::token_hash.eq(hash_token(&token)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(token)
+}
+
+/// Resolves a bearer token to the acting user. Unknown, revoked and deactivated-user tokens
+/// are all the same UNAUTHENTICATED, so the answer reveals nothing.
+pub async fn actor_for_token(conn: &mut AsyncPgConnection, token: &str) -> DomainResult<Actor> {
+    let unauthenticated = || DomainError::Unauthenticated("invalid or revoked API token".into());
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+        return Err(unauthenticated());
+    }
+    let hash = hash_token(token);
+    let found: Option<(i64, Option<chrono::DateTime<Utc>>, User)> = api_tokens::table
+        .inner_join(users::table)
+        .filter(api_tokens::token_hash.eq(&hash))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(users::active.eq(true))
+        .select((api_tokens::id, api_tokens::last_used_at, User::as_select()))
+        .first(conn)
+        .await
+        .optional()?;
+    let (token_id, last_used, user) = found.ok_or_else(unauthenticated)?;
+    // Recording every use would turn each read into a write; minute precision is enough.
+    if last_used.is_none_or(|t| Utc::now() - t > Duration::minutes(1)) {
+        diesel::update(api_tokens::table.find(token_id))
+            .set(api_tokens::last_used_at.eq(Utc::now()))
+            .execute(conn)
+            .await?;
+    }
+    Ok(Actor {
+        user_id: user.id,
+        email: user.email,
+        is_admin: user.is_admin,
+        department_id: user.department_id,
+        time_zone: user.time_zone,
+    })
+}
+
+/// Finds the user with `email` or creates it; `admin` promotes an existing user too.
+pub async fn ensure_user(conn: &mut AsyncPgConnection, email: &str, admin: bool) -> DomainResult<User> {
+    let email = validate::email("email", email)?;
+    let existing: Option<User> = users::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(&email))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    match existing {
+        Some(u) if admin && !u.is_admin => Ok(diesel::update(users::table.find(u.id))
+            .set((users::is_admin.eq(true), users::updated_at.eq(Utc::now())))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await?),
+        Some(u) => Ok(u),
+        None => {
+            let name = email.split('@').next().unwrap_or("user").to_owned();
+            Ok(diesel::insert_into(users::table)
+                .values((users::email.eq(&email), users::name.eq(name), users::is_admin.eq(admin)))
+                .returning(User::as_returning())
+                .get_result(conn)
+                .await?)
+        }
+    }
+}
+
+/// On a fresh installation creates the first administrator and returns its token.
+pub async fn bootstrap_admin(conn: &mut AsyncPgConnection) -> DomainResult<Option<(User, String)>> {
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| {
+        // Two servers starting at once must not both create an admin.
+        diesel::sql_query("LOCK TABLE users IN EXCLUSIVE MODE").execute(conn).await?;
+        let count: i64 = users::table.count().get_result(conn).await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        let admin = ensure_user(conn, "admin@kontor.local", true).await?;
+        let admin = diesel::update(users::table.find(admin.id))
+            .set(users::name.eq("Administrator"))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await?;
+        let token = create_token(conn, admin.id, "bootstrap").await?;
+        Ok(Some((admin, token)))
+    })
+    .await
+}
+
+pub async fn users_by_id(conn: &mut AsyncPgConnection, ids: &[i64]) -> DomainResult<Vec<User>> {
+    Ok(users::table.filter(users::id.eq_any(ids)).select(User::as_select()).load(conn).await?)
+}
+
+/// Checks that `id` is an active user, reporting against `field`.
+pub async fn check_user(conn: &mut AsyncPgConnection, id: i64, field: &str) -> DomainResult<()> {
+    let n: i64 = users::table
+        .filter(users::id.eq(id))
+        .filter(users::active.eq(true))
+        .count()
+        .get_result(conn)
+        .await?;
+    if n == 0 {
+        return Err(DomainError::bad_input(field, format!("`{field}` names no active user")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX));
+        assert_eq!(hash_token(&a).len(), 32);
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+}

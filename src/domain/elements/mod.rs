@@ -1,0 +1,381 @@
+//! Writes of CRM elements. One generic pipeline (lock, apply the client's changes, check the
+//! element's rules, store, communications, links, history, outbox) in one transaction; each
+//! element type contributes only its defaults and rules.
+
+pub mod company;
+pub mod contact;
+pub mod deal;
+pub mod lead;
+
+use std::future::Future;
+
+use chrono::Utc;
+use diesel::sql_types::{BigInt, Bool};
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use super::actor::Actor;
+use super::comms::{self, CommSet};
+use super::error::{DomainError, DomainResult};
+use super::history::{self, Change};
+use super::ids;
+use super::models::{self, TimelineEntry};
+use super::outbox;
+use super::query::{self, Listable};
+use super::{ElementRef, ElementType};
+use crate::db::sql::{Bind, Sql};
+
+/// Who acts, with the per-deployment settings writes depend on.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub phone_region: phonenumber::country::Id,
+}
+
+/// A many-to-many link the element owns (a contact's companies, a deal's contacts).
+#[derive(Clone, Copy, Debug)]
+pub struct LinkSpec {
+    pub table: &'static str,
+    pub own_col: &'static str,
+    pub other_col: &'static str,
+    /// Input and history name of the link list.
+    pub field: &'static str,
+    pub other: ElementType,
+}
+
+/// What a client asked to change.
+pub struct Write<T> {
+    pub apply: Box<dyn FnOnce(&mut T) -> DomainResult<()> + Send>,
+    pub comms: CommSet,
+    pub links: Option<Vec<i64>>,
+}
+
+pub trait Element: Listable + Serialize {
+    const TYPE: ElementType;
+    const LINKS: Option<LinkSpec> = None;
+    fn id(&self) -> i64;
+    fn version(&self) -> i32;
+    fn stamp(&mut self, actor_id: i64, version: i32);
+
+    /// A new element with the defaults a CRM user expects.
+    fn blank(conn: &mut AsyncPgConnection, ctx: &Ctx) -> impl Future<Output = DomainResult<Self>> + Send;
+
+    /// Checks (and completes) a new or changed row; `old` is None on create.
+    fn check(
+        conn: &mut AsyncPgConnection,
+        ctx: &Ctx,
+        row: &mut Self,
+        old: Option<&Self>,
+    ) -> impl Future<Output = DomainResult<()>> + Send;
+
+    /// Checks before deleting.
+    fn check_delete(_row: &Self) -> DomainResult<()> {
+        Ok(())
+    }
+}
+
+macro_rules! stamped {
+    ($ty:ty) => {
+        fn id(&self) -> i64 {
+            self.id
+        }
+        fn version(&self) -> i32 {
+            self.version
+        }
+        fn stamp(&mut self, actor_id: i64, version: i32) {
+            let now = chrono::Utc::now();
+            if version == 1 {
+                self.created_at = now;
+                self.created_by_id = Some(actor_id);
+            }
+            self.updated_at = now;
+            self.updated_by_id = Some(actor_id);
+            self.version = version;
+        }
+    };
+}
+pub(crate) use stamped;
+
+fn to_map<T: Serialize>(row: &T) -> DomainResult<Map<String, Json>> {
+    match serde_json::to_value(row).map_err(anyhow::Error::from)? {
+        Json::Object(m) => Ok(m),
+        _ => Err(anyhow::anyhow!("row did not serialise to an object").into()),
+    }
+}
+
+/// Reads one element visible to `actor`, or NOT_FOUND.
+pub async fn get<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<T> {
+    query::by_ids::<T>(conn, actor, &[id])
+        .await?
+        .pop()
+        .ok_or_else(|| DomainError::not_found(format!("{} `{}`", T::TYPE.as_str().to_lowercase(), ids::encode(T::TYPE.id_kind(), id))))
+}
+
+async fn lock<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<T> {
+    let mut q = Sql::new(format!("SELECT t.* FROM {} t WHERE t.id = ", T::TABLE));
+    q.bind(Bind::Int8(id)).push(" AND ").append(&T::visibility(actor, "t")).push(" FOR UPDATE");
+    let mut rows: Vec<T> = q.load(conn).await?;
+    rows.pop().ok_or_else(|| {
+        DomainError::not_found(format!("{} `{}`", T::TYPE.as_str().to_lowercase(), ids::encode(T::TYPE.id_kind(), id)))
+    })
+}
+
+fn map_write_error(e: diesel::result::Error) -> DomainError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => DomainError::conflict(
+            format!("conflicts with an existing element ({})", info.constraint_name().unwrap_or("unique")),
+            Json::Null,
+        ),
+        Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => DomainError::bad_input(
+            info.column_name().map(history::camel_case).unwrap_or_else(|| "input".into()),
+            "refers to something that does not exist",
+        ),
+        other => other.into(),
+    }
+}
+
+async fn insert<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
+    let json = serde_json::to_string(row).map_err(anyhow::Error::from)?;
+    let mut q = Sql::new(format!(
+        "INSERT INTO {t} SELECT (jsonb_populate_record(NULL::{t}, jsonb_set(CAST(",
+        t = T::TABLE
+    ));
+    q.bind(Bind::Text(json))
+        .push(format!(" AS jsonb), '{{id}}', to_jsonb(nextval(pg_get_serial_sequence('{}', 'id')))))).* RETURNING *", T::TABLE));
+    q.get_result(conn).await.map_err(map_write_error)
+}
+
+async fn store<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
+    let map = to_map(row)?;
+    let cols: Vec<&str> = map.keys().map(String::as_str).filter(|k| *k != "id").collect();
+    let json = serde_json::to_string(row).map_err(anyhow::Error::from)?;
+    let mut q = Sql::new(format!(
+        "UPDATE {t} t SET ({c}) = (SELECT {rc} FROM jsonb_populate_record(NULL::{t}, CAST(",
+        t = T::TABLE,
+        c = cols.join(", "),
+        rc = cols.iter().map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", "),
+    ));
+    q.bind(Bind::Text(json)).push(" AS jsonb)) r) WHERE t.id = ").bind(Bind::Int8(row.id())).push(" RETURNING t.*");
+    q.get_result(conn).await.map_err(map_write_error)
+}
+
+#[derive(QueryableByName)]
+struct LinkedId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+async fn linked_ids(conn: &mut AsyncPgConnection, spec: LinkSpec, id: i64) -> DomainResult<Vec<i64>> {
+    let mut q = Sql::new(format!(
+        "SELECT {o} AS id FROM {t} WHERE {s} = ",
+        o = spec.other_col,
+        t = spec.table,
+        s = spec.own_col
+    ));
+    q.bind(Bind::Int8(id)).push(" ORDER BY sort, ").push(spec.other_col);
+    Ok(q.load::<LinkedId>(conn).await?.into_iter().map(|r| r.id).collect())
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    ok: bool,
+}
+
+/// Replaces the element's links; every linked element must exist and be readable.
+async fn set_links(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    spec: LinkSpec,
+    id: i64,
+    mut targets: Vec<i64>,
+) -> DomainResult<Option<Change>> {
+    let mut seen = std::collections::HashSet::new();
+    targets.retain(|t| seen.insert(*t));
+    let table = spec.other.table();
+    let mut check = Sql::new("SELECT count(*) = cardinality(");
+    check.bind(Bind::Int8s(targets.clone()));
+    check.push(format!(") AS ok FROM {table} t WHERE t.id = ANY(")).bind(Bind::Int8s(targets.clone())).push(") AND ");
+    check.append(&super::visibility::element_predicate(actor, spec.other, "t"));
+    let found: Exists = check.get_result(conn).await?;
+    if !found.ok {
+        return Err(DomainError::bad_input(spec.field, format!("`{}` names an element that does not exist", spec.field)));
+    }
+    let old = linked_ids(conn, spec, id).await?;
+    if old == targets {
+        return Ok(None);
+    }
+    let mut del = Sql::new(format!("DELETE FROM {} WHERE {} = ", spec.table, spec.own_col));
+    del.bind(Bind::Int8(id));
+    del.execute(conn).await?;
+    if !targets.is_empty() {
+        let mut ins = Sql::new(format!(
+            "INSERT INTO {t} ({s}, {o}, is_primary, sort) SELECT ",
+            t = spec.table,
+            s = spec.own_col,
+            o = spec.other_col
+        ));
+        ins.bind(Bind::Int8(id)).push(", x.id, x.n = 1, x.n FROM unnest(").bind(Bind::Int8s(targets.clone()));
+        ins.push(") WITH ORDINALITY AS x(id, n)");
+        ins.execute(conn).await?;
+    }
+    let render = |v: &[i64]| v.iter().map(|i| ids::encode(spec.other.id_kind(), *i)).collect::<Vec<_>>();
+    Ok(Some(history::list_change(spec.field, &render(&old), &render(&targets))))
+}
+
+fn comm_changes(changed: Vec<(comms::CommKind, Vec<String>, Vec<String>)>) -> Vec<Change> {
+    changed.into_iter().map(|(k, o, n)| history::list_change(k.field(), &o, &n)).collect()
+}
+
+fn element_ref<T: Element>(row: &T) -> ElementRef {
+    ElementRef { element_type: T::TYPE, id: row.id() }
+}
+
+async fn finish_write<T: Element>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    row: &T,
+    write: (Option<Vec<i64>>, Vec<(comms::CommKind, Vec<comms::CleanComm>)>),
+) -> DomainResult<Vec<Change>> {
+    let (links, comms_to_set) = write;
+    let mut changes = Vec::new();
+    if !comms_to_set.is_empty() {
+        changes.extend(comm_changes(comms::replace(conn, T::TYPE, row.id(), comms_to_set).await?));
+    }
+    if let (Some(spec), Some(targets)) = (T::LINKS, links) {
+        changes.extend(set_links(conn, &ctx.actor, spec, row.id(), targets).await?);
+    }
+    Ok(changes)
+}
+
+pub async fn create<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, write: Write<T>) -> DomainResult<T> {
+    let ctx = ctx.clone();
+    conn.transaction(async move |conn| {
+        let mut row = T::blank(conn, &ctx).await?;
+        (write.apply)(&mut row)?;
+        T::check(conn, &ctx, &mut row, None).await?;
+        let comms_to_set = write.comms.validate(ctx.phone_region)?;
+        row.stamp(ctx.actor.user_id, 1);
+        let saved = insert(conn, &row).await?;
+        let extra = finish_write(conn, &ctx, &saved, (write.links, comms_to_set)).await?;
+        let r = element_ref(&saved);
+        let mut changed: Vec<String> = to_map(&saved)?.keys().map(|k| history::camel_case(k)).collect();
+        changed.extend(extra.iter().map(|c| c.field.clone()));
+        history::record(conn, ctx.actor.user_id, r, history::CREATED, None, &[]).await?;
+        outbox::append(conn, ctx.actor.user_id, r, outbox::CREATED, changed, serde_json::to_value(&saved).map_err(anyhow::Error::from)?).await?;
+        Ok(saved)
+    })
+    .await
+}
+
+pub async fn update<T: Element>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    id: i64,
+    expected_version: Option<i32>,
+    write: Write<T>,
+) -> DomainResult<T> {
+    let ctx = ctx.clone();
+    conn.transaction(async move |conn| {
+        let old: T = lock(conn, &ctx.actor, id).await?;
+        if let Some(expected) = expected_version {
+            if expected != old.version() {
+                return Err(DomainError::conflict(
+                    format!("stale version: expected {expected}, the element is at version {}", old.version()),
+                    serde_json::json!({ "currentVersion": old.version() }),
+                ));
+            }
+        }
+        let mut row = old.clone();
+        (write.apply)(&mut row)?;
+        T::check(conn, &ctx, &mut row, Some(&old)).await?;
+        let comms_to_set = write.comms.validate(ctx.phone_region)?;
+        let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);
+        let extra = finish_write(conn, &ctx, &row, (write.links, comms_to_set)).await?;
+        changes.extend(extra);
+        if changes.is_empty() {
+            // Nothing changed: no new version, no history, no event.
+            return Ok(old);
+        }
+        row.stamp(ctx.actor.user_id, old.version() + 1);
+        let saved = store(conn, &row).await?;
+        let r = element_ref(&saved);
+        history::record(conn, ctx.actor.user_id, r, history::UPDATED, None, &changes).await?;
+        let changed = changes.iter().map(|c| c.field.clone()).collect();
+        outbox::append(conn, ctx.actor.user_id, r, outbox::UPDATED, changed, serde_json::to_value(&saved).map_err(anyhow::Error::from)?).await?;
+        Ok(saved)
+    })
+    .await
+}
+
+pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64) -> DomainResult<i64> {
+    let ctx = ctx.clone();
+    conn.transaction(async move |conn| {
+        let old: T = lock(conn, &ctx.actor, id).await?;
+        T::check_delete(&old)?;
+        if matches!(T::TYPE, ElementType::Lead | ElementType::Contact | ElementType::Company) {
+            comms::delete_all(conn, T::TYPE, id).await?;
+        }
+        let mut q = Sql::new(format!("DELETE FROM {} WHERE id = ", T::TABLE));
+        q.bind(Bind::Int8(id));
+        q.execute(conn).await?;
+        let r = element_ref(&old);
+        history::record(conn, ctx.actor.user_id, r, history::DELETED, None, &[]).await?;
+        outbox::append(conn, ctx.actor.user_id, r, outbox::DELETED, vec![], serde_json::to_value(&old).map_err(anyhow::Error::from)?).await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// Adds a user-written comment to an element's timeline.
+pub async fn add_comment(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    element: ElementRef,
+    text: String,
+) -> DomainResult<TimelineEntry> {
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        return Err(DomainError::bad_input("text", "a comment must not be empty"));
+    }
+    let ctx = ctx.clone();
+    conn.transaction(async move |conn| {
+        match element.element_type {
+            ElementType::Lead => drop(lock::<models::Lead>(conn, &ctx.actor, element.id).await?),
+            ElementType::Contact => drop(lock::<models::Contact>(conn, &ctx.actor, element.id).await?),
+            ElementType::Company => drop(lock::<models::Company>(conn, &ctx.actor, element.id).await?),
+            ElementType::Deal => drop(lock::<models::Deal>(conn, &ctx.actor, element.id).await?),
+        }
+        let entry = history::record(conn, ctx.actor.user_id, element, history::COMMENT, Some(text), &[]).await?;
+        outbox::append(
+            conn,
+            ctx.actor.user_id,
+            element,
+            outbox::COMMENTED,
+            vec!["timeline".into()],
+            serde_json::json!({ "timelineEntryId": entry.id }),
+        )
+        .await?;
+        Ok(entry)
+    })
+    .await
+}
+
+/// Checks that an element referenced by a field exists and is readable.
+pub async fn check_ref<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, field: &str) -> DomainResult<()> {
+    match get::<T>(conn, actor, id).await {
+        Ok(_) => Ok(()),
+        Err(DomainError::NotFound(_)) => Err(DomainError::bad_input(
+            field,
+            format!("`{field}` names no {}", T::TYPE.as_str().to_lowercase()),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn today() -> chrono::NaiveDate {
+    Utc::now().date_naive()
+}

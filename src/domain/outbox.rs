@@ -1,0 +1,47 @@
+//! The transactional outbox: every write appends its events in its own transaction, so
+//! nothing is published before commit and nothing committed is lost. The relay (real-time
+//! issue) publishes from this table.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::{Value as Json, json};
+
+use super::ElementRef;
+use super::error::DomainResult;
+use crate::db::schema::events;
+
+pub const CREATED: &str = "CREATED";
+pub const UPDATED: &str = "UPDATED";
+pub const DELETED: &str = "DELETED";
+pub const COMMENTED: &str = "COMMENTED";
+
+/// Appends one event carrying the element's state after the change.
+pub async fn append(
+    conn: &mut AsyncPgConnection,
+    actor_id: i64,
+    element: ElementRef,
+    action: &str,
+    changed: Vec<String>,
+    snapshot: Json,
+) -> DomainResult<i64> {
+    let payload = json!({
+        "elementType": element.element_type.as_str(),
+        "elementId": element.id,
+        "action": action,
+        "changed": changed,
+        "element": snapshot,
+    });
+    let id = diesel::insert_into(events::table)
+        .values((
+            events::element_type.eq(element.element_type.as_str()),
+            events::element_id.eq(element.id),
+            events::action.eq(action),
+            events::changed.eq(changed),
+            events::payload.eq(payload),
+            events::actor_id.eq(actor_id),
+        ))
+        .returning(events::id)
+        .get_result(conn)
+        .await?;
+    Ok(id)
+}

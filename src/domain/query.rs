@@ -1,0 +1,643 @@
+//! Generic list engine: typed filter conditions, keyset pagination that is stable under any
+//! ordering (NULLs included), total counts, and nested connections batched for many parents
+//! in one statement (a window function per parent). All element lists go through here, and
+//! every statement carries the visibility predicate.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::deserialize::QueryableByName;
+use diesel::pg::Pg;
+use diesel::row::NamedRow;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::actor::Actor;
+use super::error::{DomainError, DomainResult};
+use super::models;
+use super::visibility;
+use super::ElementType;
+use crate::db::sql::{Bind, Sql};
+
+pub const MAX_PAGE: i64 = 500;
+pub const DEFAULT_PAGE: i64 = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    Int8,
+    Int4,
+    Text,
+    Decimal,
+    Date,
+    DateTime,
+    Bool,
+}
+
+/// A typed filter operand.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Int8(i64),
+    Int4(i32),
+    Text(String),
+    Decimal(Decimal),
+    Date(NaiveDate),
+    DateTime(DateTime<Utc>),
+    Bool(bool),
+}
+
+impl Value {
+    fn bind(self) -> Bind {
+        match self {
+            Value::Int8(v) => Bind::Int8(v),
+            Value::Int4(v) => Bind::Int4(v),
+            Value::Text(v) => Bind::Text(v),
+            Value::Decimal(v) => Bind::Numeric(v),
+            Value::Date(v) => Bind::Date(v),
+            Value::DateTime(v) => Bind::Ts(v),
+            Value::Bool(v) => Bind::Bool(v),
+        }
+    }
+}
+
+fn bind_array(values: Vec<Value>) -> DomainResult<Bind> {
+    let first = <[Value]>::first(&values).cloned();
+    macro_rules! collect {
+        ($variant:ident, $bind:ident) => {
+            Bind::$bind(
+                values
+                    .into_iter()
+                    .filter_map(|v| if let Value::$variant(x) = v { Some(x) } else { None })
+                    .collect(),
+            )
+        };
+    }
+    Ok(match first {
+        None => Bind::Int8s(vec![]),
+        Some(Value::Int8(_)) => collect!(Int8, Int8s),
+        Some(Value::Int4(_)) => collect!(Int4, Int4s),
+        Some(Value::Text(_)) => collect!(Text, Texts),
+        Some(Value::Decimal(_)) => collect!(Decimal, Numerics),
+        Some(Value::Date(_)) => collect!(Date, Dates),
+        Some(Value::DateTime(_)) => collect!(DateTime, Tss),
+        Some(Value::Bool(_)) => {
+            return Err(DomainError::bad_input("in", "`in` is not supported for booleans"));
+        }
+    })
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    Eq(Value),
+    Neq(Value),
+    In(Vec<Value>),
+    Gt(Value),
+    Gte(Value),
+    Lt(Value),
+    Lte(Value),
+    Contains(String),
+    StartsWith(String),
+    IsNull(bool),
+}
+
+/// A filter condition over the element table aliased `t`. Column names come from code,
+/// never from input.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cond {
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    Field { column: &'static str, op: Op },
+    /// A communication (phone, e-mail, ...) of the element matches on its normalised value.
+    Comm { element: ElementType, kind: &'static str, op: Op },
+    /// The element is linked to one of these ids through a link table.
+    Linked { table: &'static str, own_col: &'static str, other_col: &'static str, op: Op },
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn compile_op(target: &str, op: Op) -> DomainResult<Sql> {
+    let mut s = Sql::default();
+    match op {
+        Op::Eq(v) => {
+            s.push(format!("{target} = ")).bind(v.bind());
+        }
+        Op::Neq(v) => {
+            s.push(format!("{target} IS DISTINCT FROM ")).bind(v.bind());
+        }
+        Op::In(vs) => {
+            s.push(format!("{target} = ANY(")).bind(bind_array(vs)?).push(")");
+        }
+        Op::Gt(v) => {
+            s.push(format!("{target} > ")).bind(v.bind());
+        }
+        Op::Gte(v) => {
+            s.push(format!("{target} >= ")).bind(v.bind());
+        }
+        Op::Lt(v) => {
+            s.push(format!("{target} < ")).bind(v.bind());
+        }
+        Op::Lte(v) => {
+            s.push(format!("{target} <= ")).bind(v.bind());
+        }
+        Op::Contains(v) => {
+            s.push(format!("lower({target}) LIKE "))
+                .bind(Bind::Text(format!("%{}%", escape_like(&v.to_lowercase()))));
+        }
+        Op::StartsWith(v) => {
+            s.push(format!("lower({target}) LIKE "))
+                .bind(Bind::Text(format!("{}%", escape_like(&v.to_lowercase()))));
+        }
+        Op::IsNull(true) => {
+            s.push(format!("{target} IS NULL"));
+        }
+        Op::IsNull(false) => {
+            s.push(format!("{target} IS NOT NULL"));
+        }
+    }
+    Ok(s)
+}
+
+pub fn compile(cond: Cond) -> DomainResult<Sql> {
+    Ok(match cond {
+        Cond::And(cs) => {
+            let parts = cs.into_iter().map(compile).collect::<DomainResult<Vec<_>>>()?;
+            Sql::join(&parts, " AND ", "TRUE")
+        }
+        Cond::Or(cs) => {
+            let parts = cs.into_iter().map(compile).collect::<DomainResult<Vec<_>>>()?;
+            Sql::join(&parts, " OR ", "FALSE")
+        }
+        Cond::Not(c) => {
+            // NULL comparisons would make NOT drop rows it should keep ("title is not X"
+            // includes leads without a title).
+            let mut s = Sql::new("NOT COALESCE((");
+            s.append(&compile(*c)?).push("), FALSE)");
+            s
+        }
+        Cond::Field { column, op } => compile_op(&format!("t.{column}"), op)?,
+        Cond::Comm { element, kind, op } => {
+            let (exists, op) = match op {
+                Op::IsNull(is_null) => (!is_null, None),
+                other => (true, Some(other)),
+            };
+            let mut s = Sql::new(if exists { "EXISTS (" } else { "NOT EXISTS (" });
+            s.push(format!(
+                "SELECT 1 FROM communications c WHERE c.element_type = '{}' AND c.element_id = t.id AND c.kind = '{kind}'",
+                element.as_str()
+            ));
+            if let Some(op) = op {
+                s.push(" AND ").append(&compile_op("c.normalized", op)?);
+            }
+            s.push(")");
+            s
+        }
+        Cond::Linked { table, own_col, other_col, op } => {
+            let (exists, op) = match op {
+                Op::IsNull(is_null) => (!is_null, None),
+                other => (true, Some(other)),
+            };
+            let mut s = Sql::new(if exists { "EXISTS (" } else { "NOT EXISTS (" });
+            s.push(format!("SELECT 1 FROM {table} l WHERE l.{own_col} = t.id"));
+            if let Some(op) = op {
+                s.push(" AND ").append(&compile_op(&format!("l.{other_col}"), op)?);
+            }
+            s.push(")");
+            s
+        }
+    })
+}
+
+/// One ordering key. The row's id always follows as the final tie-breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct OrderKey {
+    pub column: &'static str,
+    pub ty: FieldType,
+    pub desc: bool,
+}
+
+/// What a client asked for: filter, order and a window of the list.
+#[derive(Clone, Debug, Default)]
+pub struct ListArgs {
+    pub filter: Option<Cond>,
+    pub order: Vec<OrderKey>,
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+/// How a nested connection hangs off its parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Relation {
+    /// Extra FROM clause, e.g. a link table aliased `r`.
+    pub join: &'static str,
+    /// Expression giving the parent id of a row.
+    pub parent: &'static str,
+    /// Extra fixed predicate (e.g. the element type of timeline entries).
+    pub extra: &'static str,
+}
+
+/// A compiled list query: hashable so that equal nested connections of many parents share
+/// one DataLoader batch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Plan {
+    pub table: &'static str,
+    pub relation: Option<Relation>,
+    pub filter: Sql,
+    pub keyset: Sql,
+    pub order: Vec<OrderKey>,
+    pub limit: i64,
+    pub backward: bool,
+    pub has_after: bool,
+    pub has_before: bool,
+}
+
+pub trait Listable: QueryableByName<Pg> + Serialize + Clone + Send + Sync + 'static {
+    const TABLE: &'static str;
+    fn row_id(&self) -> i64;
+    fn visibility(actor: &Actor, alias: &str) -> Sql;
+}
+
+macro_rules! element_listable {
+    ($ty:ty, $table:literal, $element:expr) => {
+        impl Listable for $ty {
+            const TABLE: &'static str = $table;
+            fn row_id(&self) -> i64 {
+                self.id
+            }
+            fn visibility(actor: &Actor, alias: &str) -> Sql {
+                visibility::element_predicate(actor, $element, alias)
+            }
+        }
+    };
+}
+element_listable!(models::Lead, "leads", ElementType::Lead);
+element_listable!(models::Contact, "contacts", ElementType::Contact);
+element_listable!(models::Company, "companies", ElementType::Company);
+element_listable!(models::Deal, "deals", ElementType::Deal);
+
+impl Listable for models::TimelineEntry {
+    const TABLE: &'static str = "timeline_entries";
+    fn row_id(&self) -> i64 {
+        self.id
+    }
+    fn visibility(actor: &Actor, alias: &str) -> Sql {
+        visibility::timeline_predicate(actor, alias)
+    }
+}
+
+impl Listable for models::User {
+    const TABLE: &'static str = "users";
+    fn row_id(&self) -> i64 {
+        self.id
+    }
+    fn visibility(_actor: &Actor, _alias: &str) -> Sql {
+        // Colleagues are visible to every signed-in user, as in any CRM's user picker.
+        Sql::new("TRUE")
+    }
+}
+
+fn page_size(n: Option<i32>, name: &str) -> DomainResult<Option<i64>> {
+    match n {
+        None => Ok(None),
+        Some(n) if n < 0 => Err(DomainError::bad_input(name, format!("`{name}` must not be negative"))),
+        Some(n) if i64::from(n) > MAX_PAGE => Err(DomainError::bad_input(
+            name,
+            format!("`{name}` is at most {MAX_PAGE}; page through larger lists with cursors"),
+        )),
+        Some(n) => Ok(Some(i64::from(n))),
+    }
+}
+
+pub fn encode_cursor(values: &[Json]) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(values).unwrap_or_default())
+}
+
+fn decode_cursor(raw: &str, order: &[OrderKey], field: &str) -> DomainResult<Vec<Option<Value>>> {
+    let bad = || DomainError::bad_input(field, format!("`{field}` is not a cursor of this list and order"));
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| bad())?;
+    let values: Vec<Json> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if values.len() != order.len() + 1 {
+        return Err(bad());
+    }
+    let mut out = Vec::with_capacity(values.len());
+    let types = order.iter().map(|k| k.ty).chain(std::iter::once(FieldType::Int8));
+    for (v, ty) in values.iter().zip(types) {
+        if v.is_null() {
+            out.push(None);
+            continue;
+        }
+        let parsed = match ty {
+            FieldType::Int8 => v.as_i64().map(Value::Int8),
+            FieldType::Int4 => v.as_i64().and_then(|n| i32::try_from(n).ok()).map(Value::Int4),
+            FieldType::Text => v.as_str().map(|s| Value::Text(s.to_owned())),
+            FieldType::Decimal => v.as_str().and_then(|s| s.parse().ok()).map(Value::Decimal),
+            FieldType::Date => v.as_str().and_then(|s| s.parse().ok()).map(Value::Date),
+            FieldType::DateTime => v.as_str().and_then(|s| s.parse().ok()).map(Value::DateTime),
+            FieldType::Bool => v.as_bool().map(Value::Bool),
+        };
+        out.push(Some(parsed.ok_or_else(bad)?));
+    }
+    Ok(out)
+}
+
+fn all_keys(order: &[OrderKey]) -> Vec<OrderKey> {
+    let mut keys: Vec<OrderKey> = order.iter().copied().filter(|k| k.column != "id").collect();
+    let id_desc = order.iter().find(|k| k.column == "id").map(|k| k.desc).unwrap_or(false);
+    keys.push(OrderKey { column: "id", ty: FieldType::Int8, desc: id_desc });
+    keys
+}
+
+/// Rows strictly after `values` in the (possibly reversed) order. ASC sorts NULLs last and
+/// DESC sorts them first, so reversing the order keeps NULLs consistent.
+fn keyset(keys: &[OrderKey], values: Vec<Option<Value>>, reversed: bool) -> Sql {
+    let mut alternatives = Vec::new();
+    let mut equal_prefix: Vec<Sql> = Vec::new();
+    for (key, value) in keys.iter().zip(values) {
+        let col = format!("t.{}", key.column);
+        let desc = key.desc != reversed;
+        let mut greater = match (&value, desc) {
+            (None, false) => Sql::new("FALSE"),
+            (None, true) => Sql::new(format!("{col} IS NOT NULL")),
+            (Some(v), false) => {
+                let mut s = Sql::new(format!("({col} > "));
+                s.bind(v.clone().bind()).push(format!(" OR {col} IS NULL)"));
+                s
+            }
+            (Some(v), true) => {
+                let mut s = Sql::new(format!("{col} < "));
+                s.bind(v.clone().bind());
+                s
+            }
+        };
+        let mut alt = equal_prefix.clone();
+        alt.push(std::mem::take(&mut greater));
+        alternatives.push(Sql::join(&alt, " AND ", "TRUE"));
+        equal_prefix.push(match value {
+            None => Sql::new(format!("{col} IS NULL")),
+            Some(v) => {
+                let mut s = Sql::new(format!("{col} = "));
+                s.bind(v.bind());
+                s
+            }
+        });
+    }
+    Sql::join(&alternatives, " OR ", "FALSE")
+}
+
+fn order_sql(keys: &[OrderKey], reversed: bool, alias: &str) -> String {
+    keys.iter()
+        .map(|k| {
+            if k.desc != reversed {
+                format!("{alias}{} DESC NULLS FIRST", k.column)
+            } else {
+                format!("{alias}{} ASC NULLS LAST", k.column)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Compiles list arguments for `T` as seen by `actor`, optionally below a relation.
+pub fn plan<T: Listable>(actor: &Actor, args: ListArgs, relation: Option<Relation>) -> DomainResult<Arc<Plan>> {
+    let first = page_size(args.first, "first")?;
+    let last = page_size(args.last, "last")?;
+    if first.is_some() && last.is_some() {
+        return Err(DomainError::bad_input("last", "pass either `first` or `last`, not both"));
+    }
+    let backward = last.is_some() || (first.is_none() && args.before.is_some() && args.after.is_none());
+    let limit = first.or(last).unwrap_or(DEFAULT_PAGE);
+    let keys = all_keys(&args.order);
+
+    let mut filter = vec![T::visibility(actor, "t")];
+    let order_no_id = args.order_no_id();
+    if let Some(cond) = args.filter {
+        filter.push(compile(cond)?);
+    }
+    if let Some(rel) = relation {
+        if !rel.extra.is_empty() {
+            filter.push(Sql::new(rel.extra));
+        }
+    }
+    let mut keyset_parts = Vec::new();
+    if let Some(after) = &args.after {
+        keyset_parts.push(keyset(&keys, decode_cursor(after, &order_no_id, "after")?, false));
+    }
+    if let Some(before) = &args.before {
+        keyset_parts.push(keyset(&keys, decode_cursor(before, &order_no_id, "before")?, true));
+    }
+    Ok(Arc::new(Plan {
+        table: T::TABLE,
+        relation,
+        filter: Sql::join(&filter, " AND ", "TRUE"),
+        keyset: Sql::join(&keyset_parts, " AND ", "TRUE"),
+        order: keys,
+        limit,
+        backward,
+        has_after: args.after.is_some(),
+        has_before: args.before.is_some(),
+    }))
+}
+
+impl ListArgs {
+    fn order_no_id(&self) -> Vec<OrderKey> {
+        self.order.iter().copied().filter(|k| k.column != "id").collect()
+    }
+}
+
+/// One page of rows with what the connection needs to answer `pageInfo` and cursors.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub has_next: bool,
+    pub has_previous: bool,
+    pub order: Vec<OrderKey>,
+}
+
+impl<T: Listable> Page<T> {
+    fn from_rows(plan: &Plan, mut rows: Vec<T>) -> Self {
+        let more = rows.len() as i64 > plan.limit;
+        rows.truncate(plan.limit as usize);
+        if plan.backward {
+            rows.reverse();
+        }
+        let (has_next, has_previous) = if plan.backward {
+            (plan.has_before, more)
+        } else {
+            (more, plan.has_after)
+        };
+        Page { rows, has_next, has_previous, order: plan.order.clone() }
+    }
+
+    pub fn cursor(order: &[OrderKey], row: &T) -> String {
+        let json = serde_json::to_value(row).unwrap_or(Json::Null);
+        let values: Vec<Json> =
+            order.iter().map(|k| json.get(k.column).cloned().unwrap_or(Json::Null)).collect();
+        encode_cursor(&values)
+    }
+}
+
+fn from_clause(plan: &Plan) -> String {
+    match plan.relation {
+        Some(rel) => format!("{} t {}", plan.table, rel.join),
+        None => format!("{} t", plan.table),
+    }
+}
+
+/// Runs a top-level list.
+pub async fn list<T: Listable>(conn: &mut AsyncPgConnection, plan: &Plan) -> DomainResult<Page<T>> {
+    let mut q = Sql::new(format!("SELECT t.* FROM {} WHERE ", from_clause(plan)));
+    q.append(&plan.filter).push(" AND ").append(&plan.keyset);
+    q.push(format!(" ORDER BY {} LIMIT ", order_sql(&plan.order, plan.backward, "t.")));
+    q.bind(Bind::Int8(plan.limit + 1));
+    let rows: Vec<T> = q.load(conn).await?;
+    Ok(Page::from_rows(plan, rows))
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Counts all rows matching the plan's filter (ignoring the page window).
+pub async fn count(conn: &mut AsyncPgConnection, plan: &Plan) -> DomainResult<i64> {
+    let mut q = Sql::new(format!("SELECT count(*) AS count FROM {} WHERE ", from_clause(plan)));
+    q.append(&plan.filter);
+    let row: CountRow = q.get_result(conn).await?;
+    Ok(row.count)
+}
+
+/// A row together with the parent it was loaded for.
+struct Keyed<T> {
+    parent: i64,
+    row: T,
+}
+
+impl<T: QueryableByName<Pg>> QueryableByName<Pg> for Keyed<T> {
+    fn build<'a>(row: &impl NamedRow<'a, Pg>) -> diesel::deserialize::Result<Self> {
+        Ok(Keyed { parent: NamedRow::get::<BigInt, i64>(row, "__parent")?, row: T::build(row)? })
+    }
+}
+
+/// Loads one page per parent for all `parents` in one statement.
+pub async fn list_nested<T: Listable>(
+    conn: &mut AsyncPgConnection,
+    plan: &Plan,
+    parents: &[i64],
+) -> DomainResult<HashMap<i64, Page<T>>> {
+    let rel = plan.relation.ok_or_else(|| anyhow::anyhow!("nested list without a relation"))?;
+    let mut q = Sql::new(format!(
+        "SELECT s.* FROM (SELECT t.*, {p} AS __parent, row_number() OVER (PARTITION BY {p} ORDER BY {o}) AS __rn FROM {f} WHERE {p} = ANY(",
+        p = rel.parent,
+        o = order_sql(&plan.order, plan.backward, "t."),
+        f = from_clause(plan),
+    ));
+    q.bind(Bind::Int8s(parents.to_vec())).push(") AND ");
+    q.append(&plan.filter).push(" AND ").append(&plan.keyset);
+    q.push(") s WHERE s.__rn <= ").bind(Bind::Int8(plan.limit + 1)).push(" ORDER BY s.__parent, s.__rn");
+    let rows: Vec<Keyed<T>> = q.load(conn).await?;
+    let mut grouped: HashMap<i64, Vec<T>> = HashMap::new();
+    for k in rows {
+        grouped.entry(k.parent).or_default().push(k.row);
+    }
+    Ok(parents
+        .iter()
+        .map(|p| (*p, Page::from_rows(plan, grouped.remove(p).unwrap_or_default())))
+        .collect())
+}
+
+#[derive(QueryableByName)]
+struct ParentCount {
+    #[diesel(sql_type = BigInt)]
+    __parent: i64,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+/// Counts matching rows per parent in one statement.
+pub async fn count_nested(
+    conn: &mut AsyncPgConnection,
+    plan: &Plan,
+    parents: &[i64],
+) -> DomainResult<HashMap<i64, i64>> {
+    let rel = plan.relation.ok_or_else(|| anyhow::anyhow!("nested count without a relation"))?;
+    let mut q = Sql::new(format!(
+        "SELECT {p} AS __parent, count(*) AS count FROM {f} WHERE {p} = ANY(",
+        p = rel.parent,
+        f = from_clause(plan)
+    ));
+    q.bind(Bind::Int8s(parents.to_vec())).push(") AND ").append(&plan.filter).push(" GROUP BY 1");
+    let rows: Vec<ParentCount> = q.load(conn).await?;
+    let mut out: HashMap<i64, i64> = rows.into_iter().map(|r| (r.__parent, r.count)).collect();
+    for p in parents {
+        out.entry(*p).or_insert(0);
+    }
+    Ok(out)
+}
+
+/// Loads rows of `T` by id, visible to `actor`, in one statement.
+pub async fn by_ids<T: Listable>(conn: &mut AsyncPgConnection, actor: &Actor, ids: &[i64]) -> DomainResult<Vec<T>> {
+    let mut q = Sql::new(format!("SELECT t.* FROM {} t WHERE t.id = ANY(", T::TABLE));
+    q.bind(Bind::Int8s(ids.to_vec())).push(") AND ").append(&T::visibility(actor, "t"));
+    Ok(q.load(conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::debug_query;
+
+    fn text(s: &Sql) -> String {
+        debug_query::<Pg, _>(s).to_string()
+    }
+
+    #[test]
+    fn keyset_handles_nulls_in_both_directions() {
+        let keys = vec![
+            OrderKey { column: "title", ty: FieldType::Text, desc: false },
+            OrderKey { column: "id", ty: FieldType::Int8, desc: false },
+        ];
+        let after_null = keyset(&keys, vec![None, Some(Value::Int8(5))], false);
+        assert_eq!(
+            text(&after_null),
+            "(FALSE) OR ((t.title IS NULL) AND (t.id > $1 OR t.id IS NULL)) -- binds: [5]"
+        );
+        let before_value = keyset(&keys, vec![Some(Value::Text("m".into())), Some(Value::Int8(5))], true);
+        assert_eq!(
+            text(&before_value),
+            "(t.title < $1) OR ((t.title = $2) AND (t.id < $3)) -- binds: [\"m\", \"m\", 5]"
+        );
+    }
+
+    #[test]
+    fn contains_escapes_like_wildcards() {
+        let s = compile(Cond::Field { column: "title", op: Op::Contains("50%_Off".into()) }).unwrap();
+        assert_eq!(text(&s), "lower(t.title) LIKE $1 -- binds: [\"%50\\\\%\\\\_off%\"]");
+    }
+
+    #[test]
+    fn page_size_limits() {
+        assert!(page_size(Some(501), "first").is_err());
+        assert!(page_size(Some(-1), "first").is_err());
+        assert_eq!(page_size(Some(500), "first").unwrap(), Some(500));
+    }
+
+    #[test]
+    fn cursor_round_trip_checks_shape() {
+        let order = vec![OrderKey { column: "opportunity", ty: FieldType::Decimal, desc: true }];
+        let c = encode_cursor(&[Json::String("10.50".into()), Json::from(7)]);
+        let v = decode_cursor(&c, &order, "after").unwrap();
+        assert_eq!(v, vec![Some(Value::Decimal("10.50".parse().unwrap())), Some(Value::Int8(7))]);
+        assert!(decode_cursor("garbage", &order, "after").is_err());
+        assert!(decode_cursor(&encode_cursor(&[Json::from(7)]), &order, "after").is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! Value rules shared by every element: money, currencies, e-mails, phones, URLs. Each
+//! failure names the input field it came from.
+
+use rust_decimal::Decimal;
+
+use super::error::{DomainError, DomainResult};
+
+/// Largest amount a NUMERIC(20, 2) column holds.
+const MAX_AMOUNT: i64 = 999_999_999_999_999_999;
+
+/// An ISO 4217 code, upper-cased.
+pub fn currency(field: &str, code: &str) -> DomainResult<String> {
+    let upper = code.trim().to_ascii_uppercase();
+    match iso_currency::Currency::from_code(&upper) {
+        Some(_) => Ok(upper),
+        None => Err(DomainError::bad_input(field, format!("`{code}` is not an ISO 4217 currency code"))),
+    }
+}
+
+/// A money amount: not negative, at most two decimal places, within the column's range.
+pub fn amount(field: &str, value: Decimal) -> DomainResult<Decimal> {
+    if value.is_sign_negative() && !value.is_zero() {
+        return Err(DomainError::bad_input(field, format!("`{field}` must not be negative")));
+    }
+    if value.normalize().scale() > 2 {
+        return Err(DomainError::bad_input(field, format!("`{field}` has more than 2 decimal places")));
+    }
+    if value > Decimal::from(MAX_AMOUNT) {
+        return Err(DomainError::bad_input(field, format!("`{field}` is too large")));
+    }
+    Ok(value.round_dp(2))
+}
+
+pub fn email(field: &str, raw: &str) -> DomainResult<String> {
+    let trimmed = raw.trim();
+    if email_address::EmailAddress::is_valid(trimmed) && trimmed.contains('.') {
+        Ok(trimmed.to_lowercase())
+    } else {
+        Err(DomainError::bad_input(field, format!("`{raw}` is not a valid e-mail address")))
+    }
+}
+
+/// A phone number in E.164; numbers without a country code are read in `region`.
+pub fn phone(field: &str, raw: &str, region: phonenumber::country::Id) -> DomainResult<String> {
+    let bad = || DomainError::bad_input(field, format!("`{raw}` is not a valid phone number"));
+    let parsed = phonenumber::parse(Some(region), raw.trim()).map_err(|_| bad())?;
+    if !parsed.is_valid() {
+        return Err(bad());
+    }
+    Ok(parsed.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// An http(s) URL; a bare host name gets `https://`.
+pub fn web(field: &str, raw: &str) -> DomainResult<String> {
+    let trimmed = raw.trim();
+    let candidate =
+        if trimmed.contains("://") { trimmed.to_owned() } else { format!("https://{trimmed}") };
+    match url::Url::parse(&candidate) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| h.contains('.') || h == "localhost") => {
+            Ok(u.to_string().trim_end_matches('/').to_lowercase())
+        }
+        _ => Err(DomainError::bad_input(field, format!("`{raw}` is not a valid URL"))),
+    }
+}
+
+pub fn required_text(field: &str, value: Option<&str>) -> DomainResult<()> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(()),
+        _ => Err(DomainError::bad_input(field, format!("`{field}` is required"))),
+    }
+}
+
+pub fn probability(field: &str, value: i32) -> DomainResult<i32> {
+    if (0..=100).contains(&value) {
+        Ok(value)
+    } else {
+        Err(DomainError::bad_input(field, format!("`{field}` must be between 0 and 100")))
+    }
+}
+
+pub fn time_zone(field: &str, tz: &str) -> DomainResult<String> {
+    tz.parse::<chrono_tz::Tz>()
+        .map(|_| tz.to_owned())
+        .map_err(|_| DomainError::bad_input(field, format!("`{tz}` is not an IANA time zone")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currencies() {
+        assert_eq!(currency("currency", "eur").unwrap(), "EUR");
+        assert!(currency("currency", "EURO").is_err());
+        assert!(currency("currency", "XYZ").is_err());
+    }
+
+    #[test]
+    fn amounts() {
+        assert!(amount("opportunity", "-1".parse().unwrap()).is_err());
+        assert!(amount("opportunity", "1.005".parse().unwrap()).is_err());
+        assert_eq!(amount("opportunity", "1.50".parse().unwrap()).unwrap().to_string(), "1.50");
+        assert!(amount("opportunity", "1e19".parse::<Decimal>().unwrap_or(Decimal::MAX)).is_err());
+    }
+
+    #[test]
+    fn phones_normalise_to_e164() {
+        let de = phonenumber::country::Id::DE;
+        assert_eq!(phone("p", "030 1234567", de).unwrap(), "+49301234567");
+        assert_eq!(phone("p", "+1 (415) 555-2671", de).unwrap(), "+14155552671");
+        assert!(phone("p", "12", de).is_err());
+        assert!(phone("p", "call me", de).is_err());
+    }
+
+    #[test]
+    fn emails_and_urls() {
+        assert_eq!(email("e", " Anna@Example.COM ").unwrap(), "anna@example.com");
+        assert!(email("e", "anna@").is_err());
+        assert!(email("e", "not an email").is_err());
+        assert_eq!(web("w", "example.com").unwrap(), "https://example.com");
+        assert!(web("w", "ftp://example.com").is_err());
+        assert!(web("w", "not a url").is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! Kontor: a CRM server with a GraphQL API.
+
+pub mod db;
+pub mod domain;
