@@ -3,25 +3,49 @@
 
 use serde_json::Value as Json;
 
-#[derive(Debug, thiserror::Error)]
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` error into a GraphQL
+/// error without a code, and every domain error must carry one.
+#[derive(Debug)]
 pub enum DomainError {
-    #[error("{0}")]
     NotFound(String),
-    #[error("{message}")]
     BadInput { field: String, message: String },
-    #[error("{message}")]
     Conflict { message: String, details: Json },
-    #[error("{0}")]
     Forbidden(String),
-    #[error("{0}")]
     Unauthenticated(String),
-    #[error("internal error: {0}")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for DomainError {
+    fn from(e: anyhow::Error) -> Self {
+        DomainError::Internal(e)
+    }
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
 
 impl DomainError {
+    /// The GraphQL `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::NotFound(_) => "NOT_FOUND",
+            DomainError::BadInput { .. } => "BAD_USER_INPUT",
+            DomainError::Conflict { .. } => "CONFLICT",
+            DomainError::Forbidden(_) => "FORBIDDEN",
+            DomainError::Unauthenticated(_) => "UNAUTHENTICATED",
+            DomainError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The message shown to clients; internal details stay in the log.
+    pub fn message(&self) -> String {
+        match self {
+            DomainError::NotFound(m) | DomainError::Forbidden(m) | DomainError::Unauthenticated(m) => m.clone(),
+            DomainError::BadInput { message, .. } | DomainError::Conflict { message, .. } => message.clone(),
+            DomainError::Internal(_) => "internal error".into(),
+        }
+    }
+
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         DomainError::BadInput { field: field.into(), message: message.into() }
     }

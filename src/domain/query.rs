@@ -517,9 +517,9 @@ pub async fn count(conn: &mut AsyncPgConnection, plan: &Plan) -> DomainResult<i6
 }
 
 /// A row together with the parent it was loaded for.
-struct Keyed<T> {
-    parent: i64,
-    row: T,
+pub struct Keyed<T> {
+    pub parent: i64,
+    pub row: T,
 }
 
 impl<T: QueryableByName<Pg>> QueryableByName<Pg> for Keyed<T> {

@@ -1,0 +1,110 @@
+//! Pieces every element type shares: communications in and out, patch helpers, and the
+//! loaders behind `assignedTo`, `createdBy`, status items and timelines.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, SimpleObject};
+
+use super::loaders::{Comms, StatusId, UserId};
+use super::{GqlResult, load_error, loader};
+use crate::domain::comms::{CommKind, CommSet, CommValue};
+use crate::domain::error::DomainResult;
+use crate::domain::ids::{self, IdKind};
+use crate::domain::models::{Communication as CommRow, StatusItem, User};
+use crate::domain::ElementType;
+
+/// A phone, e-mail, web address or IM handle.
+#[derive(SimpleObject, Clone)]
+pub struct Communication {
+    pub value: String,
+    /// WORK, MOBILE, HOME, ... (per kind, as in Bitrix24).
+    pub value_type: String,
+    /// E.164 for phones, lower-case for e-mails: what filters and duplicate search match.
+    pub normalized: String,
+}
+
+#[derive(InputObject, Clone)]
+pub struct CommunicationInput {
+    pub value: String,
+    pub value_type: Option<String>,
+}
+
+pub fn comm_set(
+    phones: Option<Vec<CommunicationInput>>,
+    emails: Option<Vec<CommunicationInput>>,
+    webs: Option<Vec<CommunicationInput>>,
+    ims: Option<Vec<CommunicationInput>>,
+) -> CommSet {
+    let mut set = CommSet::default();
+    for (kind, list) in [(CommKind::Phone, phones), (CommKind::Email, emails), (CommKind::Web, webs), (CommKind::Im, ims)] {
+        if let Some(list) = list {
+            set.0.push((kind, list.into_iter().map(|c| CommValue { value: c.value, value_type: c.value_type }).collect()));
+        }
+    }
+    set
+}
+
+pub async fn comms_of(ctx: &Context<'_>, element: ElementType, id: i64, kind: CommKind) -> GqlResult<Vec<Communication>> {
+    let rows: Vec<CommRow> = loader(ctx).load_one(Comms(element, id)).await.map_err(load_error)?.unwrap_or_default();
+    Ok(rows
+        .into_iter()
+        .filter(|c| c.kind == kind.as_str())
+        .map(|c| Communication { value: c.value, value_type: c.value_type, normalized: c.normalized })
+        .collect())
+}
+
+pub async fn user_of(ctx: &Context<'_>, id: Option<i64>) -> GqlResult<Option<User>> {
+    match id {
+        None => Ok(None),
+        Some(id) => loader(ctx).load_one(UserId(id)).await.map_err(load_error),
+    }
+}
+
+pub async fn status_of(ctx: &Context<'_>, id: Option<i64>) -> GqlResult<Option<StatusItem>> {
+    match id {
+        None => Ok(None),
+        Some(id) => loader(ctx).load_one(StatusId(id)).await.map_err(load_error),
+    }
+}
+
+/// Applies a nullable input field: absent keeps, null clears, a value sets.
+pub fn patch<T>(slot: &mut Option<T>, input: MaybeUndefined<T>) {
+    match input {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => *slot = None,
+        MaybeUndefined::Value(v) => *slot = Some(v),
+    }
+}
+
+/// Like `patch`, trimming text and treating an empty string as clearing the field.
+pub fn patch_text(slot: &mut Option<String>, input: MaybeUndefined<String>) {
+    match input {
+        MaybeUndefined::Value(v) if v.trim().is_empty() => *slot = None,
+        MaybeUndefined::Value(v) => *slot = Some(v.trim().to_owned()),
+        other => patch(slot, other),
+    }
+}
+
+/// Applies a nullable id input field of a known kind.
+pub fn patch_id(slot: &mut Option<i64>, input: MaybeUndefined<ID>, kind: IdKind, field: &str) -> DomainResult<()> {
+    match input {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => *slot = None,
+        MaybeUndefined::Value(v) => *slot = Some(ids::decode(kind, &v, field)?),
+    }
+    Ok(())
+}
+
+pub fn decode_ids(kind: IdKind, list: Option<Vec<ID>>, field: &str) -> DomainResult<Option<Vec<i64>>> {
+    list.map(|l| l.iter().map(|i| ids::decode(kind, i, field)).collect()).transpose()
+}
+
+/// Turns list arguments into the domain's form.
+pub fn list_args(
+    filter: Option<crate::domain::query::Cond>,
+    order: Vec<crate::domain::query::OrderKey>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> crate::domain::query::ListArgs {
+    crate::domain::query::ListArgs { filter, order, first, after, last, before }
+}

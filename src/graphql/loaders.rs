@@ -1,0 +1,309 @@
+//! DataLoaders: nested fields collect the ids of all parents in a response and load them in
+//! one statement per key type, so the statements a query runs depend on its shape, not on
+//! how many rows it returns. One `Loaders` per request, because reads depend on the actor.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::Pool;
+use crate::db::schema::{contact_companies, deal_contacts};
+use crate::db::sql::{Bind, Sql};
+use crate::domain::comms;
+use crate::domain::models::{Communication, Company, Contact, Pipeline, Stage, StatusItem, User};
+use crate::domain::query::{self, Listable, Page, Plan};
+use crate::domain::{Actor, DomainError, ElementType, auth, settings};
+
+pub type LoadError = Arc<DomainError>;
+
+pub struct Loaders {
+    pool: Pool,
+    actor: Actor,
+}
+
+impl Loaders {
+    pub fn new(pool: Pool, actor: Actor) -> Self {
+        Loaders { pool, actor }
+    }
+
+    async fn conn(&self) -> Result<crate::db::Conn, LoadError> {
+        self.pool.get().await.map_err(|e| Arc::new(DomainError::from(e)))
+    }
+}
+
+fn err(e: impl Into<DomainError>) -> LoadError {
+    Arc::new(e.into())
+}
+
+macro_rules! simple_key {
+    ($name:ident) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(pub i64);
+    };
+}
+simple_key!(UserId);
+simple_key!(StatusId);
+simple_key!(StageId);
+simple_key!(PipelineId);
+simple_key!(PipelineStages);
+simple_key!(DealContacts);
+simple_key!(ContactCompanies);
+simple_key!(DealContactIds);
+simple_key!(ContactCompanyIds);
+
+macro_rules! by_id_loader {
+    ($key:ident, $value:ty, $load:path) => {
+        impl Loader<$key> for Loaders {
+            type Value = $value;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let mut conn = self.conn().await?;
+                let rows = $load(&mut conn, &ids).await.map_err(err)?;
+                Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
+            }
+        }
+    };
+}
+by_id_loader!(UserId, User, auth::users_by_id);
+by_id_loader!(StatusId, StatusItem, settings::status_items_by_id);
+by_id_loader!(StageId, Stage, settings::stages_by_id);
+by_id_loader!(PipelineId, Pipeline, settings::pipelines_by_id);
+
+impl Loader<PipelineStages> for Loaders {
+    type Value = Vec<Stage>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[PipelineStages]) -> Result<HashMap<PipelineStages, Vec<Stage>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let mut by_pipeline = settings::stages_of(&mut conn, &ids).await.map_err(err)?;
+        Ok(ids.into_iter().map(|id| (PipelineStages(id), by_pipeline.remove(&id).unwrap_or_default())).collect())
+    }
+}
+
+/// An element of type `T` by id, if the actor may read it.
+pub struct ById<T>(pub i64, PhantomData<fn() -> T>);
+
+impl<T> ById<T> {
+    pub fn new(id: i64) -> Self {
+        ById(id, PhantomData)
+    }
+}
+impl<T> Clone for ById<T> {
+    fn clone(&self) -> Self {
+        ById(self.0, PhantomData)
+    }
+}
+impl<T> PartialEq for ById<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<T> Eq for ById<T> {}
+impl<T> Hash for ById<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl<T: Listable> Loader<ById<T>> for Loaders {
+    type Value = T;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, T>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows = query::by_ids::<T>(&mut conn, &self.actor, &ids).await.map_err(err)?;
+        Ok(rows.into_iter().map(|r| (ById::new(r.row_id()), r)).collect())
+    }
+}
+
+/// One page of a nested connection below the parent `1`.
+pub struct Nested<T>(pub Arc<Plan>, pub i64, PhantomData<fn() -> T>);
+
+impl<T> Nested<T> {
+    pub fn new(plan: Arc<Plan>, parent: i64) -> Self {
+        Nested(plan, parent, PhantomData)
+    }
+}
+impl<T> Clone for Nested<T> {
+    fn clone(&self) -> Self {
+        Nested(self.0.clone(), self.1, PhantomData)
+    }
+}
+impl<T> PartialEq for Nested<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.1 == other.1 && self.0 == other.0
+    }
+}
+impl<T> Eq for Nested<T> {}
+impl<T> Hash for Nested<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        self.1.hash(state);
+    }
+}
+
+/// Groups keys by their plan so that every distinct nested query is one statement.
+fn by_plan<K>(keys: &[K], plan_of: impl Fn(&K) -> (&Arc<Plan>, i64)) -> HashMap<Arc<Plan>, Vec<i64>> {
+    let mut groups: HashMap<Arc<Plan>, Vec<i64>> = HashMap::new();
+    for k in keys {
+        let (plan, parent) = plan_of(k);
+        groups.entry(plan.clone()).or_default().push(parent);
+    }
+    groups
+}
+
+impl<T: Listable> Loader<Nested<T>> for Loaders {
+    type Value = Page<T>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Nested<T>]) -> Result<HashMap<Nested<T>, Page<T>>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        for (plan, parents) in by_plan(keys, |k| (&k.0, k.1)) {
+            let pages = query::list_nested::<T>(&mut conn, &plan, &parents).await.map_err(err)?;
+            out.extend(pages.into_iter().map(|(p, page)| (Nested::new(plan.clone(), p), page)));
+        }
+        Ok(out)
+    }
+}
+
+/// `totalCount` of a nested connection.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct NestedCount(pub Arc<Plan>, pub i64);
+
+impl Loader<NestedCount> for Loaders {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[NestedCount]) -> Result<HashMap<NestedCount, i64>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        for (plan, parents) in by_plan(keys, |k| (&k.0, k.1)) {
+            let counts = query::count_nested(&mut conn, &plan, &parents).await.map_err(err)?;
+            out.extend(counts.into_iter().map(|(p, n)| (NestedCount(plan.clone(), p), n)));
+        }
+        Ok(out)
+    }
+}
+
+/// Communications of an element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Comms(pub ElementType, pub i64);
+
+impl Loader<Comms> for Loaders {
+    type Value = Vec<Communication>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Comms]) -> Result<HashMap<Comms, Vec<Communication>>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        let mut by_type: HashMap<ElementType, Vec<i64>> = HashMap::new();
+        for k in keys {
+            by_type.entry(k.0).or_default().push(k.1);
+        }
+        for (et, ids) in by_type {
+            let mut found = comms::load(&mut conn, et, &ids).await.map_err(err)?;
+            out.extend(ids.into_iter().map(|id| (Comms(et, id), found.remove(&id).unwrap_or_default())));
+        }
+        Ok(out)
+    }
+}
+
+/// The linked elements of a short many-to-many list, visible to the actor, in link order.
+async fn linked<T: Listable>(
+    loaders: &Loaders,
+    link_table: &str,
+    own_col: &str,
+    other_col: &str,
+    owners: &[i64],
+) -> Result<HashMap<i64, Vec<T>>, LoadError> {
+    let mut conn = loaders.conn().await?;
+    let mut q = Sql::new(format!(
+        "SELECT t.*, l.{own_col} AS __parent FROM {link_table} l JOIN {} t ON t.id = l.{other_col} WHERE l.{own_col} = ANY(",
+        T::TABLE
+    ));
+    q.bind(Bind::Int8s(owners.to_vec())).push(") AND ").append(&T::visibility(&loaders.actor, "t"));
+    q.push(format!(" ORDER BY l.{own_col}, l.sort, l.{other_col}"));
+    let rows: Vec<query::Keyed<T>> = q.load(&mut conn).await.map_err(err)?;
+    let mut out: HashMap<i64, Vec<T>> = owners.iter().map(|o| (*o, Vec::new())).collect();
+    for r in rows {
+        out.entry(r.parent).or_default().push(r.row);
+    }
+    Ok(out)
+}
+
+impl Loader<DealContacts> for Loaders {
+    type Value = Vec<Contact>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[DealContacts]) -> Result<HashMap<DealContacts, Vec<Contact>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = linked::<Contact>(self, "deal_contacts", "deal_id", "contact_id", &ids).await?;
+        Ok(found.into_iter().map(|(k, v)| (DealContacts(k), v)).collect())
+    }
+}
+
+impl Loader<ContactCompanies> for Loaders {
+    type Value = Vec<Company>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ContactCompanies]) -> Result<HashMap<ContactCompanies, Vec<Company>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = linked::<Company>(self, "contact_companies", "contact_id", "company_id", &ids).await?;
+        Ok(found.into_iter().map(|(k, v)| (ContactCompanies(k), v)).collect())
+    }
+}
+
+impl Loader<DealContactIds> for Loaders {
+    type Value = Vec<i64>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[DealContactIds]) -> Result<HashMap<DealContactIds, Vec<i64>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows: Vec<(i64, i64)> = deal_contacts::table
+            .filter(deal_contacts::deal_id.eq_any(&ids))
+            .order((deal_contacts::deal_id, deal_contacts::sort, deal_contacts::contact_id))
+            .select((deal_contacts::deal_id, deal_contacts::contact_id))
+            .load(&mut conn)
+            .await
+            .map_err(err)?;
+        let mut out: HashMap<DealContactIds, Vec<i64>> = ids.iter().map(|i| (DealContactIds(*i), vec![])).collect();
+        for (d, c) in rows {
+            out.entry(DealContactIds(d)).or_default().push(c);
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<ContactCompanyIds> for Loaders {
+    type Value = Vec<i64>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ContactCompanyIds]) -> Result<HashMap<ContactCompanyIds, Vec<i64>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows: Vec<(i64, i64)> = contact_companies::table
+            .filter(contact_companies::contact_id.eq_any(&ids))
+            .order((contact_companies::contact_id, contact_companies::sort, contact_companies::company_id))
+            .select((contact_companies::contact_id, contact_companies::company_id))
+            .load(&mut conn)
+            .await
+            .map_err(err)?;
+        let mut out: HashMap<ContactCompanyIds, Vec<i64>> =
+            ids.iter().map(|i| (ContactCompanyIds(*i), vec![])).collect();
+        for (c, co) in rows {
+            out.entry(ContactCompanyIds(c)).or_default().push(co);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,129 @@
+//! The GraphQL API: thin resolvers that translate between GraphQL and the domain.
+
+pub mod common;
+pub mod company;
+pub mod connection;
+pub mod contact;
+pub mod deal;
+pub mod filters;
+pub mod lead;
+pub mod loaders;
+pub mod mutation;
+pub mod node;
+pub mod query;
+pub mod settings;
+pub mod timeline;
+pub mod user;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, EmptySubscription, ErrorExtensions, ID, Schema};
+
+use crate::db::{Conn, Pool};
+use crate::domain::elements::Ctx;
+use crate::domain::ids::{self, IdKind};
+use crate::domain::{Actor, DomainError};
+
+pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// Limits that reject abusive documents before they run.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// Process-wide state resolvers need, placed in the schema's data.
+#[derive(Clone)]
+pub struct ApiState {
+    pub pool: Pool,
+    pub phone_region: phonenumber::country::Id,
+}
+
+pub fn build_schema(state: ApiState) -> AppSchema {
+    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+        .data(state)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The schema without any state, for `export-schema` and the drift test.
+pub fn sdl() -> String {
+    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+impl From<DomainError> for async_graphql::Error {
+    fn from(e: DomainError) -> Self {
+        to_gql(&e)
+    }
+}
+
+/// Errors from DataLoaders arrive shared.
+pub fn load_error(e: std::sync::Arc<DomainError>) -> async_graphql::Error {
+    to_gql(&e)
+}
+
+fn to_gql(e: &DomainError) -> async_graphql::Error {
+    {
+        if let DomainError::Internal(inner) = e {
+            tracing::error!(error = ?inner, "internal error in a resolver");
+        }
+        let message = e.message();
+        let code = e.code();
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", code);
+            match e {
+                DomainError::BadInput { field, .. } => ext.set("field", field.as_str()),
+                DomainError::Conflict { details, .. } => {
+                    if let serde_json::Value::Object(map) = details {
+                        for (k, v) in map {
+                            if let Ok(v) = async_graphql::Value::from_json(v.clone()) {
+                                ext.set(k.as_str(), v);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+pub type GqlResult<T> = Result<T, async_graphql::Error>;
+
+/// Everything a resolver needs about the current request.
+pub fn actor<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Actor> {
+    ctx.data_opt::<Actor>()
+        .ok_or_else(|| DomainError::Unauthenticated("missing bearer token".into()).into())
+}
+
+pub fn write_ctx(ctx: &Context<'_>) -> GqlResult<Ctx> {
+    let state = ctx.data::<ApiState>()?;
+    Ok(Ctx { actor: actor(ctx)?.clone(), phone_region: state.phone_region })
+}
+
+pub async fn conn(ctx: &Context<'_>) -> GqlResult<Conn> {
+    let state = ctx.data::<ApiState>()?;
+    Ok(state.pool.get().await.map_err(DomainError::from)?)
+}
+
+pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<loaders::Loaders> {
+    ctx.data_unchecked::<DataLoader<loaders::Loaders>>()
+}
+
+pub fn to_id(kind: IdKind, id: i64) -> ID {
+    ID(ids::encode(kind, id))
+}
+
+pub fn opt_id(kind: IdKind, id: Option<i64>) -> Option<ID> {
+    id.map(|i| to_id(kind, i))
+}
+
+/// Decodes an id argument of a known kind, reporting a malformed one against `field`.
+pub fn from_id(kind: IdKind, id: &ID, field: &str) -> Result<i64, DomainError> {
+    ids::decode(kind, id, field)
+}
+
+/// Decodes the id of a lookup: a malformed id names nothing (NOT_FOUND).
+pub fn lookup_id(kind: IdKind, id: &ID) -> Result<i64, DomainError> {
+    ids::decode_lookup(kind, id)
+}

@@ -1,0 +1,250 @@
+//! History: timeline entries per element and across all elements.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::common::{self, list_args};
+use super::connection::{connection, nested_list, top_level_list};
+use super::filters::{DateTimeFilter, IdFilter, element_filter};
+use super::{GqlResult, to_id};
+use crate::domain::ElementType;
+use crate::domain::history::Change;
+use crate::domain::ids::IdKind;
+use crate::domain::models::{TimelineEntry, User};
+use crate::domain::query::{Cond, Op, Relation, Value};
+
+/// An element type, as in `ElementRef`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ElementType")]
+pub enum ElementTypeGql {
+    Lead,
+    Contact,
+    Company,
+    Deal,
+}
+
+impl From<ElementTypeGql> for ElementType {
+    fn from(t: ElementTypeGql) -> Self {
+        match t {
+            ElementTypeGql::Lead => ElementType::Lead,
+            ElementTypeGql::Contact => ElementType::Contact,
+            ElementTypeGql::Company => ElementType::Company,
+            ElementTypeGql::Deal => ElementType::Deal,
+        }
+    }
+}
+
+impl From<ElementType> for ElementTypeGql {
+    fn from(t: ElementType) -> Self {
+        match t {
+            ElementType::Lead => ElementTypeGql::Lead,
+            ElementType::Contact => ElementTypeGql::Contact,
+            ElementType::Company => ElementTypeGql::Company,
+            ElementType::Deal => ElementTypeGql::Deal,
+        }
+    }
+}
+
+/// Names one CRM element.
+#[derive(InputObject, Clone)]
+pub struct ElementRef {
+    #[graphql(name = "type")]
+    pub element_type: ElementTypeGql,
+    pub id: ID,
+}
+
+impl ElementRef {
+    pub fn decode(&self) -> crate::domain::DomainResult<crate::domain::ElementRef> {
+        let element_type: ElementType = self.element_type.into();
+        Ok(crate::domain::ElementRef {
+            element_type,
+            id: crate::domain::ids::decode_lookup(element_type.id_kind(), &self.id)?,
+        })
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum TimelineKind {
+    Created,
+    Updated,
+    Deleted,
+    Comment,
+}
+
+impl TimelineKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TimelineKind::Created => "CREATED",
+            TimelineKind::Updated => "UPDATED",
+            TimelineKind::Deleted => "DELETED",
+            TimelineKind::Comment => "COMMENT",
+        }
+    }
+}
+
+#[derive(InputObject, Default, Clone)]
+pub struct TimelineKindFilter {
+    pub eq: Option<TimelineKind>,
+    #[graphql(name = "in")]
+    pub in_: Option<Vec<TimelineKind>>,
+}
+
+impl super::filters::ColumnFilter for TimelineKindFilter {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> crate::domain::DomainResult<Vec<Cond>> {
+        let mut out = Vec::new();
+        if let Some(k) = self.eq {
+            out.push(Cond::Field { column, op: Op::Eq(Value::Text(k.as_str().into())) });
+        }
+        if let Some(ks) = &self.in_ {
+            out.push(Cond::Field { column, op: Op::In(ks.iter().map(|k| Value::Text(k.as_str().into())).collect()) });
+        }
+        Ok(out)
+    }
+}
+
+#[derive(InputObject, Default, Clone)]
+pub struct ElementTypeFilter {
+    pub eq: Option<ElementTypeGql>,
+    #[graphql(name = "in")]
+    pub in_: Option<Vec<ElementTypeGql>>,
+}
+
+impl super::filters::ColumnFilter for ElementTypeFilter {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> crate::domain::DomainResult<Vec<Cond>> {
+        let text = |t: ElementTypeGql| Value::Text(ElementType::from(t).as_str().into());
+        let mut out = Vec::new();
+        if let Some(t) = self.eq {
+            out.push(Cond::Field { column, op: Op::Eq(text(t)) });
+        }
+        if let Some(ts) = &self.in_ {
+            out.push(Cond::Field { column, op: Op::In(ts.iter().map(|t| text(*t)).collect()) });
+        }
+        Ok(out)
+    }
+}
+
+/// Element ids in history are of the entry's own element type, so any prefix is accepted.
+#[derive(InputObject, Default, Clone)]
+pub struct ElementIdFilter {
+    pub eq: Option<ID>,
+    #[graphql(name = "in")]
+    pub in_: Option<Vec<ID>>,
+}
+
+impl super::filters::ColumnFilter for ElementIdFilter {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> crate::domain::DomainResult<Vec<Cond>> {
+        let num = |id: &ID| {
+            crate::domain::ids::parse_any(id)
+                .map(|(_, n)| Value::Int8(n))
+                .ok_or_else(|| crate::domain::DomainError::bad_input("elementId", format!("`{}` is not an element id", id.as_str())))
+        };
+        let mut out = Vec::new();
+        if let Some(id) = &self.eq {
+            out.push(Cond::Field { column, op: Op::Eq(num(id)?) });
+        }
+        if let Some(ids) = &self.in_ {
+            out.push(Cond::Field { column, op: Op::In(ids.iter().map(num).collect::<Result<_, _>>()?) });
+        }
+        Ok(out)
+    }
+}
+
+element_filter! {
+    TimelineFilter, TimelineOrder, TimelineOrderField, crate::domain::ElementType::Lead,
+    filters {
+        kind: TimelineKindFilter => "kind",
+        element_type: ElementTypeFilter => "element_type",
+        element_id: ElementIdFilter => "element_id",
+        author_id: IdFilter => "author_id" as User,
+        at: DateTimeFilter => "at",
+    }
+    order {
+        Id => "id": Int8,
+    }
+}
+
+connection!(TimelineConnection, TimelineEdge, TimelineEntry);
+
+/// One changed field of an UPDATED entry.
+#[derive(SimpleObject)]
+#[graphql(name = "FieldChange")]
+pub struct FieldChangeGql {
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+#[Object(name = "TimelineEntry")]
+impl TimelineEntry {
+    pub async fn id(&self) -> ID {
+        to_id(IdKind::TimelineEntry, self.id)
+    }
+    /// CREATED, UPDATED, DELETED, COMMENT (later capabilities add more).
+    async fn kind(&self) -> &str {
+        &self.kind
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+    async fn author(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
+        common::user_of(ctx, self.author_id).await
+    }
+    async fn element_type(&self) -> Option<ElementTypeGql> {
+        ElementType::parse(&self.element_type).map(Into::into)
+    }
+    async fn element_id(&self) -> ID {
+        match ElementType::parse(&self.element_type) {
+            Some(t) => to_id(t.id_kind(), self.element_id),
+            None => ID(self.element_id.to_string()),
+        }
+    }
+    async fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+    async fn changes(&self) -> Vec<FieldChangeGql> {
+        serde_json::from_value::<Vec<Change>>(self.changes.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| FieldChangeGql { field: c.field, old_value: c.old_value, new_value: c.new_value })
+            .collect()
+    }
+}
+
+const NEWEST_FIRST: [crate::domain::query::OrderKey; 1] =
+    [crate::domain::query::OrderKey { column: "id", ty: crate::domain::query::FieldType::Int8, desc: true }];
+
+fn timeline_relation(element: ElementType) -> Relation {
+    let extra = match element {
+        ElementType::Lead => "t.element_type = 'LEAD'",
+        ElementType::Contact => "t.element_type = 'CONTACT'",
+        ElementType::Company => "t.element_type = 'COMPANY'",
+        ElementType::Deal => "t.element_type = 'DEAL'",
+    };
+    Relation { join: "", parent: "t.element_id", extra }
+}
+
+/// The timeline of one element (nested under it, so batched across parents).
+pub async fn timeline_of(
+    ctx: &Context<'_>,
+    element: ElementType,
+    id: i64,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<TimelineFilter>,
+) -> GqlResult<TimelineConnection> {
+    let cond = filter.map(|f| f.to_cond()).transpose()?;
+    let args = list_args(cond, NEWEST_FIRST.to_vec(), first, after, None, None);
+    nested_list!(ctx, TimelineEntry, TimelineConnection, args, timeline_relation(element), id)
+}
+
+/// History across all elements (CRM > History), newest first.
+pub async fn history(
+    ctx: &Context<'_>,
+    filter: Option<TimelineFilter>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> GqlResult<TimelineConnection> {
+    let cond = filter.map(|f| f.to_cond()).transpose()?;
+    let args = list_args(cond, NEWEST_FIRST.to_vec(), first, after, None, None);
+    top_level_list!(ctx, TimelineEntry, TimelineConnection, args)
+}
