@@ -1,5 +1,8 @@
 //! Kontor: a CRM server with a GraphQL API.
 
+pub mod app;
+pub mod config;
 pub mod db;
 pub mod domain;
 pub mod graphql;
+pub mod http;

@@ -1,1 +1,58 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use kontor::config::{Cli, Command, TokenCommand};
+use kontor::db::setup;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = cli.global;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => kontor::app::serve(&global).await,
+        Command::Migrate => {
+            setup::prepare(&global.database_url).await?;
+            eprintln!("database {} is up to date", setup::mask_password(&global.database_url));
+            Ok(())
+        }
+        Command::ExportSchema => {
+            print!("{}", kontor::graphql::sdl());
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Create { user, admin, name } } => {
+            setup::prepare(&global.database_url).await?;
+            let token = kontor::domain::auth::cli_token(&global.database_url, &user, admin, &name).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Seed(args) => {
+            if !args.demo {
+                anyhow::bail!("pass --demo to fill this database with demo data");
+            }
+            setup::prepare(&global.database_url).await?;
+            kontor::domain::seed::run(&global.database_url, args.scale).await
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.global.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

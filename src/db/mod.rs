@@ -2,6 +2,7 @@
 //! (database creation, migrations) and the statement counter behind `/metrics`.
 
 pub mod pool;
+pub mod setup;
 pub mod schema;
 pub mod sql;
 

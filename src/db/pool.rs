@@ -2,8 +2,6 @@
 //! runs (exposed on `/metrics`, asserted by the statement-count test) and carries a
 //! `statement_timeout`, so a runaway query cannot hold a connection forever.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -14,22 +12,15 @@ use futures_util::FutureExt;
 pub type Pool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
 pub type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
 
-/// Counts SQL statements started on the pool's connections.
-#[derive(Clone, Default, Debug)]
-pub struct StatementCounter(Arc<AtomicU64>);
-
-impl StatementCounter {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+/// Counts SQL statements started on the pool's connections (`kontor_sql_statements_total`).
+pub type StatementCounter = prometheus_client::metrics::counter::Counter;
 
 struct CountingInstrumentation(StatementCounter);
 
 impl Instrumentation for CountingInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         if let InstrumentationEvent::StartQuery { .. } = event {
-            (self.0).0.fetch_add(1, Ordering::Relaxed);
+            self.0.inc();
         }
     }
 }

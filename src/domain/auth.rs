@@ -154,3 +154,11 @@ mod tests {
         assert_ne!(hash_token(&a), hash_token(&b));
     }
 }
+
+/// `kontor token create`: ensures the user and returns a new token for it.
+pub async fn cli_token(database_url: &str, email: &str, admin: bool, name: &str) -> anyhow::Result<String> {
+    use diesel_async::AsyncConnection;
+    let mut conn = AsyncPgConnection::establish(database_url).await?;
+    let user = ensure_user(&mut conn, email, admin).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    create_token(&mut conn, user.id, name).await.map_err(|e| anyhow::anyhow!("{}", e.message()))
+}

@@ -262,7 +262,9 @@ pub async fn create<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, write: 
         let saved = insert(conn, &row).await?;
         let extra = finish_write(conn, &ctx, &saved, (write.links, comms_to_set)).await?;
         let r = element_ref(&saved);
-        let mut changed: Vec<String> = to_map(&saved)?.keys().map(|k| history::camel_case(k)).collect();
+        // A new element's "changed" fields are the ones it was created with.
+        let mut changed: Vec<String> =
+            to_map(&saved)?.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| history::camel_case(k)).collect();
         changed.extend(extra.iter().map(|c| c.field.clone()));
         history::record(conn, ctx.actor.user_id, r, history::CREATED, None, &[]).await?;
         outbox::append(conn, ctx.actor.user_id, r, outbox::CREATED, changed, serde_json::to_value(&saved).map_err(anyhow::Error::from)?).await?;

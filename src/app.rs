@@ -1,0 +1,84 @@
+//! Wiring: configuration → database → pool → schema → router → listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Global;
+use crate::db::{StatementCounter, pool, setup};
+use crate::domain::auth;
+use crate::graphql::{self, ApiState};
+use crate::http::{self, AppState, HttpSettings};
+
+/// Prepares the database and builds the application state.
+pub async fn build(global: &Global) -> anyhow::Result<AppState> {
+    setup::prepare(&global.database_url).await?;
+    let statements = StatementCounter::default();
+    let settings = pool::PoolSettings { max_size: global.db_pool_size, ..Default::default() };
+    let pool = pool::build(&global.database_url, &settings, statements.clone())?;
+    let phone_region = global.phone_region()?;
+    let _ = graphql::filters::FILTER_REGION.set(phone_region);
+    let schema = graphql::build_schema(ApiState { pool: pool.clone(), phone_region });
+    Ok(AppState {
+        schema,
+        pool,
+        statements,
+        settings: Arc::new(HttpSettings {
+            body_limit: global.body_limit,
+            request_timeout: Duration::from_secs(global.request_timeout_secs),
+            cors_origins: global.cors_origins.clone(),
+            dataloader_delay: Duration::from_micros(global.dataloader_delay_us),
+        }),
+    })
+}
+
+/// On a fresh installation, creates the first admin and prints its token once.
+async fn announce_first_admin(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
+    let mut conn = state.pool.get().await?;
+    if let Some((admin, token)) = auth::bootstrap_admin(&mut conn).await.map_err(|e| anyhow::anyhow!("{e:?}"))? {
+        println!("Created the first administrator {} with this API token (shown only once):", admin.email);
+        println!("  {token}");
+        println!("GraphiQL: http://{addr}/  (send the header  Authorization: Bearer <token>)");
+    }
+    Ok(())
+}
+
+/// Binds and serves until the process is interrupted.
+pub async fn serve(global: &Global) -> anyhow::Result<()> {
+    let state = build(global).await?;
+    let listener = TcpListener::bind(global.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", global.listen))?;
+    let addr = listener.local_addr()?;
+    announce_first_admin(&state, addr).await?;
+    tracing::info!(%addr, "Kontor listening; GraphiQL at http://{addr}/");
+    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Serves on an already bound listener in the background (tests, benchmarks).
+pub fn spawn(listener: TcpListener, state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, http::router(state)).await;
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,100 @@
+//! Command line and environment configuration.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "kontor", version, about = "Kontor: an open-source CRM server with a GraphQL API", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// PostgreSQL URL; the database is created on first start if it does not exist.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://localhost:5432/kontor", global = true)]
+    pub database_url: String,
+    /// Redis URL for event fan-out between instances; without it events stay in process.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "KONTOR_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: SocketAddr,
+    /// Region (ISO 3166 alpha-2) used to read phone numbers written without a country code.
+    #[arg(long, env = "KONTOR_PHONE_REGION", default_value = "US", global = true)]
+    pub phone_region: String,
+    /// Maximum database connections in the pool.
+    #[arg(long, env = "KONTOR_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    pub db_pool_size: usize,
+    /// Origins allowed by CORS, comma-separated; `*` allows any.
+    #[arg(long, env = "KONTOR_CORS_ORIGINS", value_delimiter = ',', default_value = "*", global = true)]
+    pub cors_origins: Vec<String>,
+    /// Seconds before a request is abandoned with 408.
+    #[arg(long, env = "KONTOR_REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub request_timeout_secs: u64,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "KONTOR_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
+    pub body_limit: usize,
+    /// How long a DataLoader waits to collect keys, in microseconds.
+    #[arg(long, env = "KONTOR_DATALOADER_DELAY_US", default_value_t = 1000, global = true)]
+    pub dataloader_delay_us: u64,
+    /// Log format: `text` or `json`. Levels come from RUST_LOG (default `info`).
+    #[arg(long, env = "KONTOR_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default): creates and migrates the database, seeds defaults.
+    Serve,
+    /// Create the database if needed and run pending migrations, then exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    ExportSchema,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Fill the database with demo data.
+    Seed(SeedArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token for a user (created if missing) and print only the token.
+    Create {
+        /// The user's e-mail.
+        #[arg(long)]
+        user: String,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SeedArgs {
+    /// Realistic demo data (required; guards against seeding production by accident).
+    #[arg(long)]
+    pub demo: bool,
+    /// Number of deals; leads, contacts, companies and users scale with it.
+    #[arg(long, default_value_t = 200)]
+    pub scale: u64,
+}
+
+impl Global {
+    pub fn phone_region(&self) -> anyhow::Result<phonenumber::country::Id> {
+        self.phone_region
+            .to_ascii_uppercase()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("KONTOR_PHONE_REGION `{}` is not a region code", self.phone_region))
+    }
+}

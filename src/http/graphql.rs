@@ -1,0 +1,234 @@
+//! GraphQL over HTTP (https://graphql.github.io/graphql-over-http/): status codes follow the
+//! media type the client accepts, so `application/graphql-response+json` clients get 4xx
+//! for requests that never ran, while legacy `application/json` clients get 200.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, Request};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value as Json, json};
+
+use super::AppState;
+use crate::domain::{Actor, DomainError, auth};
+use crate::graphql::loaders::Loaders;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphqlResponse,
+    Json,
+}
+
+impl MediaType {
+    fn content_type(self) -> &'static str {
+        match self {
+            MediaType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            MediaType::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response media type from `Accept`; None when the client accepts neither.
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    let types: Vec<&str> = accept.split(',').map(|t| t.split(';').next().unwrap_or("").trim()).collect();
+    if types.contains(&GRAPHQL_RESPONSE) {
+        Some(MediaType::GraphqlResponse)
+    } else if types.iter().any(|t| *t == JSON || *t == "*/*" || *t == "application/*") {
+        Some(MediaType::Json)
+    } else {
+        None
+    }
+}
+
+fn error_body(message: &str, code: &str) -> Json {
+    json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+}
+
+fn reply(status: StatusCode, media: MediaType, body: &Json) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, media.content_type())], bytes).into_response()
+}
+
+/// A request that cannot run: 400 for graphql-response+json, 400 too for malformed JSON
+/// bodies under application/json (the spec allows nothing else there).
+fn bad_request(media: MediaType, message: &str) -> Response {
+    reply(StatusCode::BAD_REQUEST, media, &error_body(message, "BAD_REQUEST"))
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, DomainError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| DomainError::Unauthenticated("send `Authorization: Bearer <token>`".into()))?;
+    let mut conn = state.pool.get().await?;
+    auth::actor_for_token(&mut conn, token).await
+}
+
+fn unauthenticated(media: MediaType, e: DomainError) -> Response {
+    let code = e.code();
+    let status = if code == "UNAUTHENTICATED" { StatusCode::UNAUTHORIZED } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut resp = reply(status, media, &error_body(&e.message(), code));
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    }
+    resp
+}
+
+fn loader(state: &AppState, actor: &Actor) -> DataLoader<Loaders> {
+    DataLoader::new(Loaders::new(state.pool.clone(), actor.clone()), tokio::spawn).delay(state.settings.dataloader_delay)
+}
+
+/// Per-connection data of a WebSocket (per-request data of HTTP goes on the request).
+fn connection_data(state: &AppState, actor: Actor) -> Data {
+    let mut data = Data::default();
+    data.insert(loader(state, &actor));
+    data.insert(actor);
+    data
+}
+
+/// The operation a document would run, if it parses.
+fn operation_type(request: &Request) -> Result<Option<OperationType>, String> {
+    let doc = async_graphql::parser::parse_query(&request.query).map_err(|e| e.to_string())?;
+    let op = match &request.operation_name {
+        Some(name) => doc.operations.iter().find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str())).map(|(_, o)| o),
+        None => doc.operations.iter().next().map(|(_, o)| o),
+    };
+    Ok(op.map(|o| o.node.ty))
+}
+
+async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, request: Request, is_get: bool) -> Response {
+    match operation_type(&request) {
+        Err(e) => return reply(StatusCode::BAD_REQUEST, media, &json!({ "errors": [{ "message": e, "extensions": { "code": "GRAPHQL_PARSE_FAILED" } }] })),
+        Ok(Some(OperationType::Mutation)) if is_get => {
+            let mut resp = reply(StatusCode::METHOD_NOT_ALLOWED, media, &error_body("mutations need POST", "METHOD_NOT_ALLOWED"));
+            resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            return resp;
+        }
+        Ok(_) => {}
+    }
+    let actor = match authenticate(state, headers).await {
+        Ok(a) => a,
+        Err(e) => return unauthenticated(media, e),
+    };
+    let request = request.data(loader(state, &actor)).data(actor);
+    let response = state.schema.execute(request).await;
+    // Errors without a path happened before execution (validation, limits): the request
+    // never ran, which graphql-response+json reports as 400 and without `data`.
+    let never_ran = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let status = if never_ran && media == MediaType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    // Serialised straight from the response so fields keep the order the query asked for.
+    let bytes = if never_ran {
+        serde_json::to_vec(&json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let bytes = bytes.unwrap_or_else(|_| serde_json::to_vec(&error_body("serialisation failed", "INTERNAL_SERVER_ERROR")).unwrap_or_default());
+    (status, [(header::CONTENT_TYPE, media.content_type())], bytes).into_response()
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json").into_response();
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.split(';').next().map(str::trim) != Some(JSON) {
+        return reply(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            &error_body("send the request as application/json", "UNSUPPORTED_MEDIA_TYPE"),
+        );
+    }
+    let value: Json = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(media, &format!("the body is not valid JSON: {e}")),
+    };
+    if !value.is_object() {
+        return bad_request(media, "the body must be a JSON object with a `query`");
+    }
+    if !value.get("query").is_some_and(Json::is_string) {
+        return bad_request(media, "`query` must be a string");
+    }
+    let request: Request = match serde_json::from_value(value) {
+        Ok(r) => r,
+        Err(e) => return bad_request(media, &format!("malformed GraphQL request: {e}")),
+    };
+    execute(&state, &headers, media, request, false).await
+}
+
+pub async fn get(State(state): State<AppState>, parts: Parts) -> Response {
+    let mut parts = parts;
+    let is_upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        return websocket(state, &mut parts).await;
+    }
+    let headers = parts.headers.clone();
+    let Some(media) = negotiate(&headers) else {
+        return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json").into_response();
+    };
+    let Ok(Query(params)) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri) else {
+        return bad_request(media, "malformed query string");
+    };
+    let Some(query) = params.get("query") else {
+        return bad_request(media, "`query` parameter is required");
+    };
+    let mut request = Request::new(query.clone());
+    if let Some(name) = params.get("operationName").filter(|n| !n.is_empty()) {
+        request = request.operation_name(name.clone());
+    }
+    if let Some(vars) = params.get("variables").filter(|v| !v.is_empty()) {
+        match serde_json::from_str::<Json>(vars) {
+            Ok(v @ Json::Object(_)) => request = request.variables(async_graphql::Variables::from_json(v)),
+            _ => return bad_request(media, "`variables` must be a JSON object"),
+        }
+    }
+    execute(&state, &headers, media, request, true).await
+}
+
+async fn websocket(state: AppState, parts: &mut Parts) -> Response {
+    let protocol = match GraphQLProtocol::from_request_parts(parts, &state).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(parts, &state).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let schema = state.schema.clone();
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        GraphQLWebSocket::new(socket, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let token = payload
+                    .get("Authorization")
+                    .or_else(|| payload.get("authorization"))
+                    .and_then(Json::as_str)
+                    .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_owned())
+                    .ok_or_else(|| async_graphql::Error::new("connection_init needs {\"Authorization\": \"Bearer <token>\"}"))?;
+                let mut conn = state.pool.get().await.map_err(|e| async_graphql::Error::from(DomainError::from(e)))?;
+                let actor = auth::actor_for_token(&mut conn, &token).await.map_err(async_graphql::Error::from)?;
+                Ok(connection_data(&state, actor))
+            })
+            .serve()
+            .await
+    })
+}

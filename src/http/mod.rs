@@ -1,0 +1,112 @@
+//! HTTP: GraphiQL, GraphQL over HTTP (GET and POST, both response media types), the
+//! WebSocket endpoint (graphql-transport-ws and legacy graphql-ws), health and metrics.
+
+mod graphql;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::db::{Pool, StatementCounter};
+use crate::graphql::AppSchema;
+
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    /// Allowed CORS origins; `*` allows any.
+    pub cors_origins: Vec<String>,
+    pub dataloader_delay: Duration,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub pool: Pool,
+    pub statements: StatementCounter,
+    pub settings: Arc<HttpSettings>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    Router::new()
+        .route("/", get(graphiql))
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
+        .layer(cors(&settings.cors_origins))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .max_age(Duration::from_secs(3600));
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+        layer.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .title("Kontor GraphiQL")
+            .finish(),
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    use diesel_async::RunQueryDsl;
+    let check = async {
+        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unreachable: {e}")).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database check timed out").into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut registry = Registry::default();
+    registry.register("kontor_sql_statements", "SQL statements started", state.statements.clone());
+    let status = state.pool.status();
+    let size: Gauge = Gauge::default();
+    size.set(status.size as i64);
+    registry.register("kontor_db_pool_connections", "Open database connections", size);
+    let available: Gauge = Gauge::default();
+    available.set(status.available as i64);
+    registry.register("kontor_db_pool_available", "Idle database connections", available);
+    let mut body = String::new();
+    if encode(&mut body, &registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
