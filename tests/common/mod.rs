@@ -1,0 +1,225 @@
+//! Test harness: every test gets its own database cloned from a migrated template and its
+//! own server on a free port, talked to over real HTTP.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use kontor::config::Global;
+use kontor::http::AppState;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+/// The server's admin URL; tests create and drop databases through it.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://127.0.0.1:5432/postgres".into())
+}
+
+fn url_for(db: &str) -> String {
+    let mut u = url::Url::parse(&admin_url()).expect("TEST_DATABASE_URL is a URL");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+/// The template's name depends on the migrations, so a changed schema gets a new template.
+fn template_name() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+    let mut entries: Vec<_> = walk(std::path::Path::new(dir));
+    entries.sort();
+    for path in entries {
+        path.hash(&mut h);
+        std::fs::read(&path).unwrap_or_default().hash(&mut h);
+    }
+    format!("kontor_tmpl_{:x}", h.finish())
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)); } else { out.push(p); }
+    }
+    out
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+async fn template() -> String {
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let mut admin = AsyncPgConnection::establish(&admin_url()).await.expect("PostgreSQL for tests");
+            // Serialise template creation across test processes.
+            admin.batch_execute("SELECT pg_advisory_lock(727274)").await.unwrap();
+            let exists = exists(&mut admin, &name).await;
+            if !exists {
+                let building = format!("{name}_build");
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await;
+                admin.batch_execute(&format!("CREATE DATABASE {building}")).await.unwrap();
+                kontor::db::setup::prepare(&url_for(&building)).await.expect("migrate the template");
+                admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")).await.unwrap();
+            }
+            admin.batch_execute("SELECT pg_advisory_unlock(727274)").await.unwrap();
+            name
+        })
+        .await
+        .clone()
+}
+
+async fn exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let r: N = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result(conn)
+        .await
+        .unwrap();
+    r.n > 0
+}
+
+/// A fresh database cloned from the template; dropped when the value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let template = template().await;
+        let name = format!("kontor_t_{}", rand_suffix());
+        let mut admin = AsyncPgConnection::establish(&admin_url()).await.unwrap();
+        let mut tries = 0;
+        loop {
+            match admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await {
+                Ok(()) => break,
+                // Another test is cloning the same template at this instant.
+                Err(e) if tries < 50 && e.to_string().contains("being accessed by other users") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot create test database: {e}"),
+            }
+        }
+        TestDb { url: url_for(&name), name }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url()).await {
+                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn rand_suffix() -> String {
+    use rand::Rng;
+    let mut r = rand::rng();
+    (0..12).map(|_| char::from(b'a' + r.random_range(0..26u8))).collect()
+}
+
+pub fn global(database_url: &str) -> Global {
+    Global {
+        database_url: database_url.to_owned(),
+        redis_url: None,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        phone_region: "DE".into(),
+        db_pool_size: 8,
+        cors_origins: vec!["*".into()],
+        request_timeout_secs: 30,
+        body_limit: 1024 * 1024,
+        dataloader_delay_us: 1000,
+        log_format: "text".into(),
+    }
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let db = TestDb::new().await;
+        let state = kontor::app::build(&global(&db.url)).await.expect("build app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = kontor::app::spawn(listener, state.clone());
+        let token = kontor::domain::auth::cli_token(&db.url, "admin@test.local", true, "test").await.unwrap();
+        TestServer { addr, state, token, client: reqwest::Client::new(), db, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A token for another (non-admin unless asked) user.
+    pub async fn token_for(&self, email: &str, admin: bool) -> String {
+        kontor::domain::auth::cli_token(&self.db.url, email, admin, "test").await.unwrap()
+    }
+
+    /// Sends a query as the admin and returns the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_as(&self.token, query, variables).await
+    }
+
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let resp = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success() || resp.status().is_client_error(), "status {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// Sends a query that must succeed and returns its `data`.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Sends a query that must fail and returns the first error's `extensions.code`.
+    pub async fn err_code(&self, query: &str, variables: Value) -> String {
+        let body = self.gql(query, variables).await;
+        body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("expected an error: {body}")).to_owned()
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.state.statements.get()
+    }
+}
+
+/// The first error of a response.
+pub fn first_error(body: &Value) -> &Value {
+    &body["errors"][0]
+}
