@@ -19,7 +19,6 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
     let settings = pool::PoolSettings { max_size: global.db_pool_size, ..Default::default() };
     let pool = pool::build(&global.database_url, &settings, statements.clone())?;
     let phone_region = global.phone_region()?;
-    let _ = graphql::filters::FILTER_REGION.set(phone_region);
     let schema = graphql::build_schema(ApiState { pool: pool.clone(), phone_region });
     Ok(AppState {
         schema,

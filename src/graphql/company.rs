@@ -151,7 +151,7 @@ impl Company {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<ContactConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         let args = list_args(cond, ContactOrder::keys(&order_by), first, after, last, before);
         nested_list!(ctx, Contact, ContactConnection, args, COMPANY_CONTACTS, self.id)
     }
@@ -166,7 +166,7 @@ impl Company {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<DealConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         let args = list_args(cond, DealOrder::keys(&order_by), first, after, last, before);
         nested_list!(ctx, Deal, DealConnection, args, COMPANY_DEALS, self.id)
     }
@@ -181,7 +181,7 @@ impl Company {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LeadConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         leads_of(ctx, COMPANY_LEADS, self.id, list_args(cond, LeadOrder::keys(&order_by), first, after, last, before)).await
     }
     async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {

@@ -8,7 +8,7 @@ use super::connection::{connection, nested_list};
 use super::deal::{DealConnection, DealFilter, DealOrder};
 use super::filters::{BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, IdFilter, LinkFilter, StringFilter, element_filter};
 use super::lead::{LeadConnection, LeadFilter, LeadOrder, leads_of};
-use super::loaders::{ContactCompanies, ContactCompanyIds};
+use super::loaders::ContactCompanies;
 use super::timeline::{TimelineConnection, TimelineFilter, timeline_of};
 use super::{GqlResult, load_error, loader, opt_id, to_id};
 use crate::domain::ElementType;
@@ -131,8 +131,8 @@ impl Contact {
     }
     /// Ids of the contact's companies, the primary one first.
     async fn company_ids(&self, ctx: &Context<'_>) -> GqlResult<Vec<ID>> {
-        let ids = loader(ctx).load_one(ContactCompanyIds(self.id)).await.map_err(load_error)?.unwrap_or_default();
-        Ok(ids.into_iter().map(|i| to_id(IdKind::Company, i)).collect())
+        let companies = loader(ctx).load_one(ContactCompanies(self.id)).await.map_err(load_error)?.unwrap_or_default();
+        Ok(companies.iter().map(|c| to_id(IdKind::Company, c.id)).collect())
     }
     /// The contact's companies, the primary one first.
     async fn companies(&self, ctx: &Context<'_>) -> GqlResult<Vec<Company>> {
@@ -149,7 +149,7 @@ impl Contact {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<DealConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         let args = list_args(cond, DealOrder::keys(&order_by), first, after, last, before);
         nested_list!(ctx, Deal, DealConnection, args, CONTACT_DEALS, self.id)
     }
@@ -164,7 +164,7 @@ impl Contact {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LeadConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         leads_of(ctx, CONTACT_LEADS, self.id, list_args(cond, LeadOrder::keys(&order_by), first, after, last, before)).await
     }
     async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use super::common::{self, patch, patch_id, patch_text};
 use super::connection::connection;
 use super::filters::{BooleanFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter, element_filter};
-use super::loaders::{ById, DealContactIds, DealContacts, PipelineId, StageId};
+use super::loaders::{ById, DealContacts, PipelineId, StageId};
 use super::timeline::{TimelineConnection, TimelineFilter, timeline_of};
 use super::{GqlResult, load_error, loader, opt_id, to_id};
 use crate::domain::ElementType;
@@ -126,8 +126,9 @@ impl Deal {
     }
     /// Ids of the deal's contacts, the primary one first.
     async fn contact_ids(&self, ctx: &Context<'_>) -> GqlResult<Vec<ID>> {
-        let ids = loader(ctx).load_one(DealContactIds(self.id)).await.map_err(load_error)?.unwrap_or_default();
-        Ok(ids.into_iter().map(|i| to_id(IdKind::Contact, i)).collect())
+        // From the same visibility-checked load as `contacts`, so both always agree.
+        let contacts = loader(ctx).load_one(DealContacts(self.id)).await.map_err(load_error)?.unwrap_or_default();
+        Ok(contacts.iter().map(|c| to_id(IdKind::Contact, c.id)).collect())
     }
     /// The deal's contacts, the primary one first.
     async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Contact>> {

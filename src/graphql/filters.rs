@@ -11,9 +11,17 @@ use crate::domain::error::DomainResult;
 use crate::domain::ids::{self, IdKind};
 use crate::domain::query::{Cond, Op, Value};
 
+/// What filters need to know besides their own values.
+#[derive(Clone, Copy, Debug)]
+pub struct FilterEnv {
+    pub element: ElementType,
+    /// Region for phone numbers written without a country code.
+    pub region: phonenumber::country::Id,
+}
+
 /// How one column filter becomes conditions.
 pub trait ColumnFilter {
-    fn conds(&self, column: &'static str, kind: Option<IdKind>, element: ElementType) -> DomainResult<Vec<Cond>>;
+    fn conds(&self, column: &'static str, kind: Option<IdKind>, env: FilterEnv) -> DomainResult<Vec<Cond>>;
 }
 
 fn field(column: &'static str, op: Op) -> Cond {
@@ -35,7 +43,7 @@ pub struct StringFilter {
 }
 
 impl ColumnFilter for StringFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> DomainResult<Vec<Cond>> {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: FilterEnv) -> DomainResult<Vec<Cond>> {
         let mut out = Vec::new();
         if let Some(v) = &self.eq {
             out.push(field(column, Op::Eq(Value::Text(v.clone()))));
@@ -76,7 +84,7 @@ macro_rules! ordered_filter {
         }
 
         impl ColumnFilter for $name {
-            fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> DomainResult<Vec<Cond>> {
+            fn conds(&self, column: &'static str, _: Option<IdKind>, _: FilterEnv) -> DomainResult<Vec<Cond>> {
                 let mut out = Vec::new();
                 let v = |x: &$ty| Value::$variant(x.clone().into());
                 if let Some(x) = &self.eq {
@@ -120,7 +128,7 @@ pub struct BooleanFilter {
 }
 
 impl ColumnFilter for BooleanFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> DomainResult<Vec<Cond>> {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: FilterEnv) -> DomainResult<Vec<Cond>> {
         Ok(self.eq.map(|v| field(column, Op::Eq(Value::Bool(v)))).into_iter().collect())
     }
 }
@@ -151,7 +159,7 @@ impl IdFilter {
 }
 
 impl ColumnFilter for IdFilter {
-    fn conds(&self, column: &'static str, kind: Option<IdKind>, _: ElementType) -> DomainResult<Vec<Cond>> {
+    fn conds(&self, column: &'static str, kind: Option<IdKind>, _: FilterEnv) -> DomainResult<Vec<Cond>> {
         let kind = kind.unwrap_or(IdKind::Lead);
         Ok(self.ops(kind)?.into_iter().map(|op| field(column, op)).collect())
     }
@@ -171,7 +179,7 @@ pub struct LinkFilter {
 }
 
 impl ColumnFilter for LinkFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> DomainResult<Vec<Cond>> {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: FilterEnv) -> DomainResult<Vec<Cond>> {
         use crate::domain::elements::Element;
         use crate::domain::models::{Contact, Deal};
         let spec = [Contact::LINKS, Deal::LINKS]
@@ -200,14 +208,11 @@ pub struct CommunicationFilter {
     pub is_null: Option<bool>,
 }
 
-/// The default phone region used when filtering by phone; set at start-up.
-pub static FILTER_REGION: std::sync::OnceLock<phonenumber::country::Id> = std::sync::OnceLock::new();
-
 impl ColumnFilter for CommunicationFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, element: ElementType) -> DomainResult<Vec<Cond>> {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, env: FilterEnv) -> DomainResult<Vec<Cond>> {
+        let element = env.element;
         let kind = if column == "PHONE" { CommKind::Phone } else { CommKind::Email };
-        let region = *FILTER_REGION.get().unwrap_or(&phonenumber::country::Id::US);
-        let norm = |v: &str| kind.normalize(kind.field(), v, region);
+        let norm = |v: &str| kind.normalize(kind.field(), v, env.region);
         let comm = |op| Cond::Comm { element, kind: kind.as_str(), op };
         let mut out = Vec::new();
         if let Some(v) = &self.eq {
@@ -254,26 +259,26 @@ macro_rules! element_filter {
         }
 
         impl $filter {
-            pub fn to_cond(&self) -> crate::domain::error::DomainResult<crate::domain::query::Cond> {
+            pub fn to_cond(&self, region: phonenumber::country::Id) -> crate::domain::error::DomainResult<crate::domain::query::Cond> {
                 use crate::domain::query::Cond;
                 use crate::graphql::filters::ColumnFilter;
                 #[allow(unused_mut)]
                 let mut all: Vec<Cond> = Vec::new();
                 if let Some(list) = &self.and {
-                    all.push(Cond::And(list.iter().map(|f| f.to_cond()).collect::<Result<_, _>>()?));
+                    all.push(Cond::And(list.iter().map(|f| f.to_cond(region)).collect::<Result<_, _>>()?));
                 }
                 if let Some(list) = &self.or {
-                    all.push(Cond::Or(list.iter().map(|f| f.to_cond()).collect::<Result<_, _>>()?));
+                    all.push(Cond::Or(list.iter().map(|f| f.to_cond(region)).collect::<Result<_, _>>()?));
                 }
                 if let Some(f) = &self.not {
-                    all.push(Cond::Not(Box::new(f.to_cond()?)));
+                    all.push(Cond::Not(Box::new(f.to_cond(region)?)));
                 }
                 $(
                     if let Some(f) = &self.$f {
                         #[allow(unused_mut, unused_assignments)]
                         let mut kind: Option<crate::domain::ids::IdKind> = None;
                         $(kind = Some(crate::domain::ids::IdKind::$kind);)?
-                        all.extend(f.conds($col, kind, $element)?);
+                        all.extend(f.conds($col, kind, crate::graphql::filters::FilterEnv { element: $element, region })?);
                     }
                 )*
                 Ok(Cond::And(all))

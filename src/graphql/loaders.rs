@@ -8,11 +8,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::Pool;
-use crate::db::schema::{contact_companies, deal_contacts};
 use crate::db::sql::{Bind, Sql};
 use crate::domain::comms;
 use crate::domain::models::{Communication, Company, Contact, Pipeline, Stage, StatusItem, User};
@@ -53,8 +51,6 @@ simple_key!(PipelineId);
 simple_key!(PipelineStages);
 simple_key!(DealContacts);
 simple_key!(ContactCompanies);
-simple_key!(DealContactIds);
-simple_key!(ContactCompanyIds);
 
 macro_rules! by_id_loader {
     ($key:ident, $value:ty, $load:path) => {
@@ -260,50 +256,5 @@ impl Loader<ContactCompanies> for Loaders {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let found = linked::<Company>(self, "contact_companies", "contact_id", "company_id", &ids).await?;
         Ok(found.into_iter().map(|(k, v)| (ContactCompanies(k), v)).collect())
-    }
-}
-
-impl Loader<DealContactIds> for Loaders {
-    type Value = Vec<i64>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[DealContactIds]) -> Result<HashMap<DealContactIds, Vec<i64>>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let rows: Vec<(i64, i64)> = deal_contacts::table
-            .filter(deal_contacts::deal_id.eq_any(&ids))
-            .order((deal_contacts::deal_id, deal_contacts::sort, deal_contacts::contact_id))
-            .select((deal_contacts::deal_id, deal_contacts::contact_id))
-            .load(&mut conn)
-            .await
-            .map_err(err)?;
-        let mut out: HashMap<DealContactIds, Vec<i64>> = ids.iter().map(|i| (DealContactIds(*i), vec![])).collect();
-        for (d, c) in rows {
-            out.entry(DealContactIds(d)).or_default().push(c);
-        }
-        Ok(out)
-    }
-}
-
-impl Loader<ContactCompanyIds> for Loaders {
-    type Value = Vec<i64>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[ContactCompanyIds]) -> Result<HashMap<ContactCompanyIds, Vec<i64>>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let rows: Vec<(i64, i64)> = contact_companies::table
-            .filter(contact_companies::contact_id.eq_any(&ids))
-            .order((contact_companies::contact_id, contact_companies::sort, contact_companies::company_id))
-            .select((contact_companies::contact_id, contact_companies::company_id))
-            .load(&mut conn)
-            .await
-            .map_err(err)?;
-        let mut out: HashMap<ContactCompanyIds, Vec<i64>> =
-            ids.iter().map(|i| (ContactCompanyIds(*i), vec![])).collect();
-        for (c, co) in rows {
-            out.entry(ContactCompanyIds(c)).or_default().push(co);
-        }
-        Ok(out)
     }
 }

@@ -96,6 +96,11 @@ pub fn actor<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Actor> {
         .ok_or_else(|| DomainError::Unauthenticated("missing bearer token".into()).into())
 }
 
+/// The deployment's region for phone numbers without a country code.
+pub fn phone_region(ctx: &Context<'_>) -> phonenumber::country::Id {
+    ctx.data::<ApiState>().map(|s| s.phone_region).unwrap_or(phonenumber::country::Id::US)
+}
+
 pub fn write_ctx(ctx: &Context<'_>) -> GqlResult<Ctx> {
     let state = ctx.data::<ApiState>()?;
     Ok(Ctx { actor: actor(ctx)?.clone(), phone_region: state.phone_region })

@@ -65,7 +65,7 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LeadConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         top_level_list!(ctx, Lead, LeadConnection, list_args(cond, LeadOrder::keys(&order_by), first, after, last, before))
     }
 
@@ -84,7 +84,7 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<ContactConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         top_level_list!(ctx, Contact, ContactConnection, list_args(cond, ContactOrder::keys(&order_by), first, after, last, before))
     }
 
@@ -103,7 +103,7 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<CompanyConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         top_level_list!(ctx, Company, CompanyConnection, list_args(cond, CompanyOrder::keys(&order_by), first, after, last, before))
     }
 
@@ -122,7 +122,7 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<DealConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         top_level_list!(ctx, Deal, DealConnection, list_args(cond, DealOrder::keys(&order_by), first, after, last, before))
     }
 
@@ -145,7 +145,7 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<UserConnection> {
-        let cond = filter.map(|f| f.to_cond()).transpose()?;
+        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
         top_level_list!(ctx, User, UserConnection, list_args(cond, UserOrder::keys(&order_by), first, after, last, before))
     }
 

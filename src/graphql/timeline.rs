@@ -90,7 +90,7 @@ pub struct TimelineKindFilter {
 }
 
 impl super::filters::ColumnFilter for TimelineKindFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> crate::domain::DomainResult<Vec<Cond>> {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: super::filters::FilterEnv) -> crate::domain::DomainResult<Vec<Cond>> {
         let mut out = Vec::new();
         if let Some(k) = self.eq {
             out.push(Cond::Field { column, op: Op::Eq(Value::Text(k.as_str().into())) });
@@ -110,7 +110,7 @@ pub struct ElementTypeFilter {
 }
 
 impl super::filters::ColumnFilter for ElementTypeFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> crate::domain::DomainResult<Vec<Cond>> {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: super::filters::FilterEnv) -> crate::domain::DomainResult<Vec<Cond>> {
         let text = |t: ElementTypeGql| Value::Text(ElementType::from(t).as_str().into());
         let mut out = Vec::new();
         if let Some(t) = self.eq {
@@ -132,7 +132,7 @@ pub struct ElementIdFilter {
 }
 
 impl super::filters::ColumnFilter for ElementIdFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: ElementType) -> crate::domain::DomainResult<Vec<Cond>> {
+    fn conds(&self, column: &'static str, _: Option<IdKind>, _: super::filters::FilterEnv) -> crate::domain::DomainResult<Vec<Cond>> {
         let num = |id: &ID| {
             crate::domain::ids::parse_any(id)
                 .map(|(_, n)| Value::Int8(n))
@@ -232,7 +232,7 @@ pub async fn timeline_of(
     after: Option<String>,
     filter: Option<TimelineFilter>,
 ) -> GqlResult<TimelineConnection> {
-    let cond = filter.map(|f| f.to_cond()).transpose()?;
+    let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
     let args = list_args(cond, NEWEST_FIRST.to_vec(), first, after, None, None);
     nested_list!(ctx, TimelineEntry, TimelineConnection, args, timeline_relation(element), id)
 }
@@ -244,7 +244,7 @@ pub async fn history(
     first: Option<i32>,
     after: Option<String>,
 ) -> GqlResult<TimelineConnection> {
-    let cond = filter.map(|f| f.to_cond()).transpose()?;
+    let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
     let args = list_args(cond, NEWEST_FIRST.to_vec(), first, after, None, None);
     top_level_list!(ctx, TimelineEntry, TimelineConnection, args)
 }

@@ -1,0 +1,72 @@
+//! The number of SQL statements a query runs depends on its shape, not on how many rows it
+//! returns: nested relations load through DataLoaders, one statement per relation.
+
+mod common;
+
+use common::TestServer;
+use serde_json::json;
+
+const NESTED: &str = "query($n: Int!) { deals(first: $n, orderBy: [{ field: ID }]) { totalCount nodes {
+    id title contacts { id fullName companies { title } } company { id title }
+    stage { name semantics } assignedTo { name email }
+    timeline(first: 3) { nodes { kind } } } } }";
+
+async fn statements_for(s: &TestServer, n: usize) -> (u64, usize) {
+    let before = s.statements();
+    let data = s.ok(NESTED, json!({ "n": n })).await;
+    let after = s.statements();
+    (after - before, data["deals"]["nodes"].as_array().unwrap().len())
+}
+
+#[tokio::test]
+async fn nested_deals_query_runs_the_same_statements_for_5_and_50_rows() {
+    let s = TestServer::start().await;
+    let users: Vec<String> = {
+        let mut v = Vec::new();
+        for i in 0..3 {
+            let t = s.token_for(&format!("rep{i}@test.local"), false).await;
+            let me = s.gql_as(&t, "{ me { id } }", json!({})).await;
+            v.push(me["data"]["me"]["id"].as_str().unwrap().to_owned());
+        }
+        v
+    };
+    let mut companies = Vec::new();
+    for i in 0..10 {
+        let d = s.ok("mutation($t: String!) { createCompany(input: { title: $t }) { id } }", json!({ "t": format!("Company {i}") })).await;
+        companies.push(d["createCompany"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut contacts = Vec::new();
+    for i in 0..20 {
+        let d = s
+            .ok(
+                "mutation($n: String!, $co: ID!) { createContact(input: { lastName: $n, companyIds: [$co] }) { id } }",
+                json!({ "n": format!("Person {i}"), "co": companies[i % companies.len()] }),
+            )
+            .await;
+        contacts.push(d["createContact"]["id"].as_str().unwrap().to_owned());
+    }
+    for i in 0..50 {
+        s.ok(
+            "mutation($in: DealInput!) { createDeal(input: $in) { id } }",
+            json!({ "in": {
+                "title": format!("Deal {i}"),
+                "companyId": companies[i % companies.len()],
+                "contactIds": [contacts[i % contacts.len()], contacts[(i * 7 + 3) % contacts.len()]],
+                "assignedToId": users[i % users.len()],
+            } }),
+        )
+        .await;
+    }
+
+    // Warm up: pool connections exist and the token's last use is recorded.
+    statements_for(&s, 50).await;
+    statements_for(&s, 5).await;
+
+    let (small, rows_small) = statements_for(&s, 5).await;
+    let (large, rows_large) = statements_for(&s, 50).await;
+    assert_eq!(rows_small, 5);
+    assert_eq!(rows_large, 50);
+    assert_eq!(small, large, "5 rows ran {small} statements, 50 rows ran {large}");
+    // auth + list + count + contacts + companies + company + stage + user + timeline
+    assert!((5..=10).contains(&large), "the nested query ran {large} statements");
+}
