@@ -70,6 +70,10 @@ impl From<diesel::result::Error> for DomainError {
                     Json::Null,
                 )
             }
+            // PostgreSQL text cannot hold NUL characters; that is the client's input.
+            Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
+                DomainError::bad_input("input", "text must not contain NUL (\\u0000) characters")
+            }
             other => DomainError::Internal(anyhow::Error::new(other)),
         }
     }

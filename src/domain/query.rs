@@ -78,7 +78,7 @@ fn bind_array(values: Vec<Value>) -> DomainResult<Bind> {
         };
     }
     Ok(match first {
-        None => Bind::Int8s(vec![]),
+        None => return Err(anyhow::anyhow!("empty `in` list reached the binder").into()),
         Some(Value::Int8(_)) => collect!(Int8, Int8s),
         Some(Value::Int4(_)) => collect!(Int4, Int4s),
         Some(Value::Text(_)) => collect!(Text, Texts),
@@ -131,6 +131,10 @@ fn compile_op(target: &str, op: Op) -> DomainResult<Sql> {
         }
         Op::Neq(v) => {
             s.push(format!("{target} IS DISTINCT FROM ")).bind(v.bind());
+        }
+        // An empty list matches nothing, whatever the column's type.
+        Op::In(vs) if vs.is_empty() => {
+            s.push("FALSE");
         }
         Op::In(vs) => {
             s.push(format!("{target} = ANY(")).bind(bind_array(vs)?).push(")");

@@ -97,14 +97,3 @@ pub fn decode_ids(kind: IdKind, list: Option<Vec<ID>>, field: &str) -> DomainRes
     list.map(|l| l.iter().map(|i| ids::decode(kind, i, field)).collect()).transpose()
 }
 
-/// Turns list arguments into the domain's form.
-pub fn list_args(
-    filter: Option<crate::domain::query::Cond>,
-    order: Vec<crate::domain::query::OrderKey>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-) -> crate::domain::query::ListArgs {
-    crate::domain::query::ListArgs { filter, order, first, after, last, before }
-}

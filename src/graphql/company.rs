@@ -4,7 +4,8 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::common::{self, Communication, CommunicationInput, list_args, patch, patch_id, patch_text};
+use super::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
+use super::filters::list_args;
 use super::connection::{connection, nested_list};
 use super::contact::{ContactConnection, ContactFilter, ContactOrder};
 use super::deal::{DealConnection, DealFilter, DealOrder};
@@ -151,8 +152,7 @@ impl Company {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<ContactConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        let args = list_args(cond, ContactOrder::keys(&order_by), first, after, last, before);
+        let args = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?;
         nested_list!(ctx, Contact, ContactConnection, args, COMPANY_CONTACTS, self.id)
     }
     #[allow(clippy::too_many_arguments)]
@@ -166,8 +166,7 @@ impl Company {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<DealConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        let args = list_args(cond, DealOrder::keys(&order_by), first, after, last, before);
+        let args = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?;
         nested_list!(ctx, Deal, DealConnection, args, COMPANY_DEALS, self.id)
     }
     #[allow(clippy::too_many_arguments)]
@@ -181,8 +180,7 @@ impl Company {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LeadConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        leads_of(ctx, COMPANY_LEADS, self.id, list_args(cond, LeadOrder::keys(&order_by), first, after, last, before)).await
+        leads_of(ctx, COMPANY_LEADS, self.id, list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?).await
     }
     async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
         common::comms_of(ctx, ElementType::Company, self.id, CommKind::Phone).await

@@ -47,13 +47,17 @@ macro_rules! connection {
 
         #[async_graphql::Object]
         impl $conn {
-            async fn edges(&self) -> Vec<$edge> {
+            async fn edges(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Vec<$edge>> {
+                use crate::graphql::prefetch::Prefetch;
+                <$node>::prefetch(ctx, ctx.look_ahead().field("node"), &self.page.rows).await?;
                 let order = std::sync::Arc::new(self.page.order.clone());
-                self.page.rows.iter().map(|n| $edge { node: n.clone(), order: order.clone() }).collect()
+                Ok(self.page.rows.iter().map(|n| $edge { node: n.clone(), order: order.clone() }).collect())
             }
 
-            async fn nodes(&self) -> &Vec<$node> {
-                &self.page.rows
+            async fn nodes(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<&Vec<$node>> {
+                use crate::graphql::prefetch::Prefetch;
+                <$node>::prefetch(ctx, ctx.look_ahead(), &self.page.rows).await?;
+                Ok(&self.page.rows)
             }
 
             async fn page_info(&self) -> crate::graphql::connection::PageInfo {

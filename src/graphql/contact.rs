@@ -3,7 +3,8 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::common::{self, Communication, CommunicationInput, list_args, patch, patch_id, patch_text};
+use super::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
+use super::filters::list_args;
 use super::connection::{connection, nested_list};
 use super::deal::{DealConnection, DealFilter, DealOrder};
 use super::filters::{BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, IdFilter, LinkFilter, StringFilter, element_filter};
@@ -149,8 +150,7 @@ impl Contact {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<DealConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        let args = list_args(cond, DealOrder::keys(&order_by), first, after, last, before);
+        let args = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?;
         nested_list!(ctx, Deal, DealConnection, args, CONTACT_DEALS, self.id)
     }
     #[allow(clippy::too_many_arguments)]
@@ -164,8 +164,7 @@ impl Contact {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LeadConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        leads_of(ctx, CONTACT_LEADS, self.id, list_args(cond, LeadOrder::keys(&order_by), first, after, last, before)).await
+        leads_of(ctx, CONTACT_LEADS, self.id, list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?).await
     }
     async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
         common::comms_of(ctx, ElementType::Contact, self.id, CommKind::Phone).await

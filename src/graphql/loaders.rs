@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use diesel_async::RunQueryDsl;
 
 use crate::db::Pool;
@@ -18,6 +18,17 @@ use crate::domain::query::{self, Listable, Page, Plan};
 use crate::domain::{Actor, DomainError, ElementType, auth, settings};
 
 pub type LoadError = Arc<DomainError>;
+
+/// The loader of one request. Its cache lets a connection prefetch the relations of all its
+/// rows in one batch each (see `prefetch`); it lives for one request only, so it never
+/// serves stale rows.
+pub type RequestLoader = DataLoader<Loaders, HashMapCache>;
+
+pub fn request_loader(pool: Pool, actor: Actor, delay: std::time::Duration, cache: bool) -> RequestLoader {
+    let loader = DataLoader::with_cache(Loaders::new(pool, actor), tokio::spawn, HashMapCache::default()).delay(delay);
+    loader.enable_all_cache(cache);
+    loader
+}
 
 pub struct Loaders {
     pool: Pool,

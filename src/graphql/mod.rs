@@ -10,12 +10,12 @@ pub mod lead;
 pub mod loaders;
 pub mod mutation;
 pub mod node;
+pub mod prefetch;
 pub mod query;
 pub mod settings;
 pub mod timeline;
 pub mod user;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptySubscription, ErrorExtensions, ID, Schema};
 
 use crate::db::{Conn, Pool};
@@ -111,8 +111,8 @@ pub async fn conn(ctx: &Context<'_>) -> GqlResult<Conn> {
     Ok(state.pool.get().await.map_err(DomainError::from)?)
 }
 
-pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a DataLoader<loaders::Loaders> {
-    ctx.data_unchecked::<DataLoader<loaders::Loaders>>()
+pub fn loader<'a>(ctx: &'a Context<'_>) -> &'a loaders::RequestLoader {
+    ctx.data_unchecked::<loaders::RequestLoader>()
 }
 
 pub fn to_id(kind: IdKind, id: i64) -> ID {

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object};
 
-use super::common::list_args;
+use super::filters::list_args;
 use super::company::{CompanyConnection, CompanyFilter, CompanyOrder};
 use super::connection::top_level_list;
 use super::contact::{ContactConnection, ContactFilter, ContactOrder};
@@ -65,8 +65,8 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LeadConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        top_level_list!(ctx, Lead, LeadConnection, list_args(cond, LeadOrder::keys(&order_by), first, after, last, before))
+        let args = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?;
+        top_level_list!(ctx, Lead, LeadConnection, args)
     }
 
     async fn contact(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Contact>> {
@@ -84,8 +84,8 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<ContactConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        top_level_list!(ctx, Contact, ContactConnection, list_args(cond, ContactOrder::keys(&order_by), first, after, last, before))
+        let args = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?;
+        top_level_list!(ctx, Contact, ContactConnection, args)
     }
 
     async fn company(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Company>> {
@@ -103,8 +103,8 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<CompanyConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        top_level_list!(ctx, Company, CompanyConnection, list_args(cond, CompanyOrder::keys(&order_by), first, after, last, before))
+        let args = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?;
+        top_level_list!(ctx, Company, CompanyConnection, args)
     }
 
     async fn deal(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Deal>> {
@@ -122,8 +122,8 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<DealConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        top_level_list!(ctx, Deal, DealConnection, list_args(cond, DealOrder::keys(&order_by), first, after, last, before))
+        let args = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?;
+        top_level_list!(ctx, Deal, DealConnection, args)
     }
 
     async fn user(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<User>> {
@@ -145,8 +145,8 @@ impl Query {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<UserConnection> {
-        let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-        top_level_list!(ctx, User, UserConnection, list_args(cond, UserOrder::keys(&order_by), first, after, last, before))
+        let args = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?;
+        top_level_list!(ctx, User, UserConnection, args)
     }
 
     /// The items of one status list, in sort order.

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::common::{self, list_args};
+use super::common;
 use super::connection::{connection, nested_list, top_level_list};
 use super::filters::{DateTimeFilter, IdFilter, element_filter};
 use super::{GqlResult, to_id};
@@ -213,7 +213,24 @@ impl TimelineEntry {
 const NEWEST_FIRST: [crate::domain::query::OrderKey; 1] =
     [crate::domain::query::OrderKey { column: "id", ty: crate::domain::query::FieldType::Int8, desc: true }];
 
-fn timeline_relation(element: ElementType) -> Relation {
+/// Timeline list arguments: always newest first.
+pub fn timeline_args(
+    region: phonenumber::country::Id,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<TimelineFilter>,
+) -> crate::domain::DomainResult<crate::domain::query::ListArgs> {
+    Ok(crate::domain::query::ListArgs {
+        filter: filter.map(|f| f.to_cond(region)).transpose()?,
+        order: NEWEST_FIRST.to_vec(),
+        first,
+        after,
+        last: None,
+        before: None,
+    })
+}
+
+pub fn timeline_relation(element: ElementType) -> Relation {
     let extra = match element {
         ElementType::Lead => "t.element_type = 'LEAD'",
         ElementType::Contact => "t.element_type = 'CONTACT'",
@@ -232,8 +249,7 @@ pub async fn timeline_of(
     after: Option<String>,
     filter: Option<TimelineFilter>,
 ) -> GqlResult<TimelineConnection> {
-    let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-    let args = list_args(cond, NEWEST_FIRST.to_vec(), first, after, None, None);
+    let args = timeline_args(super::phone_region(ctx), first, after, filter)?;
     nested_list!(ctx, TimelineEntry, TimelineConnection, args, timeline_relation(element), id)
 }
 
@@ -244,7 +260,6 @@ pub async fn history(
     first: Option<i32>,
     after: Option<String>,
 ) -> GqlResult<TimelineConnection> {
-    let cond = filter.map(|f| f.to_cond(super::phone_region(ctx))).transpose()?;
-    let args = list_args(cond, NEWEST_FIRST.to_vec(), first, after, None, None);
+    let args = timeline_args(super::phone_region(ctx), first, after, filter)?;
     top_level_list!(ctx, TimelineEntry, TimelineConnection, args)
 }

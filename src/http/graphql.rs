@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Request};
@@ -18,7 +17,7 @@ use serde_json::{Value as Json, json};
 
 use super::AppState;
 use crate::domain::{Actor, DomainError, auth};
-use crate::graphql::loaders::Loaders;
+use crate::graphql::loaders::{RequestLoader, request_loader};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -89,14 +88,15 @@ fn unauthenticated(media: MediaType, e: DomainError) -> Response {
     resp
 }
 
-fn loader(state: &AppState, actor: &Actor) -> DataLoader<Loaders> {
-    DataLoader::new(Loaders::new(state.pool.clone(), actor.clone()), tokio::spawn).delay(state.settings.dataloader_delay)
+fn loader(state: &AppState, actor: &Actor, cache: bool) -> RequestLoader {
+    request_loader(state.pool.clone(), actor.clone(), state.settings.dataloader_delay, cache)
 }
 
-/// Per-connection data of a WebSocket (per-request data of HTTP goes on the request).
+/// Per-connection data of a WebSocket (per-request data of HTTP goes on the request). The
+/// loader outlives single operations here, so it must not cache.
 fn connection_data(state: &AppState, actor: Actor) -> Data {
     let mut data = Data::default();
-    data.insert(loader(state, &actor));
+    data.insert(loader(state, &actor, false));
     data.insert(actor);
     data
 }
@@ -125,7 +125,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, reques
         Ok(a) => a,
         Err(e) => return unauthenticated(media, e),
     };
-    let request = request.data(loader(state, &actor)).data(actor);
+    let request = request.data(loader(state, &actor, true)).data(actor);
     let response = state.schema.execute(request).await;
     // Errors without a path happened before execution (validation, limits): the request
     // never ran, which graphql-response+json reports as 400 and without `data`.

@@ -165,8 +165,15 @@ impl Drop for TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server with adjusted settings.
+    pub async fn start_with(adjust: impl FnOnce(&mut Global)) -> TestServer {
         let db = TestDb::new().await;
-        let state = kontor::app::build(&global(&db.url)).await.expect("build app");
+        let mut settings = global(&db.url);
+        adjust(&mut settings);
+        let state = kontor::app::build(&settings).await.expect("build app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = kontor::app::spawn(listener, state.clone());

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# First benchmark: a nested `deals(first: 50)` query (contacts, company, stage, assignee)
+# against 100,000 seeded deals, driven by wrk at concurrency 32 for 20 s.
+# Prints requests/s, p50/p99 latency, SQL statements per request and the server's peak RSS.
+#
+#   bench/nested_deals.sh            # seeds kontor_bench once, then measures
+#   SCALE=10000 DURATION=10s bench/nested_deals.sh
+#   AS_USER=rep@demo.kontor bench/nested_deals.sh   # as a non-admin user
+#   TOTAL=1 bench/nested_deals.sh                   # with totalCount
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCALE=${SCALE:-100000}
+SERVE_ARGS=${SERVE_ARGS:-}
+DURATION=${DURATION:-20s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+PORT=${PORT:-18181}
+DB=${BENCH_DB:-kontor_bench}
+BASE=${BENCH_PG:-postgres://127.0.0.1:5432}
+export DATABASE_URL="$BASE/$DB"
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
+cargo build --release --locked -q
+BIN=target/release/kontor
+
+if [ "$(psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM deals' 2>/dev/null || echo 0)" -lt "$SCALE" ]; then
+  echo "seeding $SCALE deals into $DB"
+  psql "$BASE/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+  $BIN seed --demo --scale "$SCALE"
+fi
+if [ -n "${AS_USER:-}" ]; then
+  TOKEN=$($BIN token create --user "$AS_USER")
+else
+  TOKEN=$($BIN token create --user bench@demo.kontor --admin)
+fi
+
+KONTOR_LISTEN=127.0.0.1:$PORT RUST_LOG=warn $BIN serve $SERVE_ARGS >/dev/null 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+
+# TOTAL=1 adds totalCount, which costs a count over every visible deal per request.
+QUERY='{ deals(first: 50, orderBy: [{field: CREATED_AT, direction: DESC}]) { '"${TOTAL:+totalCount }"'edges { cursor node { id title opportunity currency stage { name semantics } company { id title } contacts { id fullName } assignedTo { id name } } } pageInfo { hasNextPage endCursor } } }'
+BODY=$(jq -cn --arg q "$QUERY" '{query: $q}' 2>/dev/null || python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$QUERY")
+
+# One request first: it must succeed and carry no errors (HTTP 200 can carry errors).
+CHECK=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$BODY" "http://127.0.0.1:$PORT/graphql")
+echo "$CHECK" | grep -q '"errors"' && { echo "query failed: ${CHECK:0:300}"; exit 1; }
+echo "$CHECK" | grep -q '"edges"' || { echo "unexpected response: ${CHECK:0:300}"; exit 1; }
+
+LUA=$(mktemp --suffix=.lua)
+cat > "$LUA" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.body = [[$BODY]]
+done = function(summary, latency, requests)
+  io.write(string.format("p50_ms=%.2f p99_ms=%.2f requests=%d\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests))
+end
+LUA
+
+# Warm-up so pools and statement caches are filled.
+wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -s "$LUA" "http://127.0.0.1:$PORT/graphql" >/dev/null
+metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^kontor_sql_statements_total/ {print $2}'; }
+BEFORE=$(metric)
+OUT=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$LUA" "http://127.0.0.1:$PORT/graphql")
+AFTER=$(metric)
+RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
+
+echo "$OUT"
+REQS=$(echo "$OUT" | awk -F'requests=' '/requests=/ {print $2}')
+RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')
+P50=$(echo "$OUT" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
+P99=$(echo "$OUT" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
+NON2XX=$(echo "$OUT" | awk '/Non-2xx/ {print $NF}')
+echo
+echo "requests/s:              $RPS"
+echo "latency p50 / p99 (ms):  $P50 / $P99"
+echo "SQL statements/request:  $(awk -v a="$BEFORE" -v b="$AFTER" -v r="$REQS" 'BEGIN { printf "%.2f", (b - a) / r }')"
+echo "server peak RSS (MB):    $(awk -v k="$RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }')"
+echo "non-2xx responses:       ${NON2XX:-0}"
