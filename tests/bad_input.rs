@@ -225,7 +225,8 @@ async fn malformed_decimals_fail_input_coercion_and_write_nothing() {
         }
     }
     for literal in ["\"abc\"", "true", "[1]", "{ x: 1 }"] {
-        let body = s.gql(&format!("mutation {{ createLead(input: {{ opportunity: {literal} }}) {{ id }} }}"), json!({})).await;
+        let body =
+            s.gql(&format!("mutation {{ createLead(input: {{ opportunity: {literal} }}) {{ id }} }}"), json!({})).await;
         assert!(body["errors"].as_array().is_some_and(|e| !e.is_empty()), "{literal}: {body}");
     }
     assert_eq!(snapshot(&s).await, before);
@@ -261,7 +262,12 @@ async fn a_failed_lead_update_changes_nothing() {
         assert_eq!(fetch(&s, "lead", &lead, fields).await, original, "lead changed after a failed update of {field}");
     }
     // The valid half alone goes through.
-    let ok = s.ok("mutation($id: ID!) { updateLead(id: $id, input: { title: \"Changed\" }) { title version } }", json!({ "id": lead })).await;
+    let ok = s
+        .ok(
+            "mutation($id: ID!) { updateLead(id: $id, input: { title: \"Changed\" }) { title version } }",
+            json!({ "id": lead }),
+        )
+        .await;
     assert_eq!(ok["updateLead"], json!({ "title": "Changed", "version": 2 }));
 }
 
@@ -272,35 +278,55 @@ async fn failed_updates_of_contacts_companies_and_deals_change_nothing() {
     let co = create(&s, "Company", json!({ "title": "Acme" })).await;
     let contact = create(&s, "Contact", json!({ "firstName": "Bo", "lastName": "Lind", "companyIds": [co] })).await;
     let deal = create(&s, "Deal", json!({ "title": "Deal", "contactIds": [contact] })).await;
-    let suites: Vec<(&str, &str, &str, Value, Vec<(Value, &str)>)> = vec![
-        ("Contact", contact.as_str(), "version firstName lastName position photoUrl companyIds emails { value }", json!({ "position": "CEO" }), vec![
-            (json!({ "firstName": null, "lastName": null }), "lastName"),
-            (json!({ "firstName": "", "lastName": "  " }), "lastName"),
-            (json!({ "companyIds": ["company:999999"] }), "companyIds"),
-            (json!({ "companyIds": [co, "company:999999"] }), "companyIds"),
-            (json!({ "emails": [{ "value": "x@" }] }), "emails[0].value"),
-            (json!({ "typeId": source }), "typeId"),
-            (json!({ "photoUrl": "ftp://x.y" }), "photoUrl"),
-        ]),
-        ("Company", co.as_str(), "version title revenue currency industryId webs { value }", json!({ "title": "New name" }), vec![
-            (json!({ "title": "  " }), "title"),
-            (json!({ "title": "" }), "title"),
-            (json!({ "revenue": "-5" }), "revenue"),
-            (json!({ "currency": "EURO" }), "currency"),
-            (json!({ "webs": [{ "value": "not a url" }] }), "webs[0].value"),
-            (json!({ "industryId": source }), "industryId"),
-        ]),
-        ("Deal", deal.as_str(), "version title probability stageId pipelineId closeDate opportunity companyId contactIds", json!({ "title": "Renamed" }), vec![
-            (json!({ "title": "" }), "title"),
-            (json!({ "probability": 101 }), "probability"),
-            (json!({ "probability": -1 }), "probability"),
-            (json!({ "closeDate": "2000-01-01" }), "closeDate"),
-            (json!({ "stageId": "stage:999999" }), "stageId"),
-            (json!({ "pipelineId": "pipeline:999999" }), "pipelineId"),
-            (json!({ "contactIds": ["contact:999999"] }), "contactIds"),
-            (json!({ "opportunity": "1.005" }), "opportunity"),
-            (json!({ "companyId": "company:999999" }), "companyId"),
-        ]),
+    // (element type, id, fields to read back, the state before, bad inputs with their field)
+    type Suite<'a> = (&'a str, &'a str, &'a str, Value, Vec<(Value, &'a str)>);
+    let suites: Vec<Suite> = vec![
+        (
+            "Contact",
+            contact.as_str(),
+            "version firstName lastName position photoUrl companyIds emails { value }",
+            json!({ "position": "CEO" }),
+            vec![
+                (json!({ "firstName": null, "lastName": null }), "lastName"),
+                (json!({ "firstName": "", "lastName": "  " }), "lastName"),
+                (json!({ "companyIds": ["company:999999"] }), "companyIds"),
+                (json!({ "companyIds": [co, "company:999999"] }), "companyIds"),
+                (json!({ "emails": [{ "value": "x@" }] }), "emails[0].value"),
+                (json!({ "typeId": source }), "typeId"),
+                (json!({ "photoUrl": "ftp://x.y" }), "photoUrl"),
+            ],
+        ),
+        (
+            "Company",
+            co.as_str(),
+            "version title revenue currency industryId webs { value }",
+            json!({ "title": "New name" }),
+            vec![
+                (json!({ "title": "  " }), "title"),
+                (json!({ "title": "" }), "title"),
+                (json!({ "revenue": "-5" }), "revenue"),
+                (json!({ "currency": "EURO" }), "currency"),
+                (json!({ "webs": [{ "value": "not a url" }] }), "webs[0].value"),
+                (json!({ "industryId": source }), "industryId"),
+            ],
+        ),
+        (
+            "Deal",
+            deal.as_str(),
+            "version title probability stageId pipelineId closeDate opportunity companyId contactIds",
+            json!({ "title": "Renamed" }),
+            vec![
+                (json!({ "title": "" }), "title"),
+                (json!({ "probability": 101 }), "probability"),
+                (json!({ "probability": -1 }), "probability"),
+                (json!({ "closeDate": "2000-01-01" }), "closeDate"),
+                (json!({ "stageId": "stage:999999" }), "stageId"),
+                (json!({ "pipelineId": "pipeline:999999" }), "pipelineId"),
+                (json!({ "contactIds": ["contact:999999"] }), "contactIds"),
+                (json!({ "opportunity": "1.005" }), "opportunity"),
+                (json!({ "companyId": "company:999999" }), "companyId"),
+            ],
+        ),
     ];
     for (kind, id, fields, valid, cases) in suites {
         let lower = kind.to_lowercase();
@@ -308,7 +334,11 @@ async fn failed_updates_of_contacts_companies_and_deals_change_nothing() {
         assert_eq!(original["version"], 1);
         for (extra, field) in cases {
             rejects_update(&s, kind, id, with(&valid, extra), field).await;
-            assert_eq!(fetch(&s, &lower, id, fields).await, original, "{kind} changed after a failed update of {field}");
+            assert_eq!(
+                fetch(&s, &lower, id, fields).await,
+                original,
+                "{kind} changed after a failed update of {field}"
+            );
         }
     }
 }
@@ -382,13 +412,21 @@ async fn stale_expected_versions_conflict_and_write_nothing() {
     assert_eq!(ok["updateLead"]["version"], 2);
     let before = snapshot(&s).await;
     for v in [1, 0, 3, -1] {
-        let body = s.gql(doc, json!({ "id": lead, "v": v, "in": { "title": "stale", "emails": [{ "value": "x@example.com" }] } })).await;
+        let body = s
+            .gql(
+                doc,
+                json!({ "id": lead, "v": v, "in": { "title": "stale", "emails": [{ "value": "x@example.com" }] } }),
+            )
+            .await;
         let ext = &body["errors"][0]["extensions"];
         assert_eq!(ext["code"], "CONFLICT", "{body}");
         assert_eq!(ext["currentVersion"], 2, "{body}");
     }
     assert_eq!(snapshot(&s).await, before);
-    assert_eq!(fetch(&s, "lead", &lead, "title version emails { value }").await, json!({ "title": "v2", "version": 2, "emails": [] }));
+    assert_eq!(
+        fetch(&s, "lead", &lead, "title version emails { value }").await,
+        json!({ "title": "v2", "version": 2, "emails": [] })
+    );
 
     for (kind, input, change) in [
         ("Contact", json!({ "lastName": "Lind" }), json!({ "lastName": "Other" })),
@@ -397,7 +435,9 @@ async fn stale_expected_versions_conflict_and_write_nothing() {
     ] {
         let id = create(&s, kind, input).await;
         let before = snapshot(&s).await;
-        let doc = format!("mutation($id: ID!, $in: {kind}Input!) {{ update{kind}(id: $id, expectedVersion: 2, input: $in) {{ id }} }}");
+        let doc = format!(
+            "mutation($id: ID!, $in: {kind}Input!) {{ update{kind}(id: $id, expectedVersion: 2, input: $in) {{ id }} }}"
+        );
         let body = s.gql(&doc, json!({ "id": id, "in": change })).await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT", "{kind}: {body}");
         assert_eq!(body["errors"][0]["extensions"]["currentVersion"], 1, "{kind}: {body}");
@@ -474,7 +514,14 @@ async fn requests_without_a_valid_token_are_unauthenticated() {
     }
     assert_eq!(snapshot(&s).await, before);
     // The same request with the real token works, so the rejections were about the token.
-    let resp = s.client.post(s.url("/graphql")).bearer_auth(&s.token).json(&json!({ "query": "{ me { email } }" })).send().await.unwrap();
+    let resp = s
+        .client
+        .post(s.url("/graphql"))
+        .bearer_auth(&s.token)
+        .json(&json!({ "query": "{ me { email } }" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), reqwest::StatusCode::OK);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["data"]["me"]["email"], "admin@test.local");
@@ -490,10 +537,19 @@ fn query(q: &str) -> Vec<u8> {
 
 /// `levels` times companies → contacts → companies, far past the depth limit.
 fn deep_selection(levels: usize) -> String {
-    format!("{{ companies {{ nodes {{ {} id {} }} }} }}", "contacts { nodes { companies { ".repeat(levels), "} } } ".repeat(levels))
+    format!(
+        "{{ companies {{ nodes {{ {} id {} }} }} }}",
+        "contacts { nodes { companies { ".repeat(levels),
+        "} } } ".repeat(levels)
+    )
 }
 
-async fn post(s: &TestServer, accept: &str, content_type: &str, bytes: Vec<u8>) -> reqwest::Result<(reqwest::StatusCode, String)> {
+async fn post(
+    s: &TestServer,
+    accept: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Result<(reqwest::StatusCode, String)> {
     let resp = s
         .client
         .post(s.url("/graphql"))
@@ -540,10 +596,22 @@ async fn hostile_requests_never_get_a_5xx() {
         ("unknown nested field", JSON, query("{ leads { nodes { nope } } }")),
         ("unknown input field", JSON, query("mutation { createLead(input: { nope: 1 }) { id } }")),
         ("variable of the wrong type", JSON, body(json!({ "query": first_var, "variables": { "n": "ten" } }))),
-        ("missing required variable", JSON, body(json!({ "query": "query($n: Int!) { leads(first: $n) { totalCount } }", "variables": {} }))),
+        (
+            "missing required variable",
+            JSON,
+            body(json!({ "query": "query($n: Int!) { leads(first: $n) { totalCount } }", "variables": {} })),
+        ),
         ("input object as a string", JSON, body(json!({ "query": lead_doc, "variables": { "in": "lead" } }))),
-        ("wrong types inside input", JSON, body(json!({ "query": lead_doc, "variables": { "in": { "phones": { "value": 5 }, "opened": "yes" } } }))),
-        ("number out of range", JSON, format!("{{\"query\":\"{first_var}\",\"variables\":{{\"n\":1e400}}}}").into_bytes()),
+        (
+            "wrong types inside input",
+            JSON,
+            body(json!({ "query": lead_doc, "variables": { "in": { "phones": { "value": 5 }, "opened": "yes" } } })),
+        ),
+        (
+            "number out of range",
+            JSON,
+            format!("{{\"query\":\"{first_var}\",\"variables\":{{\"n\":1e400}}}}").into_bytes(),
+        ),
         ("Int overflow literal", JSON, query("{ leads(first: 2147483648) { totalCount } }")),
         ("negative first", JSON, query("{ leads(first: -1) { totalCount } }")),
         ("huge first", JSON, query("{ leads(first: 1000000) { totalCount } }")),
@@ -553,18 +621,42 @@ async fn hostile_requests_never_get_a_5xx() {
         ("wide selection", JSON, query(&wide)),
         ("fragment cycle", JSON, query("{ me { ...A } } fragment A on User { ...B } fragment B on User { ...A }")),
         ("50 nested not, inline", JSON, query(&format!("{{ leads(filter: {not_literal}) {{ totalCount }} }}"))),
-        ("50 nested not, variables", JSON, body(json!({ "query": "query($f: LeadFilter) { leads(filter: $f) { totalCount } }", "variables": { "f": not_json } }))),
-        ("null byte in a filter", JSON, body(json!({ "query": "query($t: String) { leads(filter: { title: { contains: $t } }) { totalCount } }", "variables": { "t": "a\u{0}b" } }))),
-        ("null byte in an id", JSON, body(json!({ "query": "query($id: ID!) { lead(id: $id) { id } }", "variables": { "id": "lead:1\u{0}" } }))),
+        (
+            "50 nested not, variables",
+            JSON,
+            body(
+                json!({ "query": "query($f: LeadFilter) { leads(filter: $f) { totalCount } }", "variables": { "f": not_json } }),
+            ),
+        ),
+        (
+            "null byte in a filter",
+            JSON,
+            body(
+                json!({ "query": "query($t: String) { leads(filter: { title: { contains: $t } }) { totalCount } }", "variables": { "t": "a\u{0}b" } }),
+            ),
+        ),
+        (
+            "null byte in an id",
+            JSON,
+            body(json!({ "query": "query($id: ID!) { lead(id: $id) { id } }", "variables": { "id": "lead:1\u{0}" } })),
+        ),
         ("null byte in the document", JSON, query("{ me\u{0} { id } }")),
         ("raw null byte", JSON, b"{\"query\":\"{ me { id } }\"}\0".to_vec()),
         ("invalid UTF-8", JSON, vec![0xff, 0xfe, 0xfd]),
-        ("900 kB filter string", JSON, body(json!({ "query": "query($t: String) { leads(filter: { title: { contains: $t } }) { totalCount } }", "variables": { "t": "x".repeat(900_000) } }))),
+        (
+            "900 kB filter string",
+            JSON,
+            body(
+                json!({ "query": "query($t: String) { leads(filter: { title: { contains: $t } }) { totalCount } }", "variables": { "t": "x".repeat(900_000) } }),
+            ),
+        ),
         ("wrong content type", "text/plain", query("{ me { id } }")),
     ];
     for (label, content_type, bytes) in &cases {
         for accept in ACCEPTS {
-            let (status, text) = post(&s, accept, content_type, bytes.clone()).await.unwrap_or_else(|e| panic!("{label} ({accept}): {e}"));
+            let (status, text) = post(&s, accept, content_type, bytes.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{label} ({accept}): {e}"));
             assert!(status.as_u16() < 500, "{label} ({accept}): {status} {text}");
         }
     }
@@ -580,9 +672,15 @@ async fn hostile_requests_never_get_a_5xx() {
     let gets = vec![
         endpoint.clone(),
         format!("{endpoint}?query=%ZZ&variables=%"),
-        url::Url::parse_with_params(&endpoint, &[("query", "mutation { deleteLead(id: \"lead:1\") }")]).unwrap().to_string(),
-        url::Url::parse_with_params(&endpoint, &[("query", "{ me { id } }"), ("variables", "[1]")]).unwrap().to_string(),
-        url::Url::parse_with_params(&endpoint, &[("query", "{ leads(first: -5) { totalCount } }")]).unwrap().to_string(),
+        url::Url::parse_with_params(&endpoint, &[("query", "mutation { deleteLead(id: \"lead:1\") }")])
+            .unwrap()
+            .to_string(),
+        url::Url::parse_with_params(&endpoint, &[("query", "{ me { id } }"), ("variables", "[1]")])
+            .unwrap()
+            .to_string(),
+        url::Url::parse_with_params(&endpoint, &[("query", "{ leads(first: -5) { totalCount } }")])
+            .unwrap()
+            .to_string(),
     ];
     for u in &gets {
         for accept in ACCEPTS {

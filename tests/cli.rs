@@ -31,10 +31,8 @@ fn help_explains_the_configuration() {
 
 #[test]
 fn unreachable_postgres_is_one_clear_line() {
-    let out = kontor()
-        .args(["migrate", "--database-url", "postgres://kontor:s3cret@127.0.0.1:1/kontor"])
-        .output()
-        .unwrap();
+    let out =
+        kontor().args(["migrate", "--database-url", "postgres://kontor:s3cret@127.0.0.1:1/kontor"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     let line = err.lines().find(|l| l.starts_with("error:")).expect("an error line");
@@ -45,13 +43,15 @@ fn unreachable_postgres_is_one_clear_line() {
 #[tokio::test]
 async fn token_create_prints_only_a_working_token() {
     let db = common::TestDb::new().await;
-    let out = kontor().args(["token", "create", "--user", "Rep@Example.com", "--database-url", &db.url]).output().unwrap();
+    let out =
+        kontor().args(["token", "create", "--user", "Rep@Example.com", "--database-url", &db.url]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "only the token: {stdout}");
     let token = stdout.trim();
     assert!(token.starts_with("kontor_"));
-    let mut conn = <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&db.url).await.unwrap();
+    let mut conn =
+        <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&db.url).await.unwrap();
     let actor: kontor::domain::Actor = kontor::domain::auth::actor_for_token(&mut conn, token).await.unwrap();
     assert_eq!(actor.email, "rep@example.com");
     assert!(!actor.is_admin);
@@ -109,8 +109,13 @@ async fn serve_creates_the_database_and_prints_one_admin_token() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("kontor_"), "a second admin token was printed");
 
     let mut admin: diesel_async::AsyncPgConnection =
-        <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&common::admin_url()).await.unwrap();
-    diesel_async::SimpleAsyncConnection::batch_execute(&mut admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .unwrap();
+        <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&common::admin_url())
+            .await
+            .unwrap();
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut admin,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await
+    .unwrap();
 }

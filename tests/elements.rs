@@ -34,7 +34,8 @@ async fn lead_lifecycle_with_defaults_history_and_versions() {
     assert!(id.starts_with("lead:"));
 
     let statuses = s.ok("{ statusItems(list: STATUS) { id code } }", json!({})).await;
-    let in_process = statuses["statusItems"].as_array().unwrap().iter().find(|i| i["code"] == "IN_PROCESS").unwrap()["id"].clone();
+    let in_process =
+        statuses["statusItems"].as_array().unwrap().iter().find(|i| i["code"] == "IN_PROCESS").unwrap()["id"].clone();
 
     let updated = s
         .ok(
@@ -62,7 +63,10 @@ async fn lead_lifecycle_with_defaults_history_and_versions() {
 
     // A stale version is a conflict and changes nothing.
     let stale = s
-        .gql("mutation($id: ID!) { updateLead(id: $id, expectedVersion: 1, input: { title: \"x\" }) { id } }", json!({ "id": id }))
+        .gql(
+            "mutation($id: ID!) { updateLead(id: $id, expectedVersion: 1, input: { title: \"x\" }) { id } }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(stale["errors"][0]["extensions"]["code"], "CONFLICT");
     assert_eq!(stale["errors"][0]["extensions"]["currentVersion"], 2);
@@ -70,7 +74,12 @@ async fn lead_lifecycle_with_defaults_history_and_versions() {
     assert_eq!(still["lead"]["title"], "Big order");
 
     // An update that changes nothing writes nothing.
-    let same = s.ok("mutation($id: ID!) { updateLead(id: $id, input: { title: \"Big order\" }) { version } }", json!({ "id": id })).await;
+    let same = s
+        .ok(
+            "mutation($id: ID!) { updateLead(id: $id, input: { title: \"Big order\" }) { version } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(same["updateLead"]["version"], 2);
 
     let comment = s
@@ -94,7 +103,8 @@ async fn lead_lifecycle_with_defaults_history_and_versions() {
             json!({ "id": id }),
         )
         .await;
-    let kinds: Vec<&str> = history["history"]["nodes"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        history["history"]["nodes"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["DELETED", "COMMENT", "UPDATED", "CREATED"]);
 
     // Every write appended its event to the outbox, in order.
@@ -105,7 +115,10 @@ async fn lead_lifecycle_with_defaults_history_and_versions() {
         action: String,
     }
     let mut conn = AsyncPgConnection::establish(&s.db.url).await.unwrap();
-    let events: Vec<Ev> = diesel::sql_query("SELECT action FROM events WHERE element_type = 'LEAD' ORDER BY id").load(&mut conn).await.unwrap();
+    let events: Vec<Ev> = diesel::sql_query("SELECT action FROM events WHERE element_type = 'LEAD' ORDER BY id")
+        .load(&mut conn)
+        .await
+        .unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["CREATED", "UPDATED", "COMMENTED", "DELETED"]);
 }
@@ -177,16 +190,16 @@ async fn contacts_companies_and_deals_link_up() {
 
     // Deleting the contact unlinks it from the deal.
     s.ok("mutation($c: ID!) { deleteContact(id: $c) }", json!({ "c": contact_id })).await;
-    let after = s.ok("query($id: ID!) { deal(id: $id) { contacts { id } contactIds } }", json!({ "id": deal_id })).await;
+    let after =
+        s.ok("query($id: ID!) { deal(id: $id) { contacts { id } contactIds } }", json!({ "id": deal_id })).await;
     assert_eq!(after["deal"]["contacts"], json!([]));
 
     // node() resolves every kind of id.
-    let node = s
-        .ok("query($id: ID!) { node(id: $id) { id ... on Deal { title } } }", json!({ "id": deal_id }))
-        .await;
+    let node = s.ok("query($id: ID!) { node(id: $id) { id ... on Deal { title } } }", json!({ "id": deal_id })).await;
     assert_eq!(node["node"]["title"], "Big deal");
     let me = s.ok("{ me { id email isAdmin } }", json!({})).await;
-    let me_node = s.ok("query($id: ID!) { node(id: $id) { ... on User { email } } }", json!({ "id": me["me"]["id"] })).await;
+    let me_node =
+        s.ok("query($id: ID!) { node(id: $id) { ... on User { email } } }", json!({ "id": me["me"]["id"] })).await;
     assert_eq!(me_node["node"]["email"], "admin@test.local");
 }
 
@@ -194,7 +207,9 @@ async fn contacts_companies_and_deals_link_up() {
 async fn only_one_company_is_my_company() {
     let s = TestServer::start().await;
     s.ok("mutation { createCompany(input: { title: \"Us\", isMyCompany: true }) { id } }", json!({})).await;
-    let code = s.err_code("mutation { createCompany(input: { title: \"Also us\", isMyCompany: true }) { id } }", json!({})).await;
+    let code = s
+        .err_code("mutation { createCompany(input: { title: \"Also us\", isMyCompany: true }) { id } }", json!({}))
+        .await;
     assert_eq!(code, "CONFLICT");
     let count = s.ok("{ companies(filter: { isMyCompany: { eq: true } }) { totalCount } }", json!({})).await;
     assert_eq!(count["companies"]["totalCount"], 1);

@@ -51,7 +51,12 @@ async fn request_errors_are_4xx_for_graphql_response_json_and_200_for_json() {
         (json!({ "variables": {} }).to_string(), 400, 400),
         (json!({ "query": "{ me { id " }).to_string(), 400, 400),
         (json!({ "query": "{ nope }" }).to_string(), 400, 200),
-        (json!({ "query": "query($x: Int!) { leads(first: $x) { totalCount } }", "variables": { "x": "ten" } }).to_string(), 400, 200),
+        (
+            json!({ "query": "query($x: Int!) { leads(first: $x) { totalCount } }", "variables": { "x": "ten" } })
+                .to_string(),
+            400,
+            200,
+        ),
     ] {
         let (status, _, resp) = post(&s, GQL_RESPONSE, body.clone()).await;
         assert_eq!(status, expect_gql, "graphql-response+json for {body}: {resp}");
@@ -61,7 +66,8 @@ async fn request_errors_are_4xx_for_graphql_response_json_and_200_for_json() {
         assert_eq!(status, expect_json, "application/json for {body}");
     }
     // A field error is not a request error: 200 with data and errors.
-    let (status, _, resp) = post(&s, GQL_RESPONSE, json!({ "query": "{ lead(id: \"lead:999\") { id } }" }).to_string()).await;
+    let (status, _, resp) =
+        post(&s, GQL_RESPONSE, json!({ "query": "{ lead(id: \"lead:999\") { id } }" }).to_string()).await;
     assert_eq!(status, 200);
     assert_eq!(resp["errors"][0]["extensions"]["code"], "NOT_FOUND");
     assert!(resp.get("data").is_some());
@@ -88,7 +94,11 @@ async fn get_runs_queries_but_not_mutations() {
     let resp = s
         .client
         .get(s.url("/graphql"))
-        .query(&[("query", "query Me($x: Int) { me { email } leads(first: $x) { totalCount } }"), ("variables", "{\"x\": 1}"), ("operationName", "Me")])
+        .query(&[
+            ("query", "query Me($x: Int) { me { email } leads(first: $x) { totalCount } }"),
+            ("variables", "{\"x\": 1}"),
+            ("operationName", "Me"),
+        ])
         .bearer_auth(&s.token)
         .send()
         .await
@@ -147,11 +157,13 @@ async fn tokens_are_stored_only_as_hashes() {
         n: i64,
     }
     let mut conn = AsyncPgConnection::establish(&s.db.url).await.unwrap();
-    let hit: Hit = diesel::sql_query("SELECT count(*) AS n FROM api_tokens WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%'")
-        .bind::<diesel::sql_types::Text, _>(&s.token[7..])
-        .get_result(&mut conn)
-        .await
-        .unwrap();
+    let hit: Hit = diesel::sql_query(
+        "SELECT count(*) AS n FROM api_tokens WHERE encode(token_hash, 'escape') LIKE '%' || $1 || '%'",
+    )
+    .bind::<diesel::sql_types::Text, _>(&s.token[7..])
+    .get_result(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(hit.n, 0);
 }
 
@@ -165,7 +177,8 @@ async fn abusive_documents_are_rejected_before_they_run() {
     let (status, _, body) = post(&s, GQL_RESPONSE, json!({ "query": format!("{{ {fields} }}") }).to_string()).await;
     assert_eq!(status, 400, "too complex: {}", &body.to_string()[..200.min(body.to_string().len())]);
     let big = "x".repeat(2 * 1024 * 1024);
-    let (status, _, _) = post(&s, GQL_RESPONSE, json!({ "query": "{ me { id } }", "variables": { "x": big } }).to_string()).await;
+    let (status, _, _) =
+        post(&s, GQL_RESPONSE, json!({ "query": "{ me { id } }", "variables": { "x": big } }).to_string()).await;
     assert_eq!(status, 413);
     let code = s.err_code("{ leads(first: 501) { totalCount } }", json!({})).await;
     assert_eq!(code, "BAD_USER_INPUT");

@@ -87,7 +87,10 @@ async fn string_operators_on_leads() {
     // neq keeps rows whose field is null.
     assert_eq!(leads(&s, json!({ "position": { "neq": "CEO" } })).await, [b.as_str(), c.as_str(), d.as_str()]);
     assert_eq!(leads(&s, json!({ "position": { "neq": "CEO", "isNull": false } })).await, [c.as_str()]);
-    assert_eq!(leads(&s, json!({ "title": { "in": ["Beta", "Alpha Deal", "missing"] } })).await, [a.as_str(), c.as_str()]);
+    assert_eq!(
+        leads(&s, json!({ "title": { "in": ["Beta", "Alpha Deal", "missing"] } })).await,
+        [a.as_str(), c.as_str()]
+    );
 
     assert_eq!(leads(&s, json!({ "title": { "contains": "ALPHA" } })).await, [a.as_str(), b.as_str()]);
     assert_eq!(leads(&s, json!({ "title": { "contains": "deal" } })).await, [a.as_str()]);
@@ -140,11 +143,17 @@ async fn numeric_and_date_operators() {
     let d1 = deal(&s, json!({ "title": "D1", "beginDate": "2024-01-10", "probability": 20 })).await;
     let d2 = deal(&s, json!({ "title": "D2", "beginDate": "2024-02-15", "probability": 60 })).await;
     let d3 = deal(&s, json!({ "title": "D3", "beginDate": "2024-03-20", "probability": 90 })).await;
-    assert_eq!(deals(&s, json!({ "beginDate": { "gte": "2024-02-01", "lte": "2024-03-20" } })).await, [d2.as_str(), d3.as_str()]);
+    assert_eq!(
+        deals(&s, json!({ "beginDate": { "gte": "2024-02-01", "lte": "2024-03-20" } })).await,
+        [d2.as_str(), d3.as_str()]
+    );
     assert_eq!(deals(&s, json!({ "beginDate": { "gt": "2024-01-10", "lt": "2024-03-20" } })).await, [d2.as_str()]);
     assert_eq!(deals(&s, json!({ "beginDate": { "lt": "2024-02-15" } })).await, [d1.as_str()]);
     assert_eq!(deals(&s, json!({ "beginDate": { "eq": "2024-02-15" } })).await, [d2.as_str()]);
-    assert_eq!(deals(&s, json!({ "beginDate": { "in": ["2024-01-10", "2024-03-20"] } })).await, [d1.as_str(), d3.as_str()]);
+    assert_eq!(
+        deals(&s, json!({ "beginDate": { "in": ["2024-01-10", "2024-03-20"] } })).await,
+        [d1.as_str(), d3.as_str()]
+    );
     assert_eq!(deals(&s, json!({ "probability": { "gte": 60 } })).await, [d2.as_str(), d3.as_str()]);
     assert_eq!(deals(&s, json!({ "probability": { "in": [20, 90] } })).await, [d1.as_str(), d3.as_str()]);
 
@@ -182,8 +191,14 @@ async fn and_or_not_nest() {
     assert_eq!(leads(&s, mixed).await, [n1.as_str()]);
 
     // `not` keeps rows whose field is null.
-    assert_eq!(leads(&s, json!({ "not": { "companyTitle": { "eq": "x" } } })).await, [n2.as_str(), n3.as_str(), n4.as_str()]);
-    assert_eq!(leads(&s, json!({ "not": { "title": { "eq": "Apple" } } })).await, [n2.as_str(), n3.as_str(), n4.as_str()]);
+    assert_eq!(
+        leads(&s, json!({ "not": { "companyTitle": { "eq": "x" } } })).await,
+        [n2.as_str(), n3.as_str(), n4.as_str()]
+    );
+    assert_eq!(
+        leads(&s, json!({ "not": { "title": { "eq": "Apple" } } })).await,
+        [n2.as_str(), n3.as_str(), n4.as_str()]
+    );
     assert_eq!(leads(&s, json!({ "not": { "opportunity": { "gt": "500" } } })).await, [n1.as_str(), n4.as_str()]);
     assert_eq!(leads(&s, json!({ "not": { "position": { "isNull": true } } })).await, [n1.as_str(), n3.as_str()]);
     assert_eq!(leads(&s, json!({ "not": { "not": { "title": { "eq": "Banana" } } } })).await, [n3.as_str()]);
@@ -227,7 +242,11 @@ async fn phone_and_email_filters() {
     let k1 = contact(&s, json!({ "firstName": "K1" })).await;
     contact(&s, json!({ "firstName": "K2", "phones": [{ "value": "+1 415 555 2671" }] })).await;
     let k3 = contact(&s, json!({ "firstName": "K3" })).await;
-    let k4 = contact(&s, json!({ "firstName": "K4", "phones": [{ "value": "030 1234567" }], "emails": [{ "value": "K4@Example.COM" }] })).await;
+    let k4 = contact(
+        &s,
+        json!({ "firstName": "K4", "phones": [{ "value": "030 1234567" }], "emails": [{ "value": "K4@Example.COM" }] }),
+    )
+    .await;
     assert_eq!(contacts(&s, json!({ "phone": { "eq": "+49 (30) 1234567" } })).await, [k4.as_str()]);
     assert_eq!(contacts(&s, json!({ "email": { "eq": "k4@example.com" } })).await, [k4.as_str()]);
     assert_eq!(contacts(&s, json!({ "phone": { "isNull": true } })).await, [k1.as_str(), k3.as_str()]);
@@ -331,7 +350,7 @@ type Row = (String, Option<i64>, String);
 /// Ids of `rows` stably sorted by `cmp`; creation order (= id ascending) breaks ties.
 fn sorted_ids(rows: &[Row], cmp: impl Fn(&Row, &Row) -> Ordering) -> Vec<String> {
     let mut v: Vec<&Row> = rows.iter().collect();
-    v.sort_by(|a, b| cmp(*a, *b));
+    v.sort_by(|a, b| cmp(a, b));
     v.into_iter().map(|r| r.0.clone()).collect()
 }
 
@@ -357,8 +376,14 @@ async fn keyset_pagination_is_stable_under_ties_and_nulls() {
     assert_eq!(all.len(), 23);
 
     let cases = [
-        (json!([{ "field": "OPPORTUNITY", "direction": "DESC" }]), sorted_ids(&rows, |a: &Row, b: &Row| desc_nulls_first(a.1, b.1))),
-        (json!([{ "field": "OPPORTUNITY", "direction": "ASC" }]), sorted_ids(&rows, |a: &Row, b: &Row| desc_nulls_first(b.1, a.1))),
+        (
+            json!([{ "field": "OPPORTUNITY", "direction": "DESC" }]),
+            sorted_ids(&rows, |a: &Row, b: &Row| desc_nulls_first(a.1, b.1)),
+        ),
+        (
+            json!([{ "field": "OPPORTUNITY", "direction": "ASC" }]),
+            sorted_ids(&rows, |a: &Row, b: &Row| desc_nulls_first(b.1, a.1)),
+        ),
         (
             json!([{ "field": "TITLE", "direction": "ASC" }, { "field": "OPPORTUNITY", "direction": "DESC" }]),
             sorted_ids(&rows, |a: &Row, b: &Row| a.2.cmp(&b.2).then(desc_nulls_first(a.1, b.1))),
@@ -428,7 +453,10 @@ async fn total_count_and_page_limits() {
     assert_eq!(s.err_code(q, json!({ "last": 2, "before": "!!not a cursor!!" })).await, "BAD_USER_INPUT");
     // A cursor of another ordering does not fit this one.
     let other = s
-        .ok("{ leads(orderBy: [{ field: OPPORTUNITY, direction: DESC }], first: 1) { pageInfo { endCursor } } }", json!({}))
+        .ok(
+            "{ leads(orderBy: [{ field: OPPORTUNITY, direction: DESC }], first: 1) { pageInfo { endCursor } } }",
+            json!({}),
+        )
         .await;
     let foreign = other["leads"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
     assert_eq!(s.err_code(q, json!({ "first": 2, "after": foreign })).await, "BAD_USER_INPUT");
@@ -470,10 +498,17 @@ async fn nested_connections_page_per_parent() {
     let d3 = deal(&s, json!({ "title": "D3", "companyId": a })).await;
     let d4 = deal(&s, json!({ "title": "D4", "companyId": b })).await;
     let pipelines = s.ok("{ pipelines { isDefault stages { id semantics } } }", json!({})).await;
-    let default = pipelines["pipelines"].as_array().unwrap().iter().find(|p| p["isDefault"] == true).expect("a default pipeline");
-    let won = default["stages"].as_array().unwrap().iter().find(|st| st["semantics"] == "SUCCESS").expect("a SUCCESS stage")["id"].clone();
+    let default =
+        pipelines["pipelines"].as_array().unwrap().iter().find(|p| p["isDefault"] == true).expect("a default pipeline");
+    let won =
+        default["stages"].as_array().unwrap().iter().find(|st| st["semantics"] == "SUCCESS").expect("a SUCCESS stage")
+            ["id"]
+            .clone();
     let closed = s
-        .ok("mutation($id: ID!, $st: ID!) { updateDeal(id: $id, input: { stageId: $st }) { closed } }", json!({ "id": d2, "st": won }))
+        .ok(
+            "mutation($id: ID!, $st: ID!) { updateDeal(id: $id, input: { stageId: $st }) { closed } }",
+            json!({ "id": d2, "st": won }),
+        )
         .await;
     assert_eq!(closed["updateDeal"]["closed"], true);
 
@@ -522,10 +557,26 @@ async fn history_filter_and_timeline_order() {
     let l1 = lead(&s, json!({ "title": "L1" })).await;
     let l2 = lead(&s, json!({ "title": "L2" })).await;
     let c1 = contact(&s, json!({ "firstName": "C1" })).await;
-    s.ok("mutation($id: ID!) { updateLead(id: $id, input: { title: \"L1 changed\" }) { version } }", json!({ "id": l1 })).await;
-    s.ok("mutation($id: ID!) { updateContact(id: $id, input: { firstName: \"C1 changed\" }) { version } }", json!({ "id": c1 })).await;
-    s.ok("mutation($id: ID!) { updateLead(id: $id, input: { title: \"L2 changed\" }) { version } }", json!({ "id": l2 })).await;
-    s.ok("mutation($id: ID!) { addComment(element: { type: LEAD, id: $id }, text: \"hello\") { kind } }", json!({ "id": l1 })).await;
+    s.ok(
+        "mutation($id: ID!) { updateLead(id: $id, input: { title: \"L1 changed\" }) { version } }",
+        json!({ "id": l1 }),
+    )
+    .await;
+    s.ok(
+        "mutation($id: ID!) { updateContact(id: $id, input: { firstName: \"C1 changed\" }) { version } }",
+        json!({ "id": c1 }),
+    )
+    .await;
+    s.ok(
+        "mutation($id: ID!) { updateLead(id: $id, input: { title: \"L2 changed\" }) { version } }",
+        json!({ "id": l2 }),
+    )
+    .await;
+    s.ok(
+        "mutation($id: ID!) { addComment(element: { type: LEAD, id: $id }, text: \"hello\") { kind } }",
+        json!({ "id": l1 }),
+    )
+    .await;
 
     let d = s
         .ok(

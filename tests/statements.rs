@@ -34,7 +34,12 @@ async fn nested_deals_query_runs_the_same_statements_for_5_and_50_rows() {
     };
     let mut companies = Vec::new();
     for i in 0..10 {
-        let d = s.ok("mutation($t: String!) { createCompany(input: { title: $t }) { id } }", json!({ "t": format!("Company {i}") })).await;
+        let d = s
+            .ok(
+                "mutation($t: String!) { createCompany(input: { title: $t }) { id } }",
+                json!({ "t": format!("Company {i}") }),
+            )
+            .await;
         companies.push(d["createCompany"]["id"].as_str().unwrap().to_owned());
     }
     let mut contacts = Vec::new();

@@ -26,7 +26,8 @@ async fn send(ws: &mut Ws, v: Value) {
 /// Next JSON message, skipping keep-alives; None when the server closed.
 async fn recv(ws: &mut Ws) -> Option<Value> {
     loop {
-        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.expect("a message in time")?;
+        let msg =
+            tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.expect("a message in time")?;
         match msg.ok()? {
             Message::Text(t) => {
                 let v: Value = serde_json::from_str(&t).unwrap();
@@ -45,7 +46,8 @@ async fn recv(ws: &mut Ws) -> Option<Value> {
 async fn graphql_transport_ws_runs_operations_after_auth() {
     let s = TestServer::start().await;
     let mut ws = connect(&s, "graphql-transport-ws").await;
-    send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", s.token) } })).await;
+    send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", s.token) } }))
+        .await;
     assert_eq!(recv(&mut ws).await.unwrap()["type"], "connection_ack");
     send(&mut ws, json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ me { email } }" } })).await;
     let next = recv(&mut ws).await.unwrap();
@@ -58,7 +60,8 @@ async fn graphql_transport_ws_runs_operations_after_auth() {
 async fn legacy_graphql_ws_runs_operations_after_auth() {
     let s = TestServer::start().await;
     let mut ws = connect(&s, "graphql-ws").await;
-    send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", s.token) } })).await;
+    send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", s.token) } }))
+        .await;
     assert_eq!(recv(&mut ws).await.unwrap()["type"], "connection_ack");
     send(&mut ws, json!({ "id": "7", "type": "start", "payload": { "query": "mutation { createCompany(input: { title: \"Via WS\" }) { title } }" } })).await;
     let data = recv(&mut ws).await.unwrap();

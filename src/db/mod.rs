@@ -2,8 +2,8 @@
 //! (database creation, migrations) and the statement counter behind `/metrics`.
 
 pub mod pool;
-pub mod setup;
 pub mod schema;
+pub mod setup;
 pub mod sql;
 
 pub use pool::{Conn, Pool, StatementCounter};

@@ -34,19 +34,11 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        PoolSettings {
-            max_size: 16,
-            wait_timeout: Duration::from_secs(10),
-            statement_timeout: Duration::from_secs(30),
-        }
+        PoolSettings { max_size: 16, wait_timeout: Duration::from_secs(10), statement_timeout: Duration::from_secs(30) }
     }
 }
 
-pub fn build(
-    database_url: &str,
-    settings: &PoolSettings,
-    counter: StatementCounter,
-) -> anyhow::Result<Pool> {
+pub fn build(database_url: &str, settings: &PoolSettings, counter: StatementCounter) -> anyhow::Result<Pool> {
     let statement_timeout_ms = settings.statement_timeout.as_millis();
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     // Connections are only checked for an open transaction on checkout; a `SELECT 1` per
@@ -56,11 +48,9 @@ pub fn build(
         let counter = counter.clone();
         async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.batch_execute(&format!(
-                "SET statement_timeout = {statement_timeout_ms}; SET TIME ZONE 'UTC'"
-            ))
-            .await
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}; SET TIME ZONE 'UTC'"))
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             conn.set_instrumentation(CountingInstrumentation(counter));
             Ok(conn)
         }

@@ -39,9 +39,9 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
         Err(e) if e.to_string().contains("does not exist") => {
             let (name, admin_url) = database_name(url)
                 .ok_or_else(|| anyhow::anyhow!("cannot tell the database name from {}", mask_password(url)))?;
-            let mut admin = AsyncPgConnection::establish(&admin_url).await.map_err(|e| {
-                anyhow::anyhow!("cannot reach PostgreSQL at {}: {e}", mask_password(&admin_url))
-            })?;
+            let mut admin = AsyncPgConnection::establish(&admin_url)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {}: {e}", mask_password(&admin_url)))?;
             let quoted = name.replace('"', "\"\"");
             match admin.batch_execute(&format!("CREATE DATABASE \"{quoted}\"")).await {
                 Ok(()) => {
@@ -61,10 +61,13 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
 pub async fn migrate(url: &str) -> anyhow::Result<usize> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
-            diesel::Connection::establish(&url).map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", mask_password(&url)))?;
+        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> = diesel::Connection::establish(&url)
+            .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", mask_password(&url)))?;
         diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut conn)?;
-        let result = conn.run_pending_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+        let result = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
         diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut conn)?;
         result
     })
@@ -79,7 +82,9 @@ pub async fn prepare(url: &str) -> anyhow::Result<()> {
         tracing::info!(migrations = ran, "database migrated");
     }
     let mut conn = AsyncPgConnection::establish(url).await?;
-    crate::domain::settings::ensure_defaults(&mut conn).await.map_err(|e| anyhow::anyhow!("seeding defaults: {e:?}"))?;
+    crate::domain::settings::ensure_defaults(&mut conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding defaults: {e:?}"))?;
     Ok(())
 }
 

@@ -3,10 +3,10 @@
 //! cache the prepared statement by its SQL text, so a list query is planned once per shape.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Date, Integer, Numeric, Text, Timestamptz, Untyped};
-use diesel::QueryResult;
 use rust_decimal::Decimal;
 
 /// A bound parameter value.

@@ -77,7 +77,9 @@ pub async fn actor_for_token(conn: &mut AsyncPgConnection, token: &str) -> Domai
 pub async fn ensure_user(conn: &mut AsyncPgConnection, email: &str, admin: bool) -> DomainResult<User> {
     let email = validate::email("email", email)?;
     let existing: Option<User> = users::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(&email))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(&email),
+        )
         .select(User::as_select())
         .first(conn)
         .await
@@ -128,16 +130,19 @@ pub async fn users_by_id(conn: &mut AsyncPgConnection, ids: &[i64]) -> DomainRes
 
 /// Checks that `id` is an active user, reporting against `field`.
 pub async fn check_user(conn: &mut AsyncPgConnection, id: i64, field: &str) -> DomainResult<()> {
-    let n: i64 = users::table
-        .filter(users::id.eq(id))
-        .filter(users::active.eq(true))
-        .count()
-        .get_result(conn)
-        .await?;
+    let n: i64 = users::table.filter(users::id.eq(id)).filter(users::active.eq(true)).count().get_result(conn).await?;
     if n == 0 {
         return Err(DomainError::bad_input(field, format!("`{field}` names no active user")));
     }
     Ok(())
+}
+
+/// `kontor token create`: ensures the user and returns a new token for it.
+pub async fn cli_token(database_url: &str, email: &str, admin: bool, name: &str) -> anyhow::Result<String> {
+    use diesel_async::AsyncConnection;
+    let mut conn = AsyncPgConnection::establish(database_url).await?;
+    let user = ensure_user(&mut conn, email, admin).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    create_token(&mut conn, user.id, name).await.map_err(|e| anyhow::anyhow!("{}", e.message()))
 }
 
 #[cfg(test)]
@@ -153,12 +158,4 @@ mod tests {
         assert_eq!(hash_token(&a).len(), 32);
         assert_ne!(hash_token(&a), hash_token(&b));
     }
-}
-
-/// `kontor token create`: ensures the user and returns a new token for it.
-pub async fn cli_token(database_url: &str, email: &str, admin: bool, name: &str) -> anyhow::Result<String> {
-    use diesel_async::AsyncConnection;
-    let mut conn = AsyncPgConnection::establish(database_url).await?;
-    let user = ensure_user(&mut conn, email, admin).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-    create_token(&mut conn, user.id, name).await.map_err(|e| anyhow::anyhow!("{}", e.message()))
 }

@@ -47,7 +47,9 @@ impl CommKind {
         match self {
             CommKind::Phone => &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"],
             CommKind::Email => &["WORK", "HOME", "MAILING", "OTHER"],
-            CommKind::Web => &["WORK", "HOME", "OTHER", "FACEBOOK", "INSTAGRAM", "LINKEDIN", "TWITTER", "VK", "TELEGRAM"],
+            CommKind::Web => {
+                &["WORK", "HOME", "OTHER", "FACEBOOK", "INSTAGRAM", "LINKEDIN", "TWITTER", "VK", "TELEGRAM"]
+            }
             CommKind::Im => &["TELEGRAM", "WHATSAPP", "SKYPE", "VIBER", "FACEBOOK", "INSTAGRAM", "VK", "IMOL", "OTHER"],
         }
     }

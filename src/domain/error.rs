@@ -65,10 +65,7 @@ impl From<diesel::result::Error> for DomainError {
         match e {
             Error::NotFound => DomainError::NotFound("not found".into()),
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
-                DomainError::conflict(
-                    format!("concurrent update, retry: {}", info.message()),
-                    Json::Null,
-                )
+                DomainError::conflict(format!("concurrent update, retry: {}", info.message()), Json::Null)
             }
             // PostgreSQL text cannot hold NUL characters; that is the client's input.
             Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {

@@ -76,11 +76,7 @@ pub fn diff(old: &Map<String, Json>, new: &Map<String, Json>) -> Vec<Change> {
         .filter(|(k, _)| !META.contains(&k.as_str()))
         .filter_map(|(k, n)| {
             let o = old.get(k).unwrap_or(&Json::Null);
-            (o != n).then(|| Change {
-                field: camel_case(k),
-                old_value: render(k, o),
-                new_value: render(k, n),
-            })
+            (o != n).then(|| Change { field: camel_case(k), old_value: render(k, o), new_value: render(k, n) })
         })
         .collect()
 }
@@ -126,7 +122,11 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                Change { field: "statusId".into(), old_value: Some("status:3".into()), new_value: Some("status:4".into()) },
+                Change {
+                    field: "statusId".into(),
+                    old_value: Some("status:3".into()),
+                    new_value: Some("status:4".into())
+                },
                 Change { field: "title".into(), old_value: Some("A".into()), new_value: Some("B".into()) },
             ]
         );

@@ -73,10 +73,7 @@ pub fn decode(kind: IdKind, raw: &str, field: &str) -> Result<i64, DomainError> 
     match parse_any(raw) {
         Some((None, n)) => Ok(n),
         Some((Some(k), n)) if k == kind => Ok(n),
-        _ => Err(DomainError::bad_input(
-            field,
-            format!("`{raw}` is not a valid {} id", kind.prefix()),
-        )),
+        _ => Err(DomainError::bad_input(field, format!("`{raw}` is not a valid {} id", kind.prefix()))),
     }
 }
 

@@ -18,11 +18,11 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use super::ElementType;
 use super::actor::Actor;
 use super::error::{DomainError, DomainResult};
 use super::models;
 use super::visibility;
-use super::ElementType;
 use crate::db::sql::{Bind, Sql};
 
 pub const MAX_PAGE: i64 = 500;
@@ -70,10 +70,7 @@ fn bind_array(values: Vec<Value>) -> DomainResult<Bind> {
     macro_rules! collect {
         ($variant:ident, $bind:ident) => {
             Bind::$bind(
-                values
-                    .into_iter()
-                    .filter_map(|v| if let Value::$variant(x) = v { Some(x) } else { None })
-                    .collect(),
+                values.into_iter().filter_map(|v| if let Value::$variant(x) = v { Some(x) } else { None }).collect(),
             )
         };
     }
@@ -112,11 +109,23 @@ pub enum Cond {
     And(Vec<Cond>),
     Or(Vec<Cond>),
     Not(Box<Cond>),
-    Field { column: &'static str, op: Op },
+    Field {
+        column: &'static str,
+        op: Op,
+    },
     /// A communication (phone, e-mail, ...) of the element matches on its normalised value.
-    Comm { element: ElementType, kind: &'static str, op: Op },
+    Comm {
+        element: ElementType,
+        kind: &'static str,
+        op: Op,
+    },
     /// The element is linked to one of these ids through a link table.
-    Linked { table: &'static str, own_col: &'static str, other_col: &'static str, op: Op },
+    Linked {
+        table: &'static str,
+        own_col: &'static str,
+        other_col: &'static str,
+        op: Op,
+    },
 }
 
 fn escape_like(s: &str) -> String {
@@ -152,12 +161,10 @@ fn compile_op(target: &str, op: Op) -> DomainResult<Sql> {
             s.push(format!("{target} <= ")).bind(v.bind());
         }
         Op::Contains(v) => {
-            s.push(format!("lower({target}) LIKE "))
-                .bind(Bind::Text(format!("%{}%", escape_like(&v.to_lowercase()))));
+            s.push(format!("lower({target}) LIKE ")).bind(Bind::Text(format!("%{}%", escape_like(&v.to_lowercase()))));
         }
         Op::StartsWith(v) => {
-            s.push(format!("lower({target}) LIKE "))
-                .bind(Bind::Text(format!("{}%", escape_like(&v.to_lowercase()))));
+            s.push(format!("lower({target}) LIKE ")).bind(Bind::Text(format!("{}%", escape_like(&v.to_lowercase()))));
         }
         Op::IsNull(true) => {
             s.push(format!("{target} IS NULL"));
@@ -473,18 +480,13 @@ impl<T: Listable> Page<T> {
         if plan.backward {
             rows.reverse();
         }
-        let (has_next, has_previous) = if plan.backward {
-            (plan.has_before, more)
-        } else {
-            (more, plan.has_after)
-        };
+        let (has_next, has_previous) = if plan.backward { (plan.has_before, more) } else { (more, plan.has_after) };
         Page { rows, has_next, has_previous, order: plan.order.clone() }
     }
 
     pub fn cursor(order: &[OrderKey], row: &T) -> String {
         let json = serde_json::to_value(row).unwrap_or(Json::Null);
-        let values: Vec<Json> =
-            order.iter().map(|k| json.get(k.column).cloned().unwrap_or(Json::Null)).collect();
+        let values: Vec<Json> = order.iter().map(|k| json.get(k.column).cloned().unwrap_or(Json::Null)).collect();
         encode_cursor(&values)
     }
 }
@@ -553,10 +555,7 @@ pub async fn list_nested<T: Listable>(
     for k in rows {
         grouped.entry(k.parent).or_default().push(k.row);
     }
-    Ok(parents
-        .iter()
-        .map(|p| (*p, Page::from_rows(plan, grouped.remove(p).unwrap_or_default())))
-        .collect())
+    Ok(parents.iter().map(|p| (*p, Page::from_rows(plan, grouped.remove(p).unwrap_or_default()))).collect())
 }
 
 #[derive(QueryableByName)]
@@ -611,14 +610,11 @@ mod tests {
             OrderKey { column: "id", ty: FieldType::Int8, desc: false },
         ];
         let after_null = keyset(&keys, vec![None, Some(Value::Int8(5))], false);
-        assert_eq!(
-            text(&after_null),
-            "(FALSE) OR ((t.title IS NULL) AND (t.id > $1 OR t.id IS NULL)) -- binds: [5]"
-        );
+        assert_eq!(text(&after_null), "((FALSE)) OR ((t.title IS NULL) AND ((t.id > $1 OR t.id IS NULL))) -- binds: [5]");
         let before_value = keyset(&keys, vec![Some(Value::Text("m".into())), Some(Value::Int8(5))], true);
         assert_eq!(
             text(&before_value),
-            "(t.title < $1) OR ((t.title = $2) AND (t.id < $3)) -- binds: [\"m\", \"m\", 5]"
+            "((t.title < $1)) OR ((t.title = $2) AND (t.id < $3)) -- binds: [\"m\", \"m\", 5]"
         );
     }
 

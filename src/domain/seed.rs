@@ -87,7 +87,9 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     })
     .await?;
     let user_ids = ids(&mut conn, "SELECT id FROM users WHERE active ORDER BY id").await?;
-    let status = |list: &str| format!("SELECT id FROM status_items WHERE list_kind = '{list}' AND semantics = 'PROCESS' ORDER BY sort");
+    let status = |list: &str| {
+        format!("SELECT id FROM status_items WHERE list_kind = '{list}' AND semantics = 'PROCESS' ORDER BY sort")
+    };
     let lead_statuses = ids(&mut conn, &status("STATUS")).await?;
     let sources = ids(&mut conn, &status("SOURCE")).await?;
     let company_types = ids(&mut conn, &status("COMPANY_TYPE")).await?;
@@ -161,8 +163,9 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     .await?;
 
     let pipeline = ids(&mut conn, "SELECT id FROM pipelines WHERE is_default").await?;
-    let pipeline_id = *pipeline.iter().next().ok_or_else(|| anyhow::anyhow!("no default pipeline"))?;
-    let stages = ids(&mut conn, &format!("SELECT id FROM stages WHERE pipeline_id = {pipeline_id} ORDER BY sort, id")).await?;
+    let pipeline_id = *<[i64]>::first(&pipeline).ok_or_else(|| anyhow::anyhow!("no default pipeline"))?;
+    let stages =
+        ids(&mut conn, &format!("SELECT id FROM stages WHERE pipeline_id = {pipeline_id} ORDER BY sort, id")).await?;
     batched(&mut conn, &bar, "deals", deals, |a, b| {
         with_arrays(
             format!(
@@ -186,9 +189,7 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     .await?;
     diesel::sql_query("ANALYZE").execute(&mut conn).await?;
     bar.finish_with_message("done");
-    eprintln!(
-        "seeded {users} users, {companies} companies, {contacts} contacts, {leads} leads and {deals} deals"
-    );
+    eprintln!("seeded {users} users, {companies} companies, {contacts} contacts, {leads} leads and {deals} deals");
     Ok(())
 }
 

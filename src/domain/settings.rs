@@ -119,11 +119,7 @@ pub async fn ensure_defaults(conn: &mut AsyncPgConnection) -> DomainResult<()> {
             ));
         }
     }
-    diesel::insert_into(status_items::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    diesel::insert_into(status_items::table).values(rows).on_conflict_do_nothing().execute(conn).await?;
 
     let inserted: Option<i64> = diesel::insert_into(pipelines::table)
         .values((pipelines::name.eq("General"), pipelines::is_default.eq(true), pipelines::sort.eq(10)))
@@ -168,11 +164,7 @@ pub async fn status_items(conn: &mut AsyncPgConnection, list: &str) -> DomainRes
 }
 
 pub async fn status_items_by_id(conn: &mut AsyncPgConnection, ids: &[i64]) -> DomainResult<Vec<StatusItem>> {
-    Ok(status_items::table
-        .filter(status_items::id.eq_any(ids))
-        .select(StatusItem::as_select())
-        .load(conn)
-        .await?)
+    Ok(status_items::table.filter(status_items::id.eq_any(ids)).select(StatusItem::as_select()).load(conn).await?)
 }
 
 /// Checks that `id` is an item of `list`, reporting against `field`.

@@ -53,10 +53,12 @@ pub fn phone(field: &str, raw: &str, region: phonenumber::country::Id) -> Domain
 /// An http(s) URL; a bare host name gets `https://`.
 pub fn web(field: &str, raw: &str) -> DomainResult<String> {
     let trimmed = raw.trim();
-    let candidate =
-        if trimmed.contains("://") { trimmed.to_owned() } else { format!("https://{trimmed}") };
+    let candidate = if trimmed.contains("://") { trimmed.to_owned() } else { format!("https://{trimmed}") };
     match url::Url::parse(&candidate) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| h.contains('.') || h == "localhost") => {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| h.contains('.') || h == "localhost") =>
+        {
             Ok(u.to_string().trim_end_matches('/').to_lowercase())
         }
         _ => Err(DomainError::bad_input(field, format!("`{raw}` is not a valid URL"))),

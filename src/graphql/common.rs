@@ -5,11 +5,11 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, SimpleObject};
 
 use super::loaders::{Comms, StatusId, UserId};
 use super::{GqlResult, load_error, loader};
+use crate::domain::ElementType;
 use crate::domain::comms::{CommKind, CommSet, CommValue};
 use crate::domain::error::DomainResult;
 use crate::domain::ids::{self, IdKind};
 use crate::domain::models::{Communication as CommRow, StatusItem, User};
-use crate::domain::ElementType;
 
 /// A phone, e-mail, web address or IM handle.
 #[derive(SimpleObject, Clone)]
@@ -34,15 +34,25 @@ pub fn comm_set(
     ims: Option<Vec<CommunicationInput>>,
 ) -> CommSet {
     let mut set = CommSet::default();
-    for (kind, list) in [(CommKind::Phone, phones), (CommKind::Email, emails), (CommKind::Web, webs), (CommKind::Im, ims)] {
+    for (kind, list) in
+        [(CommKind::Phone, phones), (CommKind::Email, emails), (CommKind::Web, webs), (CommKind::Im, ims)]
+    {
         if let Some(list) = list {
-            set.0.push((kind, list.into_iter().map(|c| CommValue { value: c.value, value_type: c.value_type }).collect()));
+            set.0.push((
+                kind,
+                list.into_iter().map(|c| CommValue { value: c.value, value_type: c.value_type }).collect(),
+            ));
         }
     }
     set
 }
 
-pub async fn comms_of(ctx: &Context<'_>, element: ElementType, id: i64, kind: CommKind) -> GqlResult<Vec<Communication>> {
+pub async fn comms_of(
+    ctx: &Context<'_>,
+    element: ElementType,
+    id: i64,
+    kind: CommKind,
+) -> GqlResult<Vec<Communication>> {
     let rows: Vec<CommRow> = loader(ctx).load_one(Comms(element, id)).await.map_err(load_error)?.unwrap_or_default();
     Ok(rows
         .into_iter()
@@ -96,4 +106,3 @@ pub fn patch_id(slot: &mut Option<i64>, input: MaybeUndefined<ID>, kind: IdKind,
 pub fn decode_ids(kind: IdKind, list: Option<Vec<ID>>, field: &str) -> DomainResult<Option<Vec<i64>>> {
     list.map(|l| l.iter().map(|i| ids::decode(kind, i, field)).collect()).transpose()
 }
-

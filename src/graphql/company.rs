@@ -5,11 +5,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
-use super::filters::list_args;
 use super::connection::{connection, nested_list};
 use super::contact::{ContactConnection, ContactFilter, ContactOrder};
 use super::deal::{DealConnection, DealFilter, DealOrder};
-use super::filters::{BooleanFilter, CommunicationFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter, element_filter};
+use super::filters::list_args;
+use super::filters::{
+    BooleanFilter, CommunicationFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter, element_filter,
+};
 use super::lead::{LeadConnection, LeadFilter, LeadOrder, leads_of};
 use super::timeline::{TimelineConnection, TimelineFilter, timeline_of};
 use super::{GqlResult, opt_id, to_id};
@@ -180,7 +182,13 @@ impl Company {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LeadConnection> {
-        leads_of(ctx, COMPANY_LEADS, self.id, list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?).await
+        leads_of(
+            ctx,
+            COMPANY_LEADS,
+            self.id,
+            list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?,
+        )
+        .await
     }
     async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
         common::comms_of(ctx, ElementType::Company, self.id, CommKind::Phone).await

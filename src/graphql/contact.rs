@@ -4,10 +4,12 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
-use super::filters::list_args;
 use super::connection::{connection, nested_list};
 use super::deal::{DealConnection, DealFilter, DealOrder};
-use super::filters::{BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, IdFilter, LinkFilter, StringFilter, element_filter};
+use super::filters::list_args;
+use super::filters::{
+    BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, IdFilter, LinkFilter, StringFilter, element_filter,
+};
 use super::lead::{LeadConnection, LeadFilter, LeadOrder, leads_of};
 use super::loaders::ContactCompanies;
 use super::timeline::{TimelineConnection, TimelineFilter, timeline_of};
@@ -164,7 +166,13 @@ impl Contact {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LeadConnection> {
-        leads_of(ctx, CONTACT_LEADS, self.id, list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?).await
+        leads_of(
+            ctx,
+            CONTACT_LEADS,
+            self.id,
+            list_args(super::phone_region(ctx), filter, order_by, first, after, last, before)?,
+        )
+        .await
     }
     async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
         common::comms_of(ctx, ElementType::Contact, self.id, CommKind::Phone).await

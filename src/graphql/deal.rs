@@ -6,7 +6,10 @@ use rust_decimal::Decimal;
 
 use super::common::{self, patch, patch_id, patch_text};
 use super::connection::connection;
-use super::filters::{BooleanFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter, element_filter};
+use super::filters::{
+    BooleanFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter,
+    element_filter,
+};
 use super::loaders::{ById, DealContacts, PipelineId, StageId};
 use super::timeline::{TimelineConnection, TimelineFilter, timeline_of};
 use super::{GqlResult, load_error, loader, opt_id, to_id};

@@ -7,16 +7,17 @@ use rust_decimal::Decimal;
 use super::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
 use super::connection::{connection, nested_list};
 use super::filters::{
-    BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter, element_filter,
+    BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter,
+    element_filter,
 };
 use super::loaders::ById;
 use super::timeline::{TimelineConnection, timeline_of};
 use super::{GqlResult, load_error, loader, opt_id, to_id};
+use crate::domain::ElementType;
 use crate::domain::comms::CommKind;
 use crate::domain::elements::Write;
 use crate::domain::ids::IdKind;
 use crate::domain::models::{Company, Contact, Lead, StatusItem, User};
-use crate::domain::ElementType;
 
 element_filter! {
     LeadFilter, LeadOrder, LeadOrderField, crate::domain::ElementType::Lead,

@@ -37,7 +37,7 @@ pub struct ApiState {
 }
 
 pub fn build_schema(state: ApiState) -> AppSchema {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -46,9 +46,7 @@ pub fn build_schema(state: ApiState) -> AppSchema {
 
 /// The schema without any state, for `export-schema` and the drift test.
 pub fn sdl() -> String {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(query::Query, mutation::Mutation, EmptySubscription).finish().sdl()
 }
 
 impl From<DomainError> for async_graphql::Error {
@@ -73,12 +71,10 @@ fn to_gql(e: &DomainError) -> async_graphql::Error {
             ext.set("code", code);
             match e {
                 DomainError::BadInput { field, .. } => ext.set("field", field.as_str()),
-                DomainError::Conflict { details, .. } => {
-                    if let serde_json::Value::Object(map) = details {
-                        for (k, v) in map {
-                            if let Ok(v) = async_graphql::Value::from_json(v.clone()) {
-                                ext.set(k.as_str(), v);
-                            }
+                DomainError::Conflict { details: serde_json::Value::Object(map), .. } => {
+                    for (k, v) in map {
+                        if let Ok(v) = async_graphql::Value::from_json(v.clone()) {
+                            ext.set(k.as_str(), v);
                         }
                     }
                 }
@@ -92,8 +88,7 @@ pub type GqlResult<T> = Result<T, async_graphql::Error>;
 
 /// Everything a resolver needs about the current request.
 pub fn actor<'a>(ctx: &'a Context<'_>) -> GqlResult<&'a Actor> {
-    ctx.data_opt::<Actor>()
-        .ok_or_else(|| DomainError::Unauthenticated("missing bearer token".into()).into())
+    ctx.data_opt::<Actor>().ok_or_else(|| DomainError::Unauthenticated("missing bearer token".into()).into())
 }
 
 /// The deployment's region for phone numbers without a country code.

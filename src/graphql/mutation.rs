@@ -49,7 +49,13 @@ impl Mutation {
 
     /// Changes only the fields given; `null` clears a field. With `expectedVersion`, a lead
     /// changed meanwhile is a CONFLICT instead of a lost update.
-    async fn update_lead(&self, ctx: &Context<'_>, id: ID, input: LeadInput, expected_version: Option<i32>) -> GqlResult<Lead> {
+    async fn update_lead(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: LeadInput,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Lead> {
         update(ctx, &id, expected_version, input.into_write()).await
     }
 
@@ -62,7 +68,13 @@ impl Mutation {
         create(ctx, input.into_write()?).await
     }
 
-    async fn update_contact(&self, ctx: &Context<'_>, id: ID, input: ContactInput, expected_version: Option<i32>) -> GqlResult<Contact> {
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ContactInput,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Contact> {
         update(ctx, &id, expected_version, input.into_write()?).await
     }
 
@@ -74,7 +86,13 @@ impl Mutation {
         create(ctx, input.into_write()).await
     }
 
-    async fn update_company(&self, ctx: &Context<'_>, id: ID, input: CompanyInput, expected_version: Option<i32>) -> GqlResult<Company> {
+    async fn update_company(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: CompanyInput,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Company> {
         update(ctx, &id, expected_version, input.into_write()).await
     }
 
@@ -86,7 +104,13 @@ impl Mutation {
         create(ctx, input.into_write()?).await
     }
 
-    async fn update_deal(&self, ctx: &Context<'_>, id: ID, input: DealInput, expected_version: Option<i32>) -> GqlResult<Deal> {
+    async fn update_deal(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: DealInput,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Deal> {
         update(ctx, &id, expected_version, input.into_write()?).await
     }
 

@@ -35,7 +35,9 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
         IdKind::StatusItem => l.load_one(StatusId(n)).await.map_err(load_error)?.map(Node::StatusItem),
         IdKind::Pipeline => l.load_one(PipelineId(n)).await.map_err(load_error)?.map(Node::Pipeline),
         IdKind::Stage => l.load_one(StageId(n)).await.map_err(load_error)?.map(Node::Stage),
-        IdKind::TimelineEntry => l.load_one(ById::<TimelineEntry>::new(n)).await.map_err(load_error)?.map(Node::TimelineEntry),
+        IdKind::TimelineEntry => {
+            l.load_one(ById::<TimelineEntry>::new(n)).await.map_err(load_error)?.map(Node::TimelineEntry)
+        }
         IdKind::Department => None,
     })
 }

@@ -3,34 +3,47 @@
 //! rows then find everything in the request's loader cache. This makes batching
 //! deterministic: a time-window DataLoader splits batches when the machine is busy.
 
+// The trait promises `Send` futures borrowing the context; spelled out, not `async fn`.
+#![allow(clippy::manual_async_fn)]
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
 use async_graphql::{Context, Lookahead};
-use futures_util::future::try_join_all;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use futures_util::future::try_join_all;
 
 use super::company::{COMPANY_CONTACTS, COMPANY_DEALS, COMPANY_LEADS};
 use super::contact::{CONTACT_DEALS, CONTACT_LEADS, ContactFilter, ContactOrder};
 use super::deal::{DealFilter, DealOrder};
 use super::filters::{FilterInput, OrderInput, list_args};
 use super::lead::{LeadFilter, LeadOrder};
-use super::loaders::{ById, Comms, ContactCompanies, DealContacts, Nested, NestedCount, PipelineId, StageId, StatusId, UserId};
+use super::loaders::{
+    ById, Comms, ContactCompanies, DealContacts, Nested, NestedCount, PipelineId, StageId, StatusId, UserId,
+};
 use super::timeline::{TimelineFilter, timeline_args, timeline_relation};
-use crate::domain::query::{self, Listable, Plan, Relation};
 use super::{GqlResult, load_error, loader};
 use crate::domain::ElementType;
 use crate::domain::models::{Company, Contact, Deal, Lead, TimelineEntry, User};
+use crate::domain::query::{self, Listable, Plan, Relation};
 
 pub trait Prefetch: Sized + Send + Sync {
-    fn prefetch<'a>(ctx: &'a Context<'_>, look: Lookahead<'a>, rows: &'a [Self]) -> impl Future<Output = GqlResult<()>> + Send + 'a;
+    fn prefetch<'a>(
+        ctx: &'a Context<'_>,
+        look: Lookahead<'a>,
+        rows: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a;
 }
 
 type Job<'a> = BoxFuture<'a, GqlResult<()>>;
 
-fn users<'a>(ctx: &'a Context<'_>, look: &Lookahead<'a>, ids: impl Iterator<Item = (&'static str, Option<i64>)>) -> Option<Job<'a>> {
+fn users<'a>(
+    ctx: &'a Context<'_>,
+    look: &Lookahead<'a>,
+    ids: impl Iterator<Item = (&'static str, Option<i64>)>,
+) -> Option<Job<'a>> {
     let wanted: HashSet<i64> = ids.filter(|(f, _)| look.field(f).exists()).filter_map(|(_, id)| id).collect();
     (!wanted.is_empty()).then(|| {
         async move {
@@ -41,7 +54,11 @@ fn users<'a>(ctx: &'a Context<'_>, look: &Lookahead<'a>, ids: impl Iterator<Item
     })
 }
 
-fn statuses<'a>(ctx: &'a Context<'_>, look: &Lookahead<'a>, ids: impl Iterator<Item = (&'static str, Option<i64>)>) -> Option<Job<'a>> {
+fn statuses<'a>(
+    ctx: &'a Context<'_>,
+    look: &Lookahead<'a>,
+    ids: impl Iterator<Item = (&'static str, Option<i64>)>,
+) -> Option<Job<'a>> {
     let wanted: HashSet<i64> = ids.filter(|(f, _)| look.field(f).exists()).filter_map(|(_, id)| id).collect();
     (!wanted.is_empty()).then(|| {
         async move {
@@ -84,12 +101,17 @@ async fn run(jobs: Vec<Option<Job<'_>>>) -> GqlResult<()> {
 }
 
 impl Prefetch for Deal {
-    fn prefetch<'a>(ctx: &'a Context<'_>, look: Lookahead<'a>, rows: &'a [Self]) -> impl Future<Output = GqlResult<()>> + Send + 'a {
+    fn prefetch<'a>(
+        ctx: &'a Context<'_>,
+        look: Lookahead<'a>,
+        rows: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move {
             let contacts_look = look.field("contacts");
             let contacts = (contacts_look.exists() || look.field("contactIds").exists()).then(|| {
                 async move {
-                    let found = loader(ctx).load_many(rows.iter().map(|d| DealContacts(d.id))).await.map_err(load_error)?;
+                    let found =
+                        loader(ctx).load_many(rows.iter().map(|d| DealContacts(d.id))).await.map_err(load_error)?;
                     let all: Vec<Contact> = found.into_values().flatten().collect();
                     Contact::prefetch(ctx, contacts_look, &all).await
                 }
@@ -114,7 +136,17 @@ impl Prefetch for Deal {
                 elements::<Company>(ctx, look.field("company"), rows.iter().filter_map(|d| d.company_id).collect()),
                 stages,
                 pipelines,
-                users(ctx, &look, rows.iter().flat_map(|d| [("assignedTo", d.assigned_to_id), ("createdBy", d.created_by_id), ("updatedBy", d.updated_by_id)])),
+                users(
+                    ctx,
+                    &look,
+                    rows.iter().flat_map(|d| {
+                        [
+                            ("assignedTo", d.assigned_to_id),
+                            ("createdBy", d.created_by_id),
+                            ("updatedBy", d.updated_by_id),
+                        ]
+                    }),
+                ),
                 statuses(ctx, &look, rows.iter().flat_map(|d| [("type", d.type_id), ("source", d.source_id)])),
                 timeline(ctx, look.field("timeline"), ElementType::Deal, rows.iter().map(|d| d.id).collect()),
             ])
@@ -124,12 +156,17 @@ impl Prefetch for Deal {
 }
 
 impl Prefetch for Contact {
-    fn prefetch<'a>(ctx: &'a Context<'_>, look: Lookahead<'a>, rows: &'a [Self]) -> impl Future<Output = GqlResult<()>> + Send + 'a {
+    fn prefetch<'a>(
+        ctx: &'a Context<'_>,
+        look: Lookahead<'a>,
+        rows: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move {
             let companies_look = look.field("companies");
             let companies = (companies_look.exists() || look.field("companyIds").exists()).then(|| {
                 async move {
-                    let found = loader(ctx).load_many(rows.iter().map(|c| ContactCompanies(c.id))).await.map_err(load_error)?;
+                    let found =
+                        loader(ctx).load_many(rows.iter().map(|c| ContactCompanies(c.id))).await.map_err(load_error)?;
                     let all: Vec<Company> = found.into_values().flatten().collect();
                     Company::prefetch(ctx, companies_look, &all).await
                 }
@@ -138,10 +175,30 @@ impl Prefetch for Contact {
             run(vec![
                 companies,
                 comms(ctx, &look, ElementType::Contact, rows.iter().map(|c| c.id).collect()),
-                users(ctx, &look, rows.iter().flat_map(|c| [("assignedTo", c.assigned_to_id), ("createdBy", c.created_by_id), ("updatedBy", c.updated_by_id)])),
+                users(
+                    ctx,
+                    &look,
+                    rows.iter().flat_map(|c| {
+                        [
+                            ("assignedTo", c.assigned_to_id),
+                            ("createdBy", c.created_by_id),
+                            ("updatedBy", c.updated_by_id),
+                        ]
+                    }),
+                ),
                 statuses(ctx, &look, rows.iter().flat_map(|c| [("type", c.type_id), ("source", c.source_id)])),
-                connection::<Deal, DealFilter, DealOrder>(ctx, look.field("deals"), CONTACT_DEALS, rows.iter().map(|c| c.id).collect()),
-                connection::<Lead, LeadFilter, LeadOrder>(ctx, look.field("leads"), CONTACT_LEADS, rows.iter().map(|c| c.id).collect()),
+                connection::<Deal, DealFilter, DealOrder>(
+                    ctx,
+                    look.field("deals"),
+                    CONTACT_DEALS,
+                    rows.iter().map(|c| c.id).collect(),
+                ),
+                connection::<Lead, LeadFilter, LeadOrder>(
+                    ctx,
+                    look.field("leads"),
+                    CONTACT_LEADS,
+                    rows.iter().map(|c| c.id).collect(),
+                ),
                 timeline(ctx, look.field("timeline"), ElementType::Contact, rows.iter().map(|c| c.id).collect()),
             ])
             .await
@@ -150,15 +207,50 @@ impl Prefetch for Contact {
 }
 
 impl Prefetch for Company {
-    fn prefetch<'a>(ctx: &'a Context<'_>, look: Lookahead<'a>, rows: &'a [Self]) -> impl Future<Output = GqlResult<()>> + Send + 'a {
+    fn prefetch<'a>(
+        ctx: &'a Context<'_>,
+        look: Lookahead<'a>,
+        rows: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move {
             run(vec![
                 comms(ctx, &look, ElementType::Company, rows.iter().map(|c| c.id).collect()),
-                users(ctx, &look, rows.iter().flat_map(|c| [("assignedTo", c.assigned_to_id), ("createdBy", c.created_by_id), ("updatedBy", c.updated_by_id)])),
-                statuses(ctx, &look, rows.iter().flat_map(|c| [("type", c.type_id), ("industry", c.industry_id), ("employees", c.employees_id)])),
-                connection::<Contact, ContactFilter, ContactOrder>(ctx, look.field("contacts"), COMPANY_CONTACTS, rows.iter().map(|c| c.id).collect()),
-                connection::<Deal, DealFilter, DealOrder>(ctx, look.field("deals"), COMPANY_DEALS, rows.iter().map(|c| c.id).collect()),
-                connection::<Lead, LeadFilter, LeadOrder>(ctx, look.field("leads"), COMPANY_LEADS, rows.iter().map(|c| c.id).collect()),
+                users(
+                    ctx,
+                    &look,
+                    rows.iter().flat_map(|c| {
+                        [
+                            ("assignedTo", c.assigned_to_id),
+                            ("createdBy", c.created_by_id),
+                            ("updatedBy", c.updated_by_id),
+                        ]
+                    }),
+                ),
+                statuses(
+                    ctx,
+                    &look,
+                    rows.iter().flat_map(|c| {
+                        [("type", c.type_id), ("industry", c.industry_id), ("employees", c.employees_id)]
+                    }),
+                ),
+                connection::<Contact, ContactFilter, ContactOrder>(
+                    ctx,
+                    look.field("contacts"),
+                    COMPANY_CONTACTS,
+                    rows.iter().map(|c| c.id).collect(),
+                ),
+                connection::<Deal, DealFilter, DealOrder>(
+                    ctx,
+                    look.field("deals"),
+                    COMPANY_DEALS,
+                    rows.iter().map(|c| c.id).collect(),
+                ),
+                connection::<Lead, LeadFilter, LeadOrder>(
+                    ctx,
+                    look.field("leads"),
+                    COMPANY_LEADS,
+                    rows.iter().map(|c| c.id).collect(),
+                ),
                 timeline(ctx, look.field("timeline"), ElementType::Company, rows.iter().map(|c| c.id).collect()),
             ])
             .await
@@ -167,12 +259,30 @@ impl Prefetch for Company {
 }
 
 impl Prefetch for Lead {
-    fn prefetch<'a>(ctx: &'a Context<'_>, look: Lookahead<'a>, rows: &'a [Self]) -> impl Future<Output = GqlResult<()>> + Send + 'a {
+    fn prefetch<'a>(
+        ctx: &'a Context<'_>,
+        look: Lookahead<'a>,
+        rows: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move {
             run(vec![
                 comms(ctx, &look, ElementType::Lead, rows.iter().map(|l| l.id).collect()),
-                users(ctx, &look, rows.iter().flat_map(|l| [("assignedTo", l.assigned_to_id), ("createdBy", l.created_by_id), ("updatedBy", l.updated_by_id)])),
-                statuses(ctx, &look, rows.iter().flat_map(|l| [("status", Some(l.status_id)), ("source", l.source_id)])),
+                users(
+                    ctx,
+                    &look,
+                    rows.iter().flat_map(|l| {
+                        [
+                            ("assignedTo", l.assigned_to_id),
+                            ("createdBy", l.created_by_id),
+                            ("updatedBy", l.updated_by_id),
+                        ]
+                    }),
+                ),
+                statuses(
+                    ctx,
+                    &look,
+                    rows.iter().flat_map(|l| [("status", Some(l.status_id)), ("source", l.source_id)]),
+                ),
                 elements::<Contact>(ctx, look.field("contact"), rows.iter().filter_map(|l| l.contact_id).collect()),
                 elements::<Company>(ctx, look.field("company"), rows.iter().filter_map(|l| l.company_id).collect()),
                 timeline(ctx, look.field("timeline"), ElementType::Lead, rows.iter().map(|l| l.id).collect()),
@@ -183,20 +293,31 @@ impl Prefetch for Lead {
 }
 
 impl Prefetch for TimelineEntry {
-    fn prefetch<'a>(ctx: &'a Context<'_>, look: Lookahead<'a>, rows: &'a [Self]) -> impl Future<Output = GqlResult<()>> + Send + 'a {
+    fn prefetch<'a>(
+        ctx: &'a Context<'_>,
+        look: Lookahead<'a>,
+        rows: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move { run(vec![users(ctx, &look, rows.iter().map(|e| ("author", e.author_id)))]).await }
     }
 }
 
 impl Prefetch for User {
-    fn prefetch<'a>(_: &'a Context<'_>, _: Lookahead<'a>, _: &'a [Self]) -> impl Future<Output = GqlResult<()>> + Send + 'a {
+    fn prefetch<'a>(
+        _: &'a Context<'_>,
+        _: Lookahead<'a>,
+        _: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async { Ok(()) }
     }
 }
 
 /// Reads one argument of a selected field; None when absent or not of the expected type (the
 /// field's resolver reports bad arguments, prefetching just skips them).
-fn arg<T: async_graphql::InputType>(args: &[(async_graphql::Name, async_graphql::Value)], name: &str) -> Option<Option<T>> {
+fn arg<T: async_graphql::InputType>(
+    args: &[(async_graphql::Name, async_graphql::Value)],
+    name: &str,
+) -> Option<Option<T>> {
     match args.iter().find(|(n, _)| n.as_str() == name) {
         None => Some(None),
         Some((_, v)) => <Option<T> as async_graphql::InputType>::parse(Some(v.clone())).ok(),
@@ -211,7 +332,8 @@ async fn nested_pages<'a, T: Prefetch + Listable>(
     plan: Arc<Plan>,
     parents: &[i64],
 ) -> GqlResult<()> {
-    let pages = loader(ctx).load_many(parents.iter().map(|p| Nested::<T>::new(plan.clone(), *p))).await.map_err(load_error)?;
+    let pages =
+        loader(ctx).load_many(parents.iter().map(|p| Nested::<T>::new(plan.clone(), *p))).await.map_err(load_error)?;
     if sub.field("totalCount").exists() {
         loader(ctx).load_many(parents.iter().map(|p| NestedCount(plan.clone(), *p))).await.map_err(load_error)?;
     }
@@ -221,7 +343,12 @@ async fn nested_pages<'a, T: Prefetch + Listable>(
 }
 
 /// A nested element connection (`company.deals`, `contact.leads`, ...).
-fn connection<'a, T, F, O>(ctx: &'a Context<'_>, look: Lookahead<'a>, relation: Relation, parents: Vec<i64>) -> Option<Job<'a>>
+fn connection<'a, T, F, O>(
+    ctx: &'a Context<'_>,
+    look: Lookahead<'a>,
+    relation: Relation,
+    parents: Vec<i64>,
+) -> Option<Job<'a>>
 where
     T: Prefetch + Listable,
     F: async_graphql::InputType + FilterInput,
@@ -243,7 +370,9 @@ where
                     ))
                 })();
                 let Some((filter, order_by, first, after, last, before)) = parsed else { continue };
-                let Ok(list) = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before) else { continue };
+                let Ok(list) = list_args(super::phone_region(ctx), filter, order_by, first, after, last, before) else {
+                    continue;
+                };
                 let Ok(plan) = query::plan::<T>(actor, list, Some(relation)) else { continue };
                 nested_pages::<T>(ctx, Lookahead::from(field), plan, &parents).await?;
             }
@@ -260,10 +389,18 @@ fn timeline<'a>(ctx: &'a Context<'_>, look: Lookahead<'a>, element: ElementType,
             let actor = super::actor(ctx)?;
             for field in look.selection_fields() {
                 let Ok(args) = field.arguments() else { continue };
-                let parsed = (|| Some((arg::<i32>(&args, "first")?, arg::<String>(&args, "after")?, arg::<TimelineFilter>(&args, "filter")?)))();
+                let parsed = (|| {
+                    Some((
+                        arg::<i32>(&args, "first")?,
+                        arg::<String>(&args, "after")?,
+                        arg::<TimelineFilter>(&args, "filter")?,
+                    ))
+                })();
                 let Some((first, after, filter)) = parsed else { continue };
                 let Ok(list) = timeline_args(super::phone_region(ctx), first, after, filter) else { continue };
-                let Ok(plan) = query::plan::<TimelineEntry>(actor, list, Some(timeline_relation(element))) else { continue };
+                let Ok(plan) = query::plan::<TimelineEntry>(actor, list, Some(timeline_relation(element))) else {
+                    continue;
+                };
                 nested_pages::<TimelineEntry>(ctx, Lookahead::from(field), plan, &parents).await?;
             }
             Ok(())

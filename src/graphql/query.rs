@@ -2,11 +2,11 @@
 
 use async_graphql::{Context, ID, Object};
 
-use super::filters::list_args;
 use super::company::{CompanyConnection, CompanyFilter, CompanyOrder};
 use super::connection::top_level_list;
 use super::contact::{ContactConnection, ContactFilter, ContactOrder};
 use super::deal::{DealConnection, DealFilter, DealOrder};
+use super::filters::list_args;
 use super::lead::{LeadConnection, LeadFilter, LeadOrder};
 use super::loaders::{ById, UserId};
 use super::node::Node;

@@ -90,7 +90,12 @@ pub struct TimelineKindFilter {
 }
 
 impl super::filters::ColumnFilter for TimelineKindFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: super::filters::FilterEnv) -> crate::domain::DomainResult<Vec<Cond>> {
+    fn conds(
+        &self,
+        column: &'static str,
+        _: Option<IdKind>,
+        _: super::filters::FilterEnv,
+    ) -> crate::domain::DomainResult<Vec<Cond>> {
         let mut out = Vec::new();
         if let Some(k) = self.eq {
             out.push(Cond::Field { column, op: Op::Eq(Value::Text(k.as_str().into())) });
@@ -110,7 +115,12 @@ pub struct ElementTypeFilter {
 }
 
 impl super::filters::ColumnFilter for ElementTypeFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: super::filters::FilterEnv) -> crate::domain::DomainResult<Vec<Cond>> {
+    fn conds(
+        &self,
+        column: &'static str,
+        _: Option<IdKind>,
+        _: super::filters::FilterEnv,
+    ) -> crate::domain::DomainResult<Vec<Cond>> {
         let text = |t: ElementTypeGql| Value::Text(ElementType::from(t).as_str().into());
         let mut out = Vec::new();
         if let Some(t) = self.eq {
@@ -132,11 +142,16 @@ pub struct ElementIdFilter {
 }
 
 impl super::filters::ColumnFilter for ElementIdFilter {
-    fn conds(&self, column: &'static str, _: Option<IdKind>, _: super::filters::FilterEnv) -> crate::domain::DomainResult<Vec<Cond>> {
+    fn conds(
+        &self,
+        column: &'static str,
+        _: Option<IdKind>,
+        _: super::filters::FilterEnv,
+    ) -> crate::domain::DomainResult<Vec<Cond>> {
         let num = |id: &ID| {
-            crate::domain::ids::parse_any(id)
-                .map(|(_, n)| Value::Int8(n))
-                .ok_or_else(|| crate::domain::DomainError::bad_input("elementId", format!("`{}` is not an element id", id.as_str())))
+            crate::domain::ids::parse_any(id).map(|(_, n)| Value::Int8(n)).ok_or_else(|| {
+                crate::domain::DomainError::bad_input("elementId", format!("`{}` is not an element id", id.as_str()))
+            })
         };
         let mut out = Vec::new();
         if let Some(id) = &self.eq {

@@ -113,9 +113,16 @@ fn operation_type(request: &Request) -> Result<Option<OperationType>, String> {
 
 async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, request: Request, is_get: bool) -> Response {
     match operation_type(&request) {
-        Err(e) => return reply(StatusCode::BAD_REQUEST, media, &json!({ "errors": [{ "message": e, "extensions": { "code": "GRAPHQL_PARSE_FAILED" } }] })),
+        Err(e) => {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                media,
+                &json!({ "errors": [{ "message": e, "extensions": { "code": "GRAPHQL_PARSE_FAILED" } }] }),
+            );
+        }
         Ok(Some(OperationType::Mutation)) if is_get => {
-            let mut resp = reply(StatusCode::METHOD_NOT_ALLOWED, media, &error_body("mutations need POST", "METHOD_NOT_ALLOWED"));
+            let mut resp =
+                reply(StatusCode::METHOD_NOT_ALLOWED, media, &error_body("mutations need POST", "METHOD_NOT_ALLOWED"));
             resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
             return resp;
         }
@@ -132,20 +139,24 @@ async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, reques
     let never_ran = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let status = if never_ran && media == MediaType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status =
+        if never_ran && media == MediaType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     // Serialised straight from the response so fields keep the order the query asked for.
     let bytes = if never_ran {
         serde_json::to_vec(&json!({ "errors": response.errors }))
     } else {
         serde_json::to_vec(&response)
     };
-    let bytes = bytes.unwrap_or_else(|_| serde_json::to_vec(&error_body("serialisation failed", "INTERNAL_SERVER_ERROR")).unwrap_or_default());
+    let bytes = bytes.unwrap_or_else(|_| {
+        serde_json::to_vec(&error_body("serialisation failed", "INTERNAL_SERVER_ERROR")).unwrap_or_default()
+    });
     (status, [(header::CONTENT_TYPE, media.content_type())], bytes).into_response()
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(media) = negotiate(&headers) else {
-        return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json").into_response();
+        return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json")
+            .into_response();
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if content_type.split(';').next().map(str::trim) != Some(JSON) {
@@ -184,7 +195,8 @@ pub async fn get(State(state): State<AppState>, parts: Parts) -> Response {
     }
     let headers = parts.headers.clone();
     let Some(media) = negotiate(&headers) else {
-        return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json").into_response();
+        return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json")
+            .into_response();
     };
     let Ok(Query(params)) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri) else {
         return bad_request(media, "malformed query string");
@@ -223,7 +235,9 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                     .or_else(|| payload.get("authorization"))
                     .and_then(Json::as_str)
                     .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_owned())
-                    .ok_or_else(|| async_graphql::Error::new("connection_init needs {\"Authorization\": \"Bearer <token>\"}"))?;
+                    .ok_or_else(|| {
+                        async_graphql::Error::new("connection_init needs {\"Authorization\": \"Bearer <token>\"}")
+                    })?;
                 let mut conn = state.pool.get().await.map_err(|e| async_graphql::Error::from(DomainError::from(e)))?;
                 let actor = auth::actor_for_token(&mut conn, &token).await.map_err(async_graphql::Error::from)?;
                 Ok(connection_data(&state, actor))

@@ -63,14 +63,11 @@ impl Element for Company {
             check_user(conn, user, "assignedToId").await?;
         }
         if row.is_my_company && old.is_none_or(|o| !o.is_my_company) {
+            use crate::db::schema::companies;
             use diesel::prelude::*;
             use diesel_async::RunQueryDsl;
-            use crate::db::schema::companies;
-            let existing: i64 = companies::table
-                .filter(companies::is_my_company.eq(true))
-                .count()
-                .get_result(conn)
-                .await?;
+            let existing: i64 =
+                companies::table.filter(companies::is_my_company.eq(true)).count().get_result(conn).await?;
             if existing > 0 {
                 return Err(DomainError::conflict(
                     "another company is already flagged as my company",

@@ -80,7 +80,10 @@ impl Element for Deal {
                 row.probability = Some(stage.probability);
             }
             row.closed = closes(&stage.semantics);
-            if row.closed && old.is_none_or(|o| !o.closed) && row.close_date.is_none_or(|d| old.is_some_and(|o| o.close_date == Some(d))) {
+            if row.closed
+                && old.is_none_or(|o| !o.closed)
+                && row.close_date.is_none_or(|d| old.is_some_and(|o| o.close_date == Some(d)))
+            {
                 row.close_date = Some(today());
             }
         }

@@ -27,7 +27,8 @@ pub(super) fn check_money(
 }
 
 fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
-    let name = [first, last].into_iter().flatten().map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
+    let name =
+        [first, last].into_iter().flatten().map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
     (!name.is_empty()).then_some(name)
 }
 

@@ -10,8 +10,8 @@ pub mod lead;
 use std::future::Future;
 
 use chrono::Utc;
-use diesel::sql_types::{BigInt, Bool};
 use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -45,9 +45,12 @@ pub struct LinkSpec {
     pub other: ElementType,
 }
 
+/// Applies a client's field changes to a row.
+pub type Apply<T> = Box<dyn FnOnce(&mut T) -> DomainResult<()> + Send>;
+
 /// What a client asked to change.
 pub struct Write<T> {
-    pub apply: Box<dyn FnOnce(&mut T) -> DomainResult<()> + Send>,
+    pub apply: Apply<T>,
     pub comms: CommSet,
     pub links: Option<Vec<i64>>,
 }
@@ -107,10 +110,9 @@ fn to_map<T: Serialize>(row: &T) -> DomainResult<Map<String, Json>> {
 
 /// Reads one element visible to `actor`, or NOT_FOUND.
 pub async fn get<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<T> {
-    query::by_ids::<T>(conn, actor, &[id])
-        .await?
-        .pop()
-        .ok_or_else(|| DomainError::not_found(format!("{} `{}`", T::TYPE.as_str().to_lowercase(), ids::encode(T::TYPE.id_kind(), id))))
+    query::by_ids::<T>(conn, actor, &[id]).await?.pop().ok_or_else(|| {
+        DomainError::not_found(format!("{} `{}`", T::TYPE.as_str().to_lowercase(), ids::encode(T::TYPE.id_kind(), id)))
+    })
 }
 
 async fn lock<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<T> {
@@ -139,12 +141,12 @@ fn map_write_error(e: diesel::result::Error) -> DomainError {
 
 async fn insert<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
     let json = serde_json::to_string(row).map_err(anyhow::Error::from)?;
-    let mut q = Sql::new(format!(
-        "INSERT INTO {t} SELECT (jsonb_populate_record(NULL::{t}, jsonb_set(CAST(",
-        t = T::TABLE
+    let mut q =
+        Sql::new(format!("INSERT INTO {t} SELECT (jsonb_populate_record(NULL::{t}, jsonb_set(CAST(", t = T::TABLE));
+    q.bind(Bind::Text(json)).push(format!(
+        " AS jsonb), '{{id}}', to_jsonb(nextval(pg_get_serial_sequence('{}', 'id')))))).* RETURNING *",
+        T::TABLE
     ));
-    q.bind(Bind::Text(json))
-        .push(format!(" AS jsonb), '{{id}}', to_jsonb(nextval(pg_get_serial_sequence('{}', 'id')))))).* RETURNING *", T::TABLE));
     q.get_result(conn).await.map_err(map_write_error)
 }
 
@@ -202,7 +204,10 @@ async fn set_links(
     check.append(&super::visibility::element_predicate(actor, spec.other, "t"));
     let found: Exists = check.get_result(conn).await?;
     if !found.ok {
-        return Err(DomainError::bad_input(spec.field, format!("`{}` names an element that does not exist", spec.field)));
+        return Err(DomainError::bad_input(
+            spec.field,
+            format!("`{}` names an element that does not exist", spec.field),
+        ));
     }
     let old = linked_ids(conn, spec, id).await?;
     if old == targets {
@@ -234,13 +239,16 @@ fn element_ref<T: Element>(row: &T) -> ElementRef {
     ElementRef { element_type: T::TYPE, id: row.id() }
 }
 
+/// Communications of each kind to store, already validated.
+type CleanComms = Vec<(comms::CommKind, Vec<comms::CleanComm>)>;
+
 async fn finish_write<T: Element>(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
     row: &T,
-    write: (Option<Vec<i64>>, Vec<(comms::CommKind, Vec<comms::CleanComm>)>),
+    links: Option<Vec<i64>>,
+    comms_to_set: CleanComms,
 ) -> DomainResult<Vec<Change>> {
-    let (links, comms_to_set) = write;
     let mut changes = Vec::new();
     if !comms_to_set.is_empty() {
         changes.extend(comm_changes(comms::replace(conn, T::TYPE, row.id(), comms_to_set).await?));
@@ -260,14 +268,22 @@ pub async fn create<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, write: 
         let comms_to_set = write.comms.validate(ctx.phone_region)?;
         row.stamp(ctx.actor.user_id, 1);
         let saved = insert(conn, &row).await?;
-        let extra = finish_write(conn, &ctx, &saved, (write.links, comms_to_set)).await?;
+        let extra = finish_write(conn, &ctx, &saved, write.links, comms_to_set).await?;
         let r = element_ref(&saved);
         // A new element's "changed" fields are the ones it was created with.
         let mut changed: Vec<String> =
             to_map(&saved)?.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| history::camel_case(k)).collect();
         changed.extend(extra.iter().map(|c| c.field.clone()));
         history::record(conn, ctx.actor.user_id, r, history::CREATED, None, &[]).await?;
-        outbox::append(conn, ctx.actor.user_id, r, outbox::CREATED, changed, serde_json::to_value(&saved).map_err(anyhow::Error::from)?).await?;
+        outbox::append(
+            conn,
+            ctx.actor.user_id,
+            r,
+            outbox::CREATED,
+            changed,
+            serde_json::to_value(&saved).map_err(anyhow::Error::from)?,
+        )
+        .await?;
         Ok(saved)
     })
     .await
@@ -296,7 +312,7 @@ pub async fn update<T: Element>(
         T::check(conn, &ctx, &mut row, Some(&old)).await?;
         let comms_to_set = write.comms.validate(ctx.phone_region)?;
         let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);
-        let extra = finish_write(conn, &ctx, &row, (write.links, comms_to_set)).await?;
+        let extra = finish_write(conn, &ctx, &row, write.links, comms_to_set).await?;
         changes.extend(extra);
         if changes.is_empty() {
             // Nothing changed: no new version, no history, no event.
@@ -307,7 +323,15 @@ pub async fn update<T: Element>(
         let r = element_ref(&saved);
         history::record(conn, ctx.actor.user_id, r, history::UPDATED, None, &changes).await?;
         let changed = changes.iter().map(|c| c.field.clone()).collect();
-        outbox::append(conn, ctx.actor.user_id, r, outbox::UPDATED, changed, serde_json::to_value(&saved).map_err(anyhow::Error::from)?).await?;
+        outbox::append(
+            conn,
+            ctx.actor.user_id,
+            r,
+            outbox::UPDATED,
+            changed,
+            serde_json::to_value(&saved).map_err(anyhow::Error::from)?,
+        )
+        .await?;
         Ok(saved)
     })
     .await
@@ -326,7 +350,15 @@ pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64
         q.execute(conn).await?;
         let r = element_ref(&old);
         history::record(conn, ctx.actor.user_id, r, history::DELETED, None, &[]).await?;
-        outbox::append(conn, ctx.actor.user_id, r, outbox::DELETED, vec![], serde_json::to_value(&old).map_err(anyhow::Error::from)?).await?;
+        outbox::append(
+            conn,
+            ctx.actor.user_id,
+            r,
+            outbox::DELETED,
+            vec![],
+            serde_json::to_value(&old).map_err(anyhow::Error::from)?,
+        )
+        .await?;
         Ok(id)
     })
     .await
@@ -367,13 +399,17 @@ pub async fn add_comment(
 }
 
 /// Checks that an element referenced by a field exists and is readable.
-pub async fn check_ref<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, field: &str) -> DomainResult<()> {
+pub async fn check_ref<T: Element>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: i64,
+    field: &str,
+) -> DomainResult<()> {
     match get::<T>(conn, actor, id).await {
         Ok(_) => Ok(()),
-        Err(DomainError::NotFound(_)) => Err(DomainError::bad_input(
-            field,
-            format!("`{field}` names no {}", T::TYPE.as_str().to_lowercase()),
-        )),
+        Err(DomainError::NotFound(_)) => {
+            Err(DomainError::bad_input(field, format!("`{field}` names no {}", T::TYPE.as_str().to_lowercase())))
+        }
         Err(e) => Err(e),
     }
 }
