@@ -5,6 +5,11 @@ use kontor::config::{Cli, Command, TokenCommand};
 use kontor::db::setup;
 use tracing_subscriber::EnvFilter;
 
+// A GraphQL response is built from many small allocations; glibc malloc was a quarter of the
+// server's CPU time under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_tracing(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);

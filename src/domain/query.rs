@@ -275,46 +275,59 @@ pub trait Listable: QueryableByName<Pg> + Serialize + Clone + Send + Sync + 'sta
     const TABLE: &'static str;
     fn row_id(&self) -> i64;
     fn visibility(actor: &Actor, alias: &str) -> Sql;
+    /// The JSON value of one column, for cursors.
+    fn column_json(&self, column: &str) -> Json;
 }
 
-macro_rules! element_listable {
-    ($ty:ty, $table:literal, $element:expr) => {
+/// Implements `Listable`; the listed columns (those lists sort by) get a direct accessor so
+/// that cursors do not serialise whole rows.
+macro_rules! listable {
+    ($ty:ty, $table:literal, |$actor:ident, $alias:ident| $vis:expr, [$($col:ident),* $(,)?]) => {
         impl Listable for $ty {
             const TABLE: &'static str = $table;
             fn row_id(&self) -> i64 {
                 self.id
             }
-            fn visibility(actor: &Actor, alias: &str) -> Sql {
-                visibility::element_predicate(actor, $element, alias)
+            fn visibility($actor: &Actor, $alias: &str) -> Sql {
+                $vis
+            }
+            fn column_json(&self, column: &str) -> Json {
+                let value = match column {
+                    $(stringify!($col) => serde_json::to_value(&self.$col),)*
+                    _ => return serde_json::to_value(self).ok().and_then(|v| v.get(column).cloned()).unwrap_or(Json::Null),
+                };
+                value.unwrap_or(Json::Null)
             }
         }
     };
 }
-element_listable!(models::Lead, "leads", ElementType::Lead);
-element_listable!(models::Contact, "contacts", ElementType::Contact);
-element_listable!(models::Company, "companies", ElementType::Company);
-element_listable!(models::Deal, "deals", ElementType::Deal);
-
-impl Listable for models::TimelineEntry {
-    const TABLE: &'static str = "timeline_entries";
-    fn row_id(&self) -> i64 {
-        self.id
-    }
-    fn visibility(actor: &Actor, alias: &str) -> Sql {
-        visibility::timeline_predicate(actor, alias)
-    }
-}
-
-impl Listable for models::User {
-    const TABLE: &'static str = "users";
-    fn row_id(&self) -> i64 {
-        self.id
-    }
-    fn visibility(_actor: &Actor, _alias: &str) -> Sql {
-        // Colleagues are visible to every signed-in user, as in any CRM's user picker.
-        Sql::new("TRUE")
-    }
-}
+listable!(
+    models::Lead,
+    "leads",
+    |a, t| visibility::element_predicate(a, ElementType::Lead, t),
+    [id, title, last_name, company_title, status_id, opportunity, assigned_to_id, created_at, updated_at]
+);
+listable!(
+    models::Contact,
+    "contacts",
+    |a, t| visibility::element_predicate(a, ElementType::Contact, t),
+    [id, first_name, last_name, position, birthdate, assigned_to_id, created_at, updated_at]
+);
+listable!(
+    models::Company,
+    "companies",
+    |a, t| visibility::element_predicate(a, ElementType::Company, t),
+    [id, title, revenue, assigned_to_id, created_at, updated_at]
+);
+listable!(
+    models::Deal,
+    "deals",
+    |a, t| visibility::element_predicate(a, ElementType::Deal, t),
+    [id, title, stage_id, probability, opportunity, begin_date, close_date, assigned_to_id, created_at, updated_at]
+);
+listable!(models::TimelineEntry, "timeline_entries", |a, t| visibility::timeline_predicate(a, t), [id]);
+// Colleagues are visible to every signed-in user, as in any CRM's user picker.
+listable!(models::User, "users", |_a, _t| Sql::new("TRUE"), [id, name, email, created_at]);
 
 fn page_size(n: Option<i32>, name: &str) -> DomainResult<Option<i64>> {
     match n {
@@ -485,8 +498,7 @@ impl<T: Listable> Page<T> {
     }
 
     pub fn cursor(order: &[OrderKey], row: &T) -> String {
-        let json = serde_json::to_value(row).unwrap_or(Json::Null);
-        let values: Vec<Json> = order.iter().map(|k| json.get(k.column).cloned().unwrap_or(Json::Null)).collect();
+        let values: Vec<Json> = order.iter().map(|k| row.column_json(k.column)).collect();
         encode_cursor(&values)
     }
 }
@@ -610,7 +622,10 @@ mod tests {
             OrderKey { column: "id", ty: FieldType::Int8, desc: false },
         ];
         let after_null = keyset(&keys, vec![None, Some(Value::Int8(5))], false);
-        assert_eq!(text(&after_null), "((FALSE)) OR ((t.title IS NULL) AND ((t.id > $1 OR t.id IS NULL))) -- binds: [5]");
+        assert_eq!(
+            text(&after_null),
+            "((FALSE)) OR ((t.title IS NULL) AND ((t.id > $1 OR t.id IS NULL))) -- binds: [5]"
+        );
         let before_value = keyset(&keys, vec![Some(Value::Text("m".into())), Some(Value::Int8(5))], true);
         assert_eq!(
             text(&before_value),
