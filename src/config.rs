@@ -27,8 +27,8 @@ pub struct Global {
     /// Region (ISO 3166 alpha-2) used to read phone numbers written without a country code.
     #[arg(long, env = "KONTOR_PHONE_REGION", default_value = "US", global = true)]
     pub phone_region: String,
-    /// Maximum database connections in the pool.
-    #[arg(long, env = "KONTOR_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    /// Maximum database connections in the pool (default: 4 per CPU core, 4 to 32).
+    #[arg(long, env = "KONTOR_DB_POOL_SIZE", default_value_t = default_pool_size(), global = true)]
     pub db_pool_size: usize,
     /// Origins allowed by CORS, comma-separated; `*` allows any.
     #[arg(long, env = "KONTOR_CORS_ORIGINS", value_delimiter = ',', default_value = "*", global = true)]
@@ -39,8 +39,9 @@ pub struct Global {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "KONTOR_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
     pub body_limit: usize,
-    /// How long a DataLoader waits to collect keys, in microseconds.
-    #[arg(long, env = "KONTOR_DATALOADER_DELAY_US", default_value_t = 1000, global = true)]
+    /// How long a DataLoader waits to collect keys, in microseconds. Lists prefetch their
+    /// rows' relations in one batch each, so no window is needed by default.
+    #[arg(long, env = "KONTOR_DATALOADER_DELAY_US", default_value_t = 0, global = true)]
     pub dataloader_delay_us: u64,
     /// Log format: `text` or `json`. Levels come from RUST_LOG (default `info`).
     #[arg(long, env = "KONTOR_LOG_FORMAT", default_value = "text", global = true)]
@@ -88,6 +89,12 @@ pub struct SeedArgs {
     /// Number of deals; leads, contacts, companies and users scale with it.
     #[arg(long, default_value_t = 200)]
     pub scale: u64,
+}
+
+/// More connections than this only queue inside PostgreSQL: a 2-core machine peaked at 8
+/// (docs/benchmarks.md).
+fn default_pool_size() -> usize {
+    std::thread::available_parallelism().map_or(8, |n| n.get() * 4).clamp(4, 32)
 }
 
 impl Global {

@@ -8,7 +8,7 @@ use super::contact::{ContactConnection, ContactFilter, ContactOrder};
 use super::deal::{DealConnection, DealFilter, DealOrder};
 use super::filters::list_args;
 use super::lead::{LeadConnection, LeadFilter, LeadOrder};
-use super::loaders::{ById, UserId};
+use super::loaders::{ById, PipelineStages, UserId};
 use super::node::Node;
 use super::settings::StatusListKind;
 use super::timeline::{ElementRef, TimelineConnection, TimelineFilter};
@@ -160,7 +160,12 @@ impl Query {
     async fn pipelines(&self, ctx: &Context<'_>) -> GqlResult<Vec<Pipeline>> {
         actor(ctx)?;
         let mut conn = conn(ctx).await?;
-        Ok(settings::pipelines(&mut conn).await?)
+        let pipelines = settings::pipelines(&mut conn).await?;
+        if ctx.look_ahead().field("stages").exists() {
+            // All pipelines' stages in one statement.
+            loader(ctx).load_many(pipelines.iter().map(|p| PipelineStages(p.id))).await.map_err(load_error)?;
+        }
+        Ok(pipelines)
     }
 
     /// History of one element, newest first.
