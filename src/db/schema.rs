@@ -124,6 +124,18 @@ diesel::table! {
         created_by_id -> Nullable<Int8>,
         updated_by_id -> Nullable<Int8>,
         version -> Int4,
+        lost_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    deal_stage_history (id) {
+        id -> Int8,
+        deal_id -> Int8,
+        from_stage_id -> Nullable<Int8>,
+        to_stage_id -> Int8,
+        at -> Timestamptz,
+        by_id -> Nullable<Int8>,
     }
 }
 
@@ -189,6 +201,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    lead_conversions (lead_id) {
+        lead_id -> Int8,
+        converted_at -> Timestamptz,
+        contact_id -> Nullable<Int8>,
+        company_id -> Nullable<Int8>,
+        deal_id -> Nullable<Int8>,
+        converted_by_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     pipelines (id) {
         id -> Int8,
         name -> Text,
@@ -196,6 +219,48 @@ diesel::table! {
         sort -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    product_rows (id) {
+        id -> Int8,
+        owner_type -> Text,
+        owner_id -> Int8,
+        product_id -> Nullable<Int8>,
+        name -> Text,
+        unit_price -> Numeric,
+        quantity -> Numeric,
+        discount_percent -> Nullable<Numeric>,
+        discount_amount -> Nullable<Numeric>,
+        tax_rate -> Numeric,
+        tax_included -> Bool,
+        unit -> Nullable<Text>,
+        sort -> Int4,
+        line_net -> Numeric,
+        line_tax -> Numeric,
+        line_gross -> Numeric,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Int8,
+        name -> Text,
+        sku -> Nullable<Text>,
+        description -> Nullable<Text>,
+        price -> Numeric,
+        currency -> Text,
+        tax_rate -> Numeric,
+        tax_included -> Bool,
+        unit -> Text,
+        active -> Bool,
+        sort -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        created_by_id -> Nullable<Int8>,
+        updated_by_id -> Nullable<Int8>,
+        version -> Int4,
     }
 }
 
@@ -258,6 +323,14 @@ diesel::joinable!(contact_companies -> companies (company_id));
 diesel::joinable!(contact_companies -> contacts (contact_id));
 diesel::joinable!(deal_contacts -> contacts (contact_id));
 diesel::joinable!(deal_contacts -> deals (deal_id));
+diesel::joinable!(deal_stage_history -> deals (deal_id));
+diesel::joinable!(deal_stage_history -> users (by_id));
+diesel::joinable!(lead_conversions -> companies (company_id));
+diesel::joinable!(lead_conversions -> contacts (contact_id));
+diesel::joinable!(lead_conversions -> deals (deal_id));
+diesel::joinable!(lead_conversions -> leads (lead_id));
+diesel::joinable!(lead_conversions -> users (converted_by_id));
+diesel::joinable!(product_rows -> products (product_id));
 diesel::joinable!(deals -> pipelines (pipeline_id));
 diesel::joinable!(deals -> stages (stage_id));
 diesel::joinable!(stages -> pipelines (pipeline_id));
@@ -271,11 +344,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_companies,
     contacts,
     deal_contacts,
+    deal_stage_history,
     deals,
     departments,
     events,
+    lead_conversions,
     leads,
     pipelines,
+    product_rows,
+    products,
     stages,
     status_items,
     timeline_entries,

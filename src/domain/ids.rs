@@ -16,10 +16,12 @@ pub enum IdKind {
     Stage,
     TimelineEntry,
     Department,
+    Product,
+    ProductRow,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 10] = [
+    pub const ALL: [IdKind; 12] = [
         IdKind::Lead,
         IdKind::Contact,
         IdKind::Company,
@@ -30,6 +32,8 @@ impl IdKind {
         IdKind::Stage,
         IdKind::TimelineEntry,
         IdKind::Department,
+        IdKind::Product,
+        IdKind::ProductRow,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -44,6 +48,8 @@ impl IdKind {
             IdKind::Stage => "stage",
             IdKind::TimelineEntry => "timeline",
             IdKind::Department => "department",
+            IdKind::Product => "product",
+            IdKind::ProductRow => "productrow",
         }
     }
 

@@ -4,11 +4,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::schema::*;
 
-#[derive(Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Clone, Debug)]
+#[derive(
+    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+)]
 #[diesel(table_name = leads, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 pub struct Lead {
     pub id: i64,
@@ -44,7 +46,9 @@ pub struct Lead {
     pub version: i32,
 }
 
-#[derive(Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Clone, Debug)]
+#[derive(
+    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+)]
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 pub struct Contact {
     pub id: i64,
@@ -70,7 +74,9 @@ pub struct Contact {
     pub version: i32,
 }
 
-#[derive(Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Clone, Debug)]
+#[derive(
+    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+)]
 #[diesel(table_name = companies, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 pub struct Company {
     pub id: i64,
@@ -100,7 +106,9 @@ pub struct Company {
     pub version: i32,
 }
 
-#[derive(Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Clone, Debug)]
+#[derive(
+    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+)]
 #[diesel(table_name = deals, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 pub struct Deal {
     pub id: i64,
@@ -126,6 +134,7 @@ pub struct Deal {
     pub created_by_id: Option<i64>,
     pub updated_by_id: Option<i64>,
     pub version: i32,
+    pub lost_reason: Option<String>,
 }
 
 #[derive(Queryable, QueryableByName, Selectable, Identifiable, Serialize, Clone, Debug)]
@@ -214,4 +223,70 @@ pub struct Communication {
     pub value: String,
     pub normalized: String,
     pub sort: i32,
+}
+
+#[derive(
+    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+)]
+#[diesel(table_name = products, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub struct Product {
+    pub id: i64,
+    pub name: String,
+    pub sku: Option<String>,
+    pub description: Option<String>,
+    pub price: Decimal,
+    pub currency: String,
+    pub tax_rate: Decimal,
+    pub tax_included: bool,
+    pub unit: String,
+    pub active: bool,
+    pub sort: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by_id: Option<i64>,
+    pub updated_by_id: Option<i64>,
+    pub version: i32,
+}
+
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Serialize, Clone, Debug)]
+#[diesel(table_name = product_rows, check_for_backend(diesel::pg::Pg))]
+pub struct ProductRow {
+    pub id: i64,
+    pub owner_type: String,
+    pub owner_id: i64,
+    pub product_id: Option<i64>,
+    pub name: String,
+    pub unit_price: Decimal,
+    pub quantity: Decimal,
+    pub discount_percent: Option<Decimal>,
+    pub discount_amount: Option<Decimal>,
+    pub tax_rate: Decimal,
+    pub tax_included: bool,
+    pub unit: Option<String>,
+    pub sort: i32,
+    pub line_net: Decimal,
+    pub line_tax: Decimal,
+    pub line_gross: Decimal,
+}
+
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Serialize, Clone, Debug)]
+#[diesel(table_name = lead_conversions, primary_key(lead_id), check_for_backend(diesel::pg::Pg))]
+pub struct LeadConversion {
+    pub lead_id: i64,
+    pub converted_at: DateTime<Utc>,
+    pub contact_id: Option<i64>,
+    pub company_id: Option<i64>,
+    pub deal_id: Option<i64>,
+    pub converted_by_id: Option<i64>,
+}
+
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Serialize, Clone, Debug)]
+#[diesel(table_name = deal_stage_history, check_for_backend(diesel::pg::Pg))]
+pub struct StageMove {
+    pub id: i64,
+    pub deal_id: i64,
+    pub from_stage_id: Option<i64>,
+    pub to_stage_id: i64,
+    pub at: DateTime<Utc>,
+    pub by_id: Option<i64>,
 }

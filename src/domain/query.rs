@@ -326,6 +326,8 @@ listable!(
     [id, title, stage_id, probability, opportunity, begin_date, close_date, assigned_to_id, created_at, updated_at]
 );
 listable!(models::TimelineEntry, "timeline_entries", |a, t| visibility::timeline_predicate(a, t), [id]);
+// The catalogue is shared by the whole team.
+listable!(models::Product, "products", |_a, _t| Sql::new("TRUE"), [id, name, sku, price, sort, created_at, updated_at]);
 // Colleagues are visible to every signed-in user, as in any CRM's user picker.
 listable!(models::User, "users", |_a, _t| Sql::new("TRUE"), [id, name, email, created_at]);
 

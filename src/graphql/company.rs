@@ -258,6 +258,7 @@ impl CompanyInput {
         Write {
             comms,
             links: None,
+            reject_duplicates: false,
             apply: Box::new(move |c: &mut Company| {
                 if let Some(t) = self.title {
                     c.title = t;

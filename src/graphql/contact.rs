@@ -240,6 +240,7 @@ impl ContactInput {
         Ok(Write {
             comms,
             links,
+            reject_duplicates: false,
             apply: Box::new(move |c: &mut Contact| {
                 patch_text(&mut c.honorific, self.honorific);
                 patch_text(&mut c.first_name, self.first_name);

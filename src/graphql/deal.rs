@@ -10,13 +10,13 @@ use super::filters::{
     BooleanFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter,
     element_filter,
 };
-use super::loaders::{ById, DealContacts, PipelineId, StageId};
+use super::loaders::{ById, DealContacts, PipelineId, StageHistory, StageId};
 use super::timeline::{TimelineConnection, TimelineFilter, timeline_of};
 use super::{GqlResult, load_error, loader, opt_id, to_id};
 use crate::domain::ElementType;
 use crate::domain::elements::Write;
 use crate::domain::ids::{self, IdKind};
-use crate::domain::models::{Company, Contact, Deal, Pipeline, Stage, StatusItem, User};
+use crate::domain::models::{Company, Contact, Deal, Pipeline, Stage, StageMove, StatusItem, User};
 
 element_filter! {
     DealFilter, DealOrder, DealOrderField, crate::domain::ElementType::Deal,
@@ -118,6 +118,29 @@ impl Deal {
     async fn closed(&self) -> bool {
         self.closed
     }
+    /// Same as `closed`.
+    async fn is_closed(&self) -> bool {
+        self.closed
+    }
+    /// The deal sits in its pipeline's SUCCESS stage.
+    async fn is_won(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        let stage = loader(ctx).load_one(StageId(self.stage_id)).await.map_err(load_error)?;
+        Ok(stage.is_some_and(|s| s.semantics == crate::domain::settings::SUCCESS))
+    }
+    /// Why a lost deal was lost.
+    async fn lost_reason(&self) -> Option<&str> {
+        self.lost_reason.as_deref()
+    }
+    /// Every stage move, oldest first (the first one is the stage the deal started in).
+    async fn stage_history(&self, ctx: &Context<'_>) -> GqlResult<Vec<StageMove>> {
+        Ok(loader(ctx).load_one(StageHistory(self.id)).await.map_err(load_error)?.unwrap_or_default())
+    }
+    async fn product_rows(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::domain::models::ProductRow>> {
+        super::product::rows_of(ctx, ElementType::Deal, self.id).await
+    }
+    async fn totals(&self, ctx: &Context<'_>) -> GqlResult<super::product::Totals> {
+        super::product::totals_of(ctx, ElementType::Deal, self.id).await
+    }
     async fn company_id(&self) -> Option<ID> {
         opt_id(IdKind::Company, self.company_id)
     }
@@ -206,6 +229,7 @@ impl DealInput {
         Ok(Write {
             comms: Default::default(),
             links,
+            reject_duplicates: false,
             apply: Box::new(move |d: &mut Deal| {
                 if let Some(t) = self.title {
                     d.title = t;
@@ -235,5 +259,25 @@ impl DealInput {
                 Ok(())
             }),
         })
+    }
+}
+
+#[Object(name = "StageMove")]
+impl StageMove {
+    /// The stage before; null for the stage the deal was created in.
+    async fn from(&self, ctx: &Context<'_>) -> GqlResult<Option<Stage>> {
+        match self.from_stage_id {
+            None => Ok(None),
+            Some(id) => loader(ctx).load_one(StageId(id)).await.map_err(load_error),
+        }
+    }
+    async fn to(&self, ctx: &Context<'_>) -> GqlResult<Option<Stage>> {
+        loader(ctx).load_one(StageId(self.to_stage_id)).await.map_err(load_error)
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+    async fn by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
+        common::user_of(ctx, self.by_id).await
     }
 }

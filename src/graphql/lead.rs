@@ -200,6 +200,37 @@ impl Lead {
     async fn updated_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
         common::user_of(ctx, self.updated_by_id).await
     }
+    async fn product_rows(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::domain::models::ProductRow>> {
+        super::product::rows_of(ctx, ElementType::Lead, self.id).await
+    }
+    async fn totals(&self, ctx: &Context<'_>) -> GqlResult<super::product::Totals> {
+        super::product::totals_of(ctx, ElementType::Lead, self.id).await
+    }
+    /// When the lead was converted; null unless it was.
+    async fn converted_at(&self, ctx: &Context<'_>) -> GqlResult<Option<DateTime<Utc>>> {
+        Ok(conversion(ctx, self.id).await?.map(|c| c.converted_at))
+    }
+    /// The contact the lead was converted into.
+    async fn converted_contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
+        match conversion(ctx, self.id).await?.and_then(|c| c.contact_id) {
+            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error),
+            None => Ok(None),
+        }
+    }
+    /// The company the lead was converted into.
+    async fn converted_company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
+        match conversion(ctx, self.id).await?.and_then(|c| c.company_id) {
+            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error),
+            None => Ok(None),
+        }
+    }
+    /// The deal the lead was converted into.
+    async fn converted_deal(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::domain::models::Deal>> {
+        match conversion(ctx, self.id).await?.and_then(|c| c.deal_id) {
+            Some(id) => loader(ctx).load_one(ById::<crate::domain::models::Deal>::new(id)).await.map_err(load_error),
+            None => Ok(None),
+        }
+    }
     /// History of this lead, newest first.
     async fn timeline(
         &self,
@@ -255,6 +286,7 @@ impl LeadInput {
         Write {
             comms,
             links: None,
+            reject_duplicates: false,
             apply: Box::new(move |l: &mut Lead| {
                 patch_text(&mut l.title, self.title);
                 patch_text(&mut l.honorific, self.honorific);
@@ -289,6 +321,10 @@ impl LeadInput {
             }),
         }
     }
+}
+
+async fn conversion(ctx: &Context<'_>, lead: i64) -> GqlResult<Option<crate::domain::models::LeadConversion>> {
+    loader(ctx).load_one(super::loaders::ConversionOf(lead)).await.map_err(load_error)
 }
 
 /// Leads of a contact or company, as a nested connection.

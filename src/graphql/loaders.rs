@@ -269,3 +269,66 @@ impl Loader<ContactCompanies> for Loaders {
         Ok(found.into_iter().map(|(k, v)| (ContactCompanies(k), v)).collect())
     }
 }
+
+/// Product rows of a lead or deal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProductRows(pub ElementType, pub i64);
+
+impl Loader<ProductRows> for Loaders {
+    type Value = Vec<crate::domain::models::ProductRow>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ProductRows]) -> Result<HashMap<ProductRows, Self::Value>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        let mut by_type: HashMap<ElementType, Vec<i64>> = HashMap::new();
+        for k in keys {
+            by_type.entry(k.0).or_default().push(k.1);
+        }
+        for (et, ids) in by_type {
+            let mut found = crate::domain::products::rows_of(&mut conn, et, &ids).await.map_err(err)?;
+            out.extend(ids.into_iter().map(|id| (ProductRows(et, id), found.remove(&id).unwrap_or_default())));
+        }
+        Ok(out)
+    }
+}
+
+simple_key!(StageHistory);
+
+impl Loader<StageHistory> for Loaders {
+    type Value = Vec<crate::domain::models::StageMove>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[StageHistory]) -> Result<HashMap<StageHistory, Self::Value>, LoadError> {
+        use crate::db::schema::deal_stage_history as h;
+        use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows: Vec<crate::domain::models::StageMove> = h::table
+            .filter(h::deal_id.eq_any(&ids))
+            .order((h::deal_id, h::id))
+            .select(crate::domain::models::StageMove::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(err)?;
+        let mut out: HashMap<StageHistory, Self::Value> = ids.iter().map(|i| (StageHistory(*i), vec![])).collect();
+        for r in rows {
+            out.entry(StageHistory(r.deal_id)).or_default().push(r);
+        }
+        Ok(out)
+    }
+}
+
+simple_key!(ConversionOf);
+
+impl Loader<ConversionOf> for Loaders {
+    type Value = crate::domain::models::LeadConversion;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ConversionOf]) -> Result<HashMap<ConversionOf, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::leads::conversions_of(&mut conn, &ids).await.map_err(err)?;
+        Ok(rows.into_iter().map(|r| (ConversionOf(r.lead_id), r)).collect())
+    }
+}

@@ -7,23 +7,33 @@ pub mod contact;
 pub mod deal;
 pub mod filters;
 pub mod lead;
+pub mod lifecycle;
 pub mod loaders;
 pub mod mutation;
 pub mod node;
 pub mod prefetch;
+pub mod product;
 pub mod query;
 pub mod settings;
 pub mod timeline;
 pub mod user;
 
-use async_graphql::{Context, EmptySubscription, ErrorExtensions, ID, Schema};
+use async_graphql::{Context, EmptySubscription, ErrorExtensions, ID, MergedObject, Schema};
 
 use crate::db::{Conn, Pool};
 use crate::domain::elements::Ctx;
 use crate::domain::ids::{self, IdKind};
 use crate::domain::{Actor, DomainError};
 
-pub type AppSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+/// Root query: one object per capability, merged.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(query::Query, lifecycle::LifecycleQuery);
+
+/// Root mutation: one object per capability, merged.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(mutation::Mutation, lifecycle::LifecycleMutation);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Limits that reject abusive documents before they run.
 pub const MAX_DEPTH: usize = 12;
@@ -37,7 +47,7 @@ pub struct ApiState {
 }
 
 pub fn build_schema(state: ApiState) -> AppSchema {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -46,7 +56,7 @@ pub fn build_schema(state: ApiState) -> AppSchema {
 
 /// The schema without any state, for `export-schema` and the drift test.
 pub fn sdl() -> String {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription).finish().sdl()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish().sdl()
 }
 
 impl From<DomainError> for async_graphql::Error {

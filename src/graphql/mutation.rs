@@ -7,6 +7,7 @@ use super::company::CompanyInput;
 use super::contact::ContactInput;
 use super::deal::DealInput;
 use super::lead::LeadInput;
+use super::lifecycle::OnDuplicate;
 use super::timeline::ElementRef;
 use super::{GqlResult, conn, lookup_id, to_id, write_ctx};
 use crate::domain::elements::{self, Element};
@@ -15,8 +16,13 @@ use crate::domain::models::{Company, Contact, Deal, Lead, TimelineEntry};
 #[derive(Default)]
 pub struct Mutation;
 
-async fn create<T: Element>(ctx: &Context<'_>, write: elements::Write<T>) -> GqlResult<T> {
+async fn create<T: Element>(
+    ctx: &Context<'_>,
+    mut write: elements::Write<T>,
+    on_duplicate: OnDuplicate,
+) -> GqlResult<T> {
     let wctx = write_ctx(ctx)?;
+    write.reject_duplicates = on_duplicate == OnDuplicate::Reject;
     let mut c = conn(ctx).await?;
     Ok(elements::create::<T>(&mut c, &wctx, write).await?)
 }
@@ -43,8 +49,15 @@ async fn delete<T: Element>(ctx: &Context<'_>, id: &ID) -> GqlResult<ID> {
 
 #[Object]
 impl Mutation {
-    async fn create_lead(&self, ctx: &Context<'_>, input: LeadInput) -> GqlResult<Lead> {
-        create(ctx, input.into_write()).await
+    /// Creates a lead; `onDuplicate: REJECT` refuses (CONFLICT, listing the matches in
+    /// `extensions.duplicates`) when its phones, e-mails, name or company title exist.
+    async fn create_lead(
+        &self,
+        ctx: &Context<'_>,
+        input: LeadInput,
+        #[graphql(default_with = "OnDuplicate::Allow")] on_duplicate: OnDuplicate,
+    ) -> GqlResult<Lead> {
+        create(ctx, input.into_write(), on_duplicate).await
     }
 
     /// Changes only the fields given; `null` clears a field. With `expectedVersion`, a lead
@@ -64,8 +77,13 @@ impl Mutation {
         delete::<Lead>(ctx, &id).await
     }
 
-    async fn create_contact(&self, ctx: &Context<'_>, input: ContactInput) -> GqlResult<Contact> {
-        create(ctx, input.into_write()?).await
+    async fn create_contact(
+        &self,
+        ctx: &Context<'_>,
+        input: ContactInput,
+        #[graphql(default_with = "OnDuplicate::Allow")] on_duplicate: OnDuplicate,
+    ) -> GqlResult<Contact> {
+        create(ctx, input.into_write()?, on_duplicate).await
     }
 
     async fn update_contact(
@@ -82,8 +100,13 @@ impl Mutation {
         delete::<Contact>(ctx, &id).await
     }
 
-    async fn create_company(&self, ctx: &Context<'_>, input: CompanyInput) -> GqlResult<Company> {
-        create(ctx, input.into_write()).await
+    async fn create_company(
+        &self,
+        ctx: &Context<'_>,
+        input: CompanyInput,
+        #[graphql(default_with = "OnDuplicate::Allow")] on_duplicate: OnDuplicate,
+    ) -> GqlResult<Company> {
+        create(ctx, input.into_write(), on_duplicate).await
     }
 
     async fn update_company(
@@ -101,7 +124,7 @@ impl Mutation {
     }
 
     async fn create_deal(&self, ctx: &Context<'_>, input: DealInput) -> GqlResult<Deal> {
-        create(ctx, input.into_write()?).await
+        create(ctx, input.into_write()?, OnDuplicate::Allow).await
     }
 
     async fn update_deal(

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Interface};
 use super::loaders::{ById, PipelineId, StageId, StatusId, UserId};
 use super::{GqlResult, load_error, loader};
 use crate::domain::ids::{self, IdKind};
-use crate::domain::models::{Company, Contact, Deal, Lead, Pipeline, Stage, StatusItem, TimelineEntry, User};
+use crate::domain::models::{Company, Contact, Deal, Lead, Pipeline, Product, Stage, StatusItem, TimelineEntry, User};
 
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
@@ -19,6 +19,7 @@ pub enum Node {
     Pipeline(Pipeline),
     Stage(Stage),
     TimelineEntry(TimelineEntry),
+    Product(Product),
 }
 
 pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
@@ -38,6 +39,7 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
         IdKind::TimelineEntry => {
             l.load_one(ById::<TimelineEntry>::new(n)).await.map_err(load_error)?.map(Node::TimelineEntry)
         }
-        IdKind::Department => None,
+        IdKind::Department | IdKind::ProductRow => None,
+        IdKind::Product => l.load_one(ById::<Product>::new(n)).await.map_err(load_error)?.map(Node::Product),
     })
 }

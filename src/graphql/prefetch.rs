@@ -23,6 +23,7 @@ use super::lead::{LeadFilter, LeadOrder};
 use super::loaders::{
     ById, Comms, ContactCompanies, DealContacts, Nested, NestedCount, PipelineId, StageId, StatusId, UserId,
 };
+use super::loaders::{ConversionOf, ProductRows, StageHistory};
 use super::timeline::{TimelineFilter, timeline_args, timeline_relation};
 use super::{GqlResult, load_error, loader};
 use crate::domain::ElementType;
@@ -149,6 +150,13 @@ impl Prefetch for Deal {
                 ),
                 statuses(ctx, &look, rows.iter().flat_map(|d| [("type", d.type_id), ("source", d.source_id)])),
                 timeline(ctx, look.field("timeline"), ElementType::Deal, rows.iter().map(|d| d.id).collect()),
+                keyed(
+                    ctx,
+                    &look,
+                    &["productRows", "totals"],
+                    rows.iter().map(|d| ProductRows(ElementType::Deal, d.id)).collect(),
+                ),
+                keyed(ctx, &look, &["stageHistory"], rows.iter().map(|d| StageHistory(d.id)).collect()),
             ])
             .await
         }
@@ -286,6 +294,18 @@ impl Prefetch for Lead {
                 elements::<Contact>(ctx, look.field("contact"), rows.iter().filter_map(|l| l.contact_id).collect()),
                 elements::<Company>(ctx, look.field("company"), rows.iter().filter_map(|l| l.company_id).collect()),
                 timeline(ctx, look.field("timeline"), ElementType::Lead, rows.iter().map(|l| l.id).collect()),
+                keyed(
+                    ctx,
+                    &look,
+                    &["productRows", "totals"],
+                    rows.iter().map(|l| ProductRows(ElementType::Lead, l.id)).collect(),
+                ),
+                keyed(
+                    ctx,
+                    &look,
+                    &["convertedAt", "convertedContact", "convertedCompany", "convertedDeal"],
+                    rows.iter().map(|l| ConversionOf(l.id)).collect(),
+                ),
             ])
             .await
         }
@@ -300,6 +320,31 @@ impl Prefetch for TimelineEntry {
     ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move { run(vec![users(ctx, &look, rows.iter().map(|e| ("author", e.author_id)))]).await }
     }
+}
+
+impl Prefetch for crate::domain::models::Product {
+    fn prefetch<'a>(
+        _: &'a Context<'_>,
+        _: Lookahead<'a>,
+        _: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
+        async { Ok(()) }
+    }
+}
+
+/// Loads keys for every row when any of `fields` is selected.
+fn keyed<'a, K>(ctx: &'a Context<'_>, look: &Lookahead<'a>, fields: &[&str], keys: Vec<K>) -> Option<Job<'a>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    super::loaders::Loaders: async_graphql::dataloader::Loader<K, Error = super::loaders::LoadError>,
+{
+    (fields.iter().any(|f| look.field(f).exists()) && !keys.is_empty()).then(|| {
+        async move {
+            loader(ctx).load_many(keys).await.map_err(load_error)?;
+            Ok(())
+        }
+        .boxed()
+    })
 }
 
 impl Prefetch for User {

@@ -69,6 +69,13 @@ pub enum TimelineKind {
     Updated,
     Deleted,
     Comment,
+    StatusChanged,
+    Junked,
+    Converted,
+    StageChanged,
+    Closed,
+    Reopened,
+    Merged,
 }
 
 impl TimelineKind {
@@ -78,6 +85,13 @@ impl TimelineKind {
             TimelineKind::Updated => "UPDATED",
             TimelineKind::Deleted => "DELETED",
             TimelineKind::Comment => "COMMENT",
+            TimelineKind::StatusChanged => "STATUS_CHANGED",
+            TimelineKind::Junked => "JUNKED",
+            TimelineKind::Converted => "CONVERTED",
+            TimelineKind::StageChanged => "STAGE_CHANGED",
+            TimelineKind::Closed => "CLOSED",
+            TimelineKind::Reopened => "REOPENED",
+            TimelineKind::Merged => "MERGED",
         }
     }
 }
@@ -194,7 +208,8 @@ impl TimelineEntry {
     pub async fn id(&self) -> ID {
         to_id(IdKind::TimelineEntry, self.id)
     }
-    /// CREATED, UPDATED, DELETED, COMMENT (later capabilities add more).
+    /// CREATED, UPDATED, DELETED, COMMENT, STATUS_CHANGED, JUNKED, CONVERTED, STAGE_CHANGED,
+    /// CLOSED, REOPENED, MERGED.
     async fn kind(&self) -> &str {
         &self.kind
     }

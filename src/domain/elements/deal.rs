@@ -56,6 +56,7 @@ impl Element for Deal {
             created_by_id: None,
             updated_by_id: None,
             version: 0,
+            lost_reason: None,
         })
     }
 
@@ -69,6 +70,16 @@ impl Element for Deal {
         let stage_given = row.stage_id != 0 && old.is_none_or(|o| o.stage_id != row.stage_id);
         if row.stage_id == 0 || (pipeline_changed && !stage_given) {
             row.stage_id = settings::first_stage(conn, row.pipeline_id).await?.id;
+        }
+        if let Some(o) = old.filter(|o| o.closed && o.stage_id != row.stage_id && row.closed) {
+            // Only `reopenDeal` (which clears `closed` first) may take a deal out of a final stage.
+            return Err(DomainError::conflict(
+                format!(
+                    "deal {} is closed; reopen it before moving it",
+                    crate::domain::ids::encode(crate::domain::ids::IdKind::Deal, o.id)
+                ),
+                serde_json::Value::Null,
+            ));
         }
         if old.is_none_or(|o| o.stage_id != row.stage_id) {
             let stage = settings::stage(conn, row.stage_id, "stageId").await?;
@@ -103,10 +114,36 @@ impl Element for Deal {
         if let Some(c) = row.company_id.filter(|c| old.is_none_or(|o| o.company_id != Some(*c))) {
             check_ref::<Company>(conn, &ctx.actor, c, "companyId").await?;
         }
+        if !row.is_manual_opportunity && old.is_some_and(|o| o.is_manual_opportunity) {
+            // Back to automatic: the amount follows the product rows again.
+            if let Some(total) =
+                crate::domain::products::rows_total(conn, crate::domain::ElementType::Deal, row.id).await?
+            {
+                row.opportunity = Some(total);
+            }
+        }
         if let (Some(b), Some(c)) = (row.begin_date, row.close_date) {
             if c < b {
                 return Err(DomainError::bad_input("closeDate", "`closeDate` is before `beginDate`"));
             }
+        }
+        Ok(())
+    }
+
+    async fn after_save(conn: &mut AsyncPgConnection, ctx: &Ctx, old: Option<&Self>, new: &Self) -> DomainResult<()> {
+        if old.is_none_or(|o| o.stage_id != new.stage_id) {
+            use crate::db::schema::deal_stage_history as h;
+            use diesel::prelude::*;
+            use diesel_async::RunQueryDsl;
+            diesel::insert_into(h::table)
+                .values((
+                    h::deal_id.eq(new.id),
+                    h::from_stage_id.eq(old.map(|o| o.stage_id)),
+                    h::to_stage_id.eq(new.stage_id),
+                    h::by_id.eq(ctx.actor.user_id),
+                ))
+                .execute(conn)
+                .await?;
         }
         Ok(())
     }

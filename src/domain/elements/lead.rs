@@ -5,7 +5,7 @@ use diesel_async::AsyncPgConnection;
 use super::{Ctx, Element, check_ref, stamped};
 use crate::domain::ElementType;
 use crate::domain::auth::check_user;
-use crate::domain::error::DomainResult;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::models::{Company, Contact, Lead};
 use crate::domain::settings;
 use crate::domain::validate;
@@ -82,7 +82,16 @@ impl Element for Lead {
                 .or_else(|| Some("Lead".to_owned()));
         }
         if old.is_none_or(|o| o.status_id != row.status_id) {
-            settings::check_status(conn, "STATUS", row.status_id, "statusId").await?;
+            let status = settings::check_status(conn, "STATUS", row.status_id, "statusId").await?;
+            if let Some(o) = old {
+                let was = settings::status_items_by_id(conn, &[o.status_id]).await?;
+                if was.first().is_some_and(|s| s.semantics == settings::SUCCESS) {
+                    return Err(DomainError::conflict("a converted lead keeps its status", serde_json::Value::Null));
+                }
+            }
+            if status.semantics == settings::SUCCESS {
+                return Err(DomainError::bad_input("statusId", "a lead becomes converted only through convertLead"));
+            }
         }
         if let Some(source) = row.source_id.filter(|s| old.is_none_or(|o| o.source_id != Some(*s))) {
             settings::check_status(conn, "SOURCE", source, "sourceId").await?;

@@ -53,6 +53,15 @@ pub struct Write<T> {
     pub apply: Apply<T>,
     pub comms: CommSet,
     pub links: Option<Vec<i64>>,
+    /// Refuse to create the element when it has duplicates (`onDuplicate: REJECT`).
+    pub reject_duplicates: bool,
+}
+
+impl<T> Write<T> {
+    /// A write that only changes fields of the row.
+    pub fn fields(apply: impl FnOnce(&mut T) -> DomainResult<()> + Send + 'static) -> Write<T> {
+        Write { apply: Box::new(apply), comms: CommSet::default(), links: None, reject_duplicates: false }
+    }
 }
 
 pub trait Element: Listable + Serialize {
@@ -76,6 +85,16 @@ pub trait Element: Listable + Serialize {
     /// Checks before deleting.
     fn check_delete(_row: &Self) -> DomainResult<()> {
         Ok(())
+    }
+
+    /// Work that follows a stored write in the same transaction (stage history, ...).
+    fn after_save(
+        _conn: &mut AsyncPgConnection,
+        _ctx: &Ctx,
+        _old: Option<&Self>,
+        _new: &Self,
+    ) -> impl Future<Output = DomainResult<()>> + Send {
+        async { Ok(()) }
     }
 }
 
@@ -101,7 +120,7 @@ macro_rules! stamped {
 }
 pub(crate) use stamped;
 
-fn to_map<T: Serialize>(row: &T) -> DomainResult<Map<String, Json>> {
+pub(crate) fn to_map<T: Serialize>(row: &T) -> DomainResult<Map<String, Json>> {
     match serde_json::to_value(row).map_err(anyhow::Error::from)? {
         Json::Object(m) => Ok(m),
         _ => Err(anyhow::anyhow!("row did not serialise to an object").into()),
@@ -115,7 +134,7 @@ pub async fn get<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i6
     })
 }
 
-async fn lock<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<T> {
+pub(crate) async fn lock<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<T> {
     let mut q = Sql::new(format!("SELECT t.* FROM {} t WHERE t.id = ", T::TABLE));
     q.bind(Bind::Int8(id)).push(" AND ").append(&T::visibility(actor, "t")).push(" FOR UPDATE");
     let mut rows: Vec<T> = q.load(conn).await?;
@@ -139,7 +158,7 @@ fn map_write_error(e: diesel::result::Error) -> DomainError {
     }
 }
 
-async fn insert<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
+pub(crate) async fn insert<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
     let json = serde_json::to_string(row).map_err(anyhow::Error::from)?;
     let mut q =
         Sql::new(format!("INSERT INTO {t} SELECT (jsonb_populate_record(NULL::{t}, jsonb_set(CAST(", t = T::TABLE));
@@ -150,7 +169,7 @@ async fn insert<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResu
     q.get_result(conn).await.map_err(map_write_error)
 }
 
-async fn store<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
+pub(crate) async fn store<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
     let map = to_map(row)?;
     let cols: Vec<&str> = map.keys().map(String::as_str).filter(|k| *k != "id").collect();
     let json = serde_json::to_string(row).map_err(anyhow::Error::from)?;
@@ -235,7 +254,7 @@ fn comm_changes(changed: Vec<(comms::CommKind, Vec<String>, Vec<String>)>) -> Ve
     changed.into_iter().map(|(k, o, n)| history::list_change(k.field(), &o, &n)).collect()
 }
 
-fn element_ref<T: Element>(row: &T) -> ElementRef {
+pub(crate) fn element_ref<T: Element>(row: &T) -> ElementRef {
     ElementRef { element_type: T::TYPE, id: row.id() }
 }
 
@@ -259,34 +278,59 @@ async fn finish_write<T: Element>(
     Ok(changes)
 }
 
+/// How a write shows up in history and in the outbox.
+#[derive(Clone, Debug)]
+pub struct Op {
+    pub kind: &'static str,
+    pub action: &'static str,
+    pub text: Option<String>,
+}
+
+impl Op {
+    pub fn created(text: Option<String>) -> Op {
+        Op { kind: history::CREATED, action: outbox::CREATED, text }
+    }
+
+    pub fn updated() -> Op {
+        Op { kind: history::UPDATED, action: outbox::UPDATED, text: None }
+    }
+}
+
 pub async fn create<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, write: Write<T>) -> DomainResult<T> {
     let ctx = ctx.clone();
-    conn.transaction(async move |conn| {
-        let mut row = T::blank(conn, &ctx).await?;
-        (write.apply)(&mut row)?;
-        T::check(conn, &ctx, &mut row, None).await?;
-        let comms_to_set = write.comms.validate(ctx.phone_region)?;
-        row.stamp(ctx.actor.user_id, 1);
-        let saved = insert(conn, &row).await?;
-        let extra = finish_write(conn, &ctx, &saved, write.links, comms_to_set).await?;
-        let r = element_ref(&saved);
-        // A new element's "changed" fields are the ones it was created with.
-        let mut changed: Vec<String> =
-            to_map(&saved)?.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| history::camel_case(k)).collect();
-        changed.extend(extra.iter().map(|c| c.field.clone()));
-        history::record(conn, ctx.actor.user_id, r, history::CREATED, None, &[]).await?;
-        outbox::append(
-            conn,
-            ctx.actor.user_id,
-            r,
-            outbox::CREATED,
-            changed,
-            serde_json::to_value(&saved).map_err(anyhow::Error::from)?,
-        )
-        .await?;
-        Ok(saved)
-    })
-    .await
+    conn.transaction(async move |conn| create_in_tx(conn, &ctx, write, Op::created(None)).await).await
+}
+
+/// `create` inside a transaction the caller holds (conversion creates several elements).
+pub(crate) async fn create_in_tx<T: Element>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    write: Write<T>,
+    op: Op,
+) -> DomainResult<T> {
+    let mut row = T::blank(conn, ctx).await?;
+    (write.apply)(&mut row)?;
+    T::check(conn, ctx, &mut row, None).await?;
+    let comms_to_set = write.comms.validate(ctx.phone_region)?;
+    if write.reject_duplicates {
+        super::duplicates::reject_if_any(conn, &ctx.actor, T::TYPE, &row, &comms_to_set, ctx.phone_region).await?;
+    }
+    row.stamp(ctx.actor.user_id, 1);
+    let saved = insert(conn, &row).await?;
+    let extra = finish_write(conn, ctx, &saved, write.links, comms_to_set).await?;
+    T::after_save(conn, ctx, None, &saved).await?;
+    let r = element_ref(&saved);
+    // A new element's "changed" fields are the ones it was created with.
+    let mut changed: Vec<String> =
+        to_map(&saved)?.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| history::camel_case(k)).collect();
+    changed.extend(extra.iter().map(|c| c.field.clone()));
+    history::record(conn, ctx.actor.user_id, r, op.kind, op.text, &[]).await?;
+    outbox::append(conn, ctx.actor.user_id, r, op.action, changed, snapshot(&saved)?).await?;
+    Ok(saved)
+}
+
+fn snapshot<T: Serialize>(row: &T) -> DomainResult<Json> {
+    Ok(serde_json::to_value(row).map_err(anyhow::Error::from)?)
 }
 
 pub async fn update<T: Element>(
@@ -296,45 +340,66 @@ pub async fn update<T: Element>(
     expected_version: Option<i32>,
     write: Write<T>,
 ) -> DomainResult<T> {
+    update_as(conn, ctx, id, expected_version, write, Op::updated()).await
+}
+
+/// An update recorded as `op` (a stage move, a status change, ...).
+pub async fn update_as<T: Element>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    id: i64,
+    expected_version: Option<i32>,
+    write: Write<T>,
+    op: Op,
+) -> DomainResult<T> {
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         let old: T = lock(conn, &ctx.actor, id).await?;
-        if let Some(expected) = expected_version {
-            if expected != old.version() {
-                return Err(DomainError::conflict(
-                    format!("stale version: expected {expected}, the element is at version {}", old.version()),
-                    serde_json::json!({ "currentVersion": old.version() }),
-                ));
-            }
-        }
-        let mut row = old.clone();
-        (write.apply)(&mut row)?;
-        T::check(conn, &ctx, &mut row, Some(&old)).await?;
-        let comms_to_set = write.comms.validate(ctx.phone_region)?;
-        let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);
-        let extra = finish_write(conn, &ctx, &row, write.links, comms_to_set).await?;
-        changes.extend(extra);
-        if changes.is_empty() {
-            // Nothing changed: no new version, no history, no event.
-            return Ok(old);
-        }
-        row.stamp(ctx.actor.user_id, old.version() + 1);
-        let saved = store(conn, &row).await?;
-        let r = element_ref(&saved);
-        history::record(conn, ctx.actor.user_id, r, history::UPDATED, None, &changes).await?;
-        let changed = changes.iter().map(|c| c.field.clone()).collect();
-        outbox::append(
-            conn,
-            ctx.actor.user_id,
-            r,
-            outbox::UPDATED,
-            changed,
-            serde_json::to_value(&saved).map_err(anyhow::Error::from)?,
-        )
-        .await?;
-        Ok(saved)
+        check_version(expected_version, old.version())?;
+        update_locked(conn, &ctx, old, write, op, Vec::new()).await
     })
     .await
+}
+
+pub fn check_version(expected: Option<i32>, actual: i32) -> DomainResult<()> {
+    match expected {
+        Some(e) if e != actual => Err(DomainError::conflict(
+            format!("stale version: expected {e}, the element is at version {actual}"),
+            serde_json::json!({ "currentVersion": actual }),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Applies a write to a row the caller has locked, inside the caller's transaction.
+/// `extra` carries changes made outside the row (product rows, merged links) for history.
+pub(crate) async fn update_locked<T: Element>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    old: T,
+    write: Write<T>,
+    op: Op,
+    extra: Vec<Change>,
+) -> DomainResult<T> {
+    let mut row = old.clone();
+    (write.apply)(&mut row)?;
+    T::check(conn, ctx, &mut row, Some(&old)).await?;
+    let comms_to_set = write.comms.validate(ctx.phone_region)?;
+    let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);
+    changes.extend(finish_write(conn, ctx, &row, write.links, comms_to_set).await?);
+    changes.extend(extra);
+    if changes.is_empty() && op.text.is_none() {
+        // Nothing changed: no new version, no history, no event.
+        return Ok(old);
+    }
+    row.stamp(ctx.actor.user_id, old.version() + 1);
+    let saved = store(conn, &row).await?;
+    T::after_save(conn, ctx, Some(&old), &saved).await?;
+    let r = element_ref(&saved);
+    history::record(conn, ctx.actor.user_id, r, op.kind, op.text, &changes).await?;
+    let changed = changes.iter().map(|c| c.field.clone()).collect();
+    outbox::append(conn, ctx.actor.user_id, r, op.action, changed, snapshot(&saved)?).await?;
+    Ok(saved)
 }
 
 pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64) -> DomainResult<i64> {
