@@ -118,7 +118,7 @@ impl Prefetch for Deal {
                 }
                 .boxed()
             });
-            let stages = look.field("stage").exists().then(|| {
+            let stages = (look.field("stage").exists() || look.field("isWon").exists()).then(|| {
                 async move {
                     loader(ctx).load_many(rows.iter().map(|d| StageId(d.stage_id))).await.map_err(load_error)?;
                     Ok(())
