@@ -493,9 +493,9 @@ async fn find_duplicates_and_reject_on_create() {
         c.dedup();
         c
     };
-    assert_eq!(criteria(&lead), ["COMPANY_TITLE", "EMAIL", "NAME", "PHONE"]);
-    assert_eq!(criteria(&contact), ["EMAIL", "NAME", "PHONE"]);
-    assert_eq!(criteria(&company), ["COMPANY_TITLE", "PHONE"]);
+    assert_eq!(criteria(lead.as_str()), ["COMPANY_TITLE", "EMAIL", "NAME", "PHONE"]);
+    assert_eq!(criteria(contact.as_str()), ["EMAIL", "NAME", "PHONE"]);
+    assert_eq!(criteria(company.as_str()), ["COMPANY_TITLE", "PHONE"]);
     for m in list {
         let (et, tn) = match m["id"].as_str().unwrap() {
             id if id == lead => ("LEAD", "Lead"),
