@@ -735,3 +735,57 @@ async fn lead_conversion_by_source_and_assignee() {
         future["leadConversion"].as_array().unwrap().iter().map(|g| g["created"].as_i64().unwrap()).sum();
     assert_eq!(created, 0);
 }
+
+#[tokio::test]
+async fn a_deal_moves_into_another_pipeline() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let s = TestServer::start().await;
+    // Pipelines are created through settings (a later capability); make one directly.
+    let mut conn = AsyncPgConnection::establish(&s.db.url).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let p: Id =
+        diesel::sql_query("INSERT INTO pipelines (name, is_default, sort) VALUES ('Partners', false, 20) RETURNING id")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+    kontor::domain::settings::create_default_stages(&mut conn, p.id).await.unwrap();
+    let second = format!("pipeline:{}", p.id);
+
+    let data = s.ok("{ pipelines { id isDefault stages { id code } } }", json!({})).await;
+    let pipelines = data["pipelines"].as_array().unwrap().clone();
+    let other = pipelines.iter().find(|p| p["id"] == second.as_str()).expect("second pipeline listed");
+    let prep = other["stages"].as_array().unwrap().iter().find(|st| st["code"] == "PREPARATION").unwrap()["id"].clone();
+
+    let deal = s.ok("mutation { createDeal(input: { title: \"Moves\" }) { id pipelineId } }", json!({})).await;
+    let id = deal["createDeal"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(deal["createDeal"]["pipelineId"], second.as_str());
+
+    // A stage of another pipeline needs that pipeline named.
+    let code = s
+        .err_code(
+            "mutation($id: ID!, $st: ID!) { moveDeal(id: $id, stageId: $st) { id } }",
+            json!({ "id": id, "st": prep }),
+        )
+        .await;
+    assert_eq!(code, "BAD_USER_INPUT");
+
+    let moved = s
+        .ok(
+            "mutation($id: ID!, $st: ID!, $p: ID!) { moveDeal(id: $id, stageId: $st, pipelineId: $p) {
+               pipelineId stage { id code } closed stageHistory { from { code } to { id code } } } }",
+            json!({ "id": id, "st": prep, "p": second }),
+        )
+        .await;
+    let m = &moved["moveDeal"];
+    assert_eq!(m["pipelineId"], second.as_str());
+    assert_eq!(m["stage"]["id"], prep);
+    assert_eq!(m["closed"], false);
+    let history = m["stageHistory"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["from"]["code"], "NEW");
+    assert_eq!(history[1]["to"]["id"], prep);
+}
