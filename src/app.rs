@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::Global;
 use crate::db::{StatementCounter, pool, setup};
 use crate::domain::auth;
+use crate::events;
 use crate::graphql::{self, ApiState};
 use crate::http::{self, AppState, HttpSettings};
 
@@ -19,11 +20,34 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
     let settings = pool::PoolSettings { max_size: global.db_pool_size, ..Default::default() };
     let pool = pool::build(&global.database_url, &settings, statements.clone())?;
     let phone_region = global.phone_region()?;
-    let schema = graphql::build_schema(ApiState { pool: pool.clone(), phone_region });
+    // The bus has its own small pool: its background reads must not compete with requests
+    // or show up in the request statement counter.
+    let event_pool = pool::build(
+        &global.database_url,
+        &pool::PoolSettings { max_size: 4, ..Default::default() },
+        StatementCounter::default(),
+    )?;
+    let bus = events::Bus::start(event_pool, Duration::from_secs(1)).await?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(events::relay::run(
+        events::relay::RelaySettings {
+            database_url: global.database_url.clone(),
+            redis_url: global.redis_url.clone(),
+            poll: Duration::from_millis(10),
+            retention: chrono::Duration::days(global.event_retention_days.max(1)),
+        },
+        bus.clone(),
+        wake.clone(),
+    ));
+    if let Some(url) = &global.redis_url {
+        tokio::spawn(events::relay::listen(url.clone(), bus.clone()));
+    }
+    let schema = graphql::build_schema(ApiState { pool: pool.clone(), phone_region }, bus);
     Ok(AppState {
         schema,
         pool,
         statements,
+        wake,
         settings: Arc::new(HttpSettings {
             body_limit: global.body_limit,
             request_timeout: Duration::from_secs(global.request_timeout_secs),

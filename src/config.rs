@@ -43,6 +43,9 @@ pub struct Global {
     /// rows' relations in one batch each, so no window is needed by default.
     #[arg(long, env = "KONTOR_DATALOADER_DELAY_US", default_value_t = 0, global = true)]
     pub dataloader_delay_us: u64,
+    /// Days published events stay replayable (`after:` on subscriptions) before pruning.
+    #[arg(long, env = "KONTOR_EVENT_RETENTION_DAYS", default_value_t = 7, global = true)]
+    pub event_retention_days: i64,
     /// Log format: `text` or `json`. Levels come from RUST_LOG (default `info`).
     #[arg(long, env = "KONTOR_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,

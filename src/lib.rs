@@ -4,5 +4,6 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod events;
 pub mod graphql;
 pub mod http;

@@ -74,8 +74,9 @@ async fn a_bad_token_is_refused() {
     let s = TestServer::start().await;
     let mut ws = connect(&s, "graphql-transport-ws").await;
     send(&mut ws, json!({ "type": "connection_init", "payload": { "Authorization": "Bearer kontor_nope" } })).await;
-    let msg = recv(&mut ws).await;
-    assert!(matches!(&msg, Some(m) if m["type"] == "close") || msg.is_none(), "{msg:?}");
+    let msg = recv(&mut ws).await.expect("a close frame");
+    assert_eq!(msg["type"], "close");
+    assert_eq!(msg["code"], 4401, "{msg}");
 
     let mut ws = connect(&s, "graphql-ws").await;
     send(&mut ws, json!({ "type": "connection_init", "payload": {} })).await;

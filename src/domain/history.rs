@@ -106,6 +106,16 @@ pub async fn record(
         .returning(TimelineEntry::as_returning())
         .get_result(conn)
         .await?;
+    // Subscribers of `timelineAdded` learn of the entry through the outbox.
+    super::outbox::append(
+        conn,
+        author_id,
+        element,
+        super::outbox::TIMELINE,
+        vec![],
+        serde_json::to_value(&entry).map_err(anyhow::Error::from)?,
+    )
+    .await?;
     Ok(entry)
 }
 

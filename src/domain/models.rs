@@ -199,7 +199,7 @@ pub struct Stage {
     pub color: Option<String>,
 }
 
-#[derive(Queryable, QueryableByName, Selectable, Identifiable, Serialize, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Serialize, Deserialize, Clone, Debug)]
 #[diesel(table_name = timeline_entries, check_for_backend(diesel::pg::Pg))]
 pub struct TimelineEntry {
     pub id: i64,

@@ -13,7 +13,8 @@ use crate::db::schema::events;
 pub const CREATED: &str = "CREATED";
 pub const UPDATED: &str = "UPDATED";
 pub const DELETED: &str = "DELETED";
-pub const COMMENTED: &str = "COMMENTED";
+/// A new timeline entry; its payload's `element` is the entry.
+pub const TIMELINE: &str = "TIMELINE";
 
 /// Appends one event carrying the element's state after the change.
 pub async fn append(

@@ -15,10 +15,11 @@ pub mod prefetch;
 pub mod product;
 pub mod query;
 pub mod settings;
+pub mod subscription;
 pub mod timeline;
 pub mod user;
 
-use async_graphql::{Context, EmptySubscription, ErrorExtensions, ID, MergedObject, Schema};
+use async_graphql::{Context, ErrorExtensions, ID, MergedObject, Schema};
 
 use crate::db::{Conn, Pool};
 use crate::domain::elements::Ctx;
@@ -33,7 +34,7 @@ pub struct QueryRoot(query::Query, lifecycle::LifecycleQuery);
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(mutation::Mutation, lifecycle::LifecycleMutation);
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
 
 /// Limits that reject abusive documents before they run.
 pub const MAX_DEPTH: usize = 12;
@@ -46,9 +47,10 @@ pub struct ApiState {
     pub phone_region: phonenumber::country::Id,
 }
 
-pub fn build_schema(state: ApiState) -> AppSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot)
         .data(state)
+        .data(bus)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
@@ -56,7 +58,7 @@ pub fn build_schema(state: ApiState) -> AppSchema {
 
 /// The schema without any state, for `export-schema` and the drift test.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish().sdl()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot).finish().sdl()
 }
 
 impl From<DomainError> for async_graphql::Error {

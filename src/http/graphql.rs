@@ -112,6 +112,7 @@ fn operation_type(request: &Request) -> Result<Option<OperationType>, String> {
 }
 
 async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, request: Request, is_get: bool) -> Response {
+    let is_mutation = matches!(operation_type(&request), Ok(Some(OperationType::Mutation)));
     match operation_type(&request) {
         Err(e) => {
             return reply(
@@ -134,6 +135,9 @@ async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, reques
     };
     let request = request.data(loader(state, &actor, true)).data(actor);
     let response = state.schema.execute(request).await;
+    if is_mutation {
+        state.wake.notify_one();
+    }
     // Errors without a path happened before execution (validation, limits): the request
     // never ran, which graphql-response+json reports as 400 and without `data`.
     let never_ran = response.data == async_graphql::Value::Null
@@ -217,7 +221,18 @@ pub async fn get(State(state): State<AppState>, parts: Parts) -> Response {
     execute(&state, &headers, media, request, true).await
 }
 
+/// Prefix of connection_init failures that mean "no valid token"; graphql-transport-ws
+/// clients get close code 4401 for them.
+const UNAUTHORIZED: &str = "Unauthorized";
+const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(20);
+/// Outgoing messages buffered per socket; a client that reads slower than this stalls its
+/// subscriptions, which then end with a "too slow" error instead of growing memory.
+const SOCKET_BUFFER: usize = 256;
+
 async fn websocket(state: AppState, parts: &mut Parts) -> Response {
+    use axum::extract::ws::{CloseFrame, Message};
+    use futures_util::{SinkExt, StreamExt};
+
     let protocol = match GraphQLProtocol::from_request_parts(parts, &state).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -228,7 +243,35 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
     };
     let schema = state.schema.clone();
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
-        GraphQLWebSocket::new(socket, schema, protocol)
+        let (mut socket_tx, socket_rx) = socket.split();
+        // One writer owns the socket; GraphQL messages and keepalive pings both go through it.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(SOCKET_BUFFER);
+        let writer = tokio::spawn(async move {
+            let mut ping = tokio::time::interval(KEEPALIVE);
+            ping.tick().await;
+            loop {
+                let msg = tokio::select! {
+                    m = rx.recv() => match m { Some(m) => m, None => break },
+                    _ = ping.tick() => Message::Ping(Vec::new().into()),
+                };
+                let closing = matches!(msg, Message::Close(_));
+                if socket_tx.send(msg).await.is_err() || closing {
+                    break;
+                }
+            }
+        });
+        let sink = futures_util::sink::unfold(tx, |tx, msg: Message| async move {
+            // A failed init means a missing or bad token: say so with 4401.
+            let msg = match msg {
+                Message::Close(Some(frame)) if frame.code == 1002 && frame.reason.starts_with(UNAUTHORIZED) => {
+                    Message::Close(Some(CloseFrame { code: 4401, reason: frame.reason }))
+                }
+                other => other,
+            };
+            tx.send(msg).await.map_err(|_| axum::Error::new("socket closed"))?;
+            Ok::<_, axum::Error>(tx)
+        });
+        GraphQLWebSocket::new_with_pair(sink, socket_rx, schema, protocol)
             .on_connection_init(move |payload| async move {
                 let token = payload
                     .get("Authorization")
@@ -236,13 +279,18 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                     .and_then(Json::as_str)
                     .map(|v| v.trim_start_matches("Bearer ").trim_start_matches("bearer ").to_owned())
                     .ok_or_else(|| {
-                        async_graphql::Error::new("connection_init needs {\"Authorization\": \"Bearer <token>\"}")
+                        async_graphql::Error::new(format!(
+                            "{UNAUTHORIZED}: connection_init needs {{\"Authorization\": \"Bearer <token>\"}}"
+                        ))
                     })?;
                 let mut conn = state.pool.get().await.map_err(|e| async_graphql::Error::from(DomainError::from(e)))?;
-                let actor = auth::actor_for_token(&mut conn, &token).await.map_err(async_graphql::Error::from)?;
+                let actor = auth::actor_for_token(&mut conn, &token)
+                    .await
+                    .map_err(|e| async_graphql::Error::new(format!("{UNAUTHORIZED}: {}", e.message())))?;
                 Ok(connection_data(&state, actor))
             })
             .serve()
-            .await
+            .await;
+        let _ = writer.await;
     })
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     pub schema: AppSchema,
     pub pool: Pool,
     pub statements: StatementCounter,
+    /// Wakes the outbox relay after a mutation commits.
+    pub wake: Arc<tokio::sync::Notify>,
     pub settings: Arc<HttpSettings>,
 }
 

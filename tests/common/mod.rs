@@ -148,6 +148,7 @@ pub fn global(database_url: &str) -> Global {
         request_timeout_secs: 30,
         body_limit: 1024 * 1024,
         dataloader_delay_us: 0,
+        event_retention_days: 7,
         log_format: "text".into(),
     }
 }
@@ -228,6 +229,17 @@ impl TestServer {
             .to_owned()
     }
 
+    /// Another server process-alike on the same database (scale-out tests).
+    pub async fn sibling(&self, adjust: impl FnOnce(&mut Global)) -> Instance {
+        let mut settings = global(&self.db.url);
+        adjust(&mut settings);
+        let state = kontor::app::build(&settings).await.expect("build app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = kontor::app::spawn(listener, state.clone());
+        Instance { addr, state, task }
+    }
+
     pub fn statements(&self) -> u64 {
         self.state.statements.get()
     }
@@ -236,4 +248,65 @@ impl TestServer {
 /// The first error of a response.
 pub fn first_error(body: &Value) -> &Value {
     &body["errors"][0]
+}
+
+/// A second server on a TestServer's database.
+pub struct Instance {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A private Redis on a free port, for tests that stop and restart it.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut r = PrivateRedis { port, child: None };
+        r.restart().await;
+        r
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..50 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("private redis did not start");
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -448,17 +448,8 @@ pub async fn add_comment(
             ElementType::Company => drop(lock::<models::Company>(conn, &ctx.actor, element.id).await?),
             ElementType::Deal => drop(lock::<models::Deal>(conn, &ctx.actor, element.id).await?),
         }
-        let entry = history::record(conn, ctx.actor.user_id, element, history::COMMENT, Some(text), &[]).await?;
-        outbox::append(
-            conn,
-            ctx.actor.user_id,
-            element,
-            outbox::COMMENTED,
-            vec!["timeline".into()],
-            serde_json::json!({ "timelineEntryId": entry.id }),
-        )
-        .await?;
-        Ok(entry)
+        // The entry reaches subscribers through its own TIMELINE event.
+        history::record(conn, ctx.actor.user_id, element, history::COMMENT, Some(text), &[]).await
     })
     .await
 }
