@@ -1,6 +1,40 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    activities (id) {
+        id -> Int8,
+        #[sql_name = "type"]
+        type_ -> Text,
+        subject -> Text,
+        description -> Nullable<Text>,
+        direction -> Nullable<Text>,
+        priority -> Text,
+        start_at -> Nullable<Timestamptz>,
+        end_at -> Nullable<Timestamptz>,
+        deadline -> Nullable<Timestamptz>,
+        completed -> Bool,
+        completed_at -> Nullable<Timestamptz>,
+        responsible_id -> Int8,
+        owner_type -> Text,
+        owner_id -> Int8,
+        communications -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        created_by_id -> Nullable<Int8>,
+        updated_by_id -> Nullable<Int8>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    activity_bindings (activity_id, element_type, element_id) {
+        activity_id -> Int8,
+        element_type -> Text,
+        element_id -> Int8,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Int8,
         user_id -> Int8,
@@ -318,6 +352,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(activity_bindings -> activities (activity_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(contact_companies -> companies (company_id));
 diesel::joinable!(contact_companies -> contacts (contact_id));
@@ -338,6 +373,8 @@ diesel::joinable!(timeline_entries -> users (author_id));
 diesel::joinable!(users -> departments (department_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    activities,
+    activity_bindings,
     api_tokens,
     communications,
     companies,

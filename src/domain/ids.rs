@@ -18,10 +18,11 @@ pub enum IdKind {
     Department,
     Product,
     ProductRow,
+    Activity,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 12] = [
+    pub const ALL: [IdKind; 13] = [
         IdKind::Lead,
         IdKind::Contact,
         IdKind::Company,
@@ -34,6 +35,7 @@ impl IdKind {
         IdKind::Department,
         IdKind::Product,
         IdKind::ProductRow,
+        IdKind::Activity,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -50,6 +52,7 @@ impl IdKind {
             IdKind::Department => "department",
             IdKind::Product => "product",
             IdKind::ProductRow => "productrow",
+            IdKind::Activity => "activity",
         }
     }
 

@@ -463,7 +463,22 @@ pub async fn convert(conn: &mut AsyncPgConnection, ctx: &Ctx, req: Conversion) -
             serde_json::to_value(&saved).map_err(anyhow::Error::from)?,
         )
         .await?;
-        let _ = req.complete_activities; // activities arrive with the real-time issue
+        // The lead's open activities follow it to what it became, completed by default.
+        let open = super::activities::open_of(conn, r).await?;
+        if !open.is_empty() {
+            let ids: Vec<i64> = open.iter().map(|a| a.id).collect();
+            let targets = [
+                contact.as_ref().map(|c| ElementRef { element_type: ElementType::Contact, id: c.id }),
+                company.as_ref().map(|c| ElementRef { element_type: ElementType::Company, id: c.id }),
+                deal.as_ref().map(|d| ElementRef { element_type: ElementType::Deal, id: d.id }),
+            ];
+            for t in targets.into_iter().flatten() {
+                super::activities::bind(conn, &ids, t).await?;
+            }
+            if req.complete_activities {
+                super::activities::complete_in_tx(conn, &ctx, open).await?;
+            }
+        }
         Ok(Converted { lead: saved, contact, company, deal })
     })
     .await

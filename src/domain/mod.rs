@@ -1,8 +1,10 @@
 //! The CRM rules. Knows PostgreSQL (through diesel-async) but nothing of GraphQL or HTTP.
 
+pub mod activities;
 pub mod actor;
 pub mod auth;
 pub mod comms;
+pub mod counters;
 pub mod deals;
 pub mod duplicates;
 pub mod elements;

@@ -290,3 +290,30 @@ pub struct StageMove {
     pub at: DateTime<Utc>,
     pub by_id: Option<i64>,
 }
+
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Serialize, Deserialize, Clone, Debug)]
+#[diesel(table_name = activities, check_for_backend(diesel::pg::Pg))]
+pub struct Activity {
+    pub id: i64,
+    #[serde(rename = "type")]
+    #[diesel(column_name = type_)]
+    pub activity_type: String,
+    pub subject: String,
+    pub description: Option<String>,
+    pub direction: Option<String>,
+    pub priority: String,
+    pub start_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub completed: bool,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub responsible_id: i64,
+    pub owner_type: String,
+    pub owner_id: i64,
+    pub communications: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by_id: Option<i64>,
+    pub updated_by_id: Option<i64>,
+    pub version: i32,
+}

@@ -119,6 +119,8 @@ pub enum Cond {
         kind: &'static str,
         op: Op,
     },
+    /// An activity is bound to this element.
+    Bound(super::ElementRef),
     /// The element is linked to one of these ids through a link table.
     Linked {
         table: &'static str,
@@ -210,6 +212,14 @@ pub fn compile(cond: Cond) -> DomainResult<Sql> {
             s.push(")");
             s
         }
+        Cond::Bound(r) => {
+            let mut s = Sql::new(format!(
+                "EXISTS (SELECT 1 FROM activity_bindings ab WHERE ab.activity_id = t.id AND ab.element_type = '{}' AND ab.element_id = ",
+                r.element_type.as_str()
+            ));
+            s.bind(Bind::Int8(r.id)).push(")");
+            s
+        }
         Cond::Linked { table, own_col, other_col, op } => {
             let (exists, op) = match op {
                 Op::IsNull(is_null) => (!is_null, None),
@@ -273,6 +283,8 @@ pub struct Plan {
 
 pub trait Listable: QueryableByName<Pg> + Serialize + Clone + Send + Sync + 'static {
     const TABLE: &'static str;
+    /// The select list over the table aliased `t`.
+    const SELECT: &'static str = "t.*";
     fn row_id(&self) -> i64;
     fn visibility(actor: &Actor, alias: &str) -> Sql;
     /// The JSON value of one column, for cursors.
@@ -283,8 +295,12 @@ pub trait Listable: QueryableByName<Pg> + Serialize + Clone + Send + Sync + 'sta
 /// that cursors do not serialise whole rows.
 macro_rules! listable {
     ($ty:ty, $table:literal, |$actor:ident, $alias:ident| $vis:expr, [$($col:ident),* $(,)?]) => {
+        listable!($ty, $table, |$actor, $alias| $vis, [$($col),*], "t.*");
+    };
+    ($ty:ty, $table:literal, |$actor:ident, $alias:ident| $vis:expr, [$($col:ident),* $(,)?], $select:literal) => {
         impl Listable for $ty {
             const TABLE: &'static str = $table;
+            const SELECT: &'static str = $select;
             fn row_id(&self) -> i64 {
                 self.id
             }
@@ -326,6 +342,29 @@ listable!(
     [id, title, stage_id, probability, opportunity, begin_date, close_date, assigned_to_id, created_at, updated_at]
 );
 listable!(models::TimelineEntry, "timeline_entries", |a, t| visibility::timeline_predicate(a, t), [id]);
+// An activity is as visible as its owner element.
+listable!(
+    models::Activity,
+    "activities",
+    |a, t| activity_visibility(a, t),
+    [id, deadline, start_at, created_at, updated_at],
+    // `type` is a Rust keyword: the row field reads the column under an alias.
+    "t.*, t.type AS type_"
+);
+
+fn activity_visibility(actor: &Actor, alias: &str) -> Sql {
+    let mut parts = Vec::new();
+    for et in [ElementType::Lead, ElementType::Contact, ElementType::Company, ElementType::Deal] {
+        let mut s = Sql::new(format!(
+            "({alias}.owner_type = '{e}' AND EXISTS (SELECT 1 FROM {table} o WHERE o.id = {alias}.owner_id AND ",
+            e = et.as_str(),
+            table = et.table()
+        ));
+        s.append(&visibility::element_predicate(actor, et, "o")).push("))");
+        parts.push(s);
+    }
+    Sql::join(&parts, " OR ", "FALSE")
+}
 // The catalogue is shared by the whole team.
 listable!(models::Product, "products", |_a, _t| Sql::new("TRUE"), [id, name, sku, price, sort, created_at, updated_at]);
 // Colleagues are visible to every signed-in user, as in any CRM's user picker.
@@ -514,7 +553,7 @@ fn from_clause(plan: &Plan) -> String {
 
 /// Runs a top-level list.
 pub async fn list<T: Listable>(conn: &mut AsyncPgConnection, plan: &Plan) -> DomainResult<Page<T>> {
-    let mut q = Sql::new(format!("SELECT t.* FROM {} WHERE ", from_clause(plan)));
+    let mut q = Sql::new(format!("SELECT {} FROM {} WHERE ", T::SELECT, from_clause(plan)));
     q.append(&plan.filter).push(" AND ").append(&plan.keyset);
     q.push(format!(" ORDER BY {} LIMIT ", order_sql(&plan.order, plan.backward, "t.")));
     q.bind(Bind::Int8(plan.limit + 1));
@@ -556,7 +595,8 @@ pub async fn list_nested<T: Listable>(
 ) -> DomainResult<HashMap<i64, Page<T>>> {
     let rel = plan.relation.ok_or_else(|| anyhow::anyhow!("nested list without a relation"))?;
     let mut q = Sql::new(format!(
-        "SELECT s.* FROM (SELECT t.*, {p} AS __parent, row_number() OVER (PARTITION BY {p} ORDER BY {o}) AS __rn FROM {f} WHERE {p} = ANY(",
+        "SELECT s.* FROM (SELECT {sel}, {p} AS __parent, row_number() OVER (PARTITION BY {p} ORDER BY {o}) AS __rn FROM {f} WHERE {p} = ANY(",
+        sel = T::SELECT,
         p = rel.parent,
         o = order_sql(&plan.order, plan.backward, "t."),
         f = from_clause(plan),
@@ -603,7 +643,7 @@ pub async fn count_nested(
 
 /// Loads rows of `T` by id, visible to `actor`, in one statement.
 pub async fn by_ids<T: Listable>(conn: &mut AsyncPgConnection, actor: &Actor, ids: &[i64]) -> DomainResult<Vec<T>> {
-    let mut q = Sql::new(format!("SELECT t.* FROM {} t WHERE t.id = ANY(", T::TABLE));
+    let mut q = Sql::new(format!("SELECT {} FROM {} t WHERE t.id = ANY(", T::SELECT, T::TABLE));
     q.bind(Bind::Int8s(ids.to_vec())).push(") AND ").append(&T::visibility(actor, "t"));
     Ok(q.load(conn).await?)
 }

@@ -214,6 +214,17 @@ impl Company {
     async fn updated_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
         common::user_of(ctx, self.updated_by_id).await
     }
+    /// Activities bound to this company.
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::activity::ActivityFilter>,
+        order_by: Option<Vec<super::activity::ActivityOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<super::activity::ActivityConnection> {
+        super::activity::activities_of(ctx, ElementType::Company, self.id, filter, order_by, first, after).await
+    }
     async fn timeline(
         &self,
         ctx: &Context<'_>,

@@ -231,6 +231,17 @@ impl Lead {
             None => Ok(None),
         }
     }
+    /// Activities bound to this lead.
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<super::activity::ActivityFilter>,
+        order_by: Option<Vec<super::activity::ActivityOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<super::activity::ActivityConnection> {
+        super::activity::activities_of(ctx, ElementType::Lead, self.id, filter, order_by, first, after).await
+    }
     /// History of this lead, newest first.
     async fn timeline(
         &self,

@@ -235,7 +235,8 @@ async fn linked<T: Listable>(
 ) -> Result<HashMap<i64, Vec<T>>, LoadError> {
     let mut conn = loaders.conn().await?;
     let mut q = Sql::new(format!(
-        "SELECT t.*, l.{own_col} AS __parent FROM {link_table} l JOIN {} t ON t.id = l.{other_col} WHERE l.{own_col} = ANY(",
+        "SELECT {}, l.{own_col} AS __parent FROM {link_table} l JOIN {} t ON t.id = l.{other_col} WHERE l.{own_col} = ANY(",
+        T::SELECT,
         T::TABLE
     ));
     q.bind(Bind::Int8s(owners.to_vec())).push(") AND ").append(&T::visibility(&loaders.actor, "t"));
@@ -330,5 +331,19 @@ impl Loader<ConversionOf> for Loaders {
         let mut conn = self.conn().await?;
         let rows = crate::domain::leads::conversions_of(&mut conn, &ids).await.map_err(err)?;
         Ok(rows.into_iter().map(|r| (ConversionOf(r.lead_id), r)).collect())
+    }
+}
+
+simple_key!(ActivityBindings);
+
+impl Loader<ActivityBindings> for Loaders {
+    type Value = Vec<crate::domain::ElementRef>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ActivityBindings]) -> Result<HashMap<ActivityBindings, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let found = crate::domain::activities::bindings_for(&mut conn, &ids).await.map_err(err)?;
+        Ok(found.into_iter().map(|(k, v)| (ActivityBindings(k), v)).collect())
     }
 }

@@ -1,5 +1,6 @@
 //! The GraphQL API: thin resolvers that translate between GraphQL and the domain.
 
+pub mod activity;
 pub mod common;
 pub mod company;
 pub mod connection;
@@ -28,11 +29,11 @@ use crate::domain::{Actor, DomainError};
 
 /// Root query: one object per capability, merged.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::Query, lifecycle::LifecycleQuery);
+pub struct QueryRoot(query::Query, lifecycle::LifecycleQuery, activity::ActivityQuery);
 
 /// Root mutation: one object per capability, merged.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(mutation::Mutation, lifecycle::LifecycleMutation);
+pub struct MutationRoot(mutation::Mutation, lifecycle::LifecycleMutation, activity::ActivityMutation);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
 

@@ -150,6 +150,16 @@ impl Prefetch for Deal {
                 ),
                 statuses(ctx, &look, rows.iter().flat_map(|d| [("type", d.type_id), ("source", d.source_id)])),
                 timeline(ctx, look.field("timeline"), ElementType::Deal, rows.iter().map(|d| d.id).collect()),
+                connection::<
+                    crate::domain::models::Activity,
+                    super::activity::ActivityFilter,
+                    super::activity::ActivityOrder,
+                >(
+                    ctx,
+                    look.field("activities"),
+                    super::activity::relation(ElementType::Deal),
+                    rows.iter().map(|d| d.id).collect(),
+                ),
                 keyed(
                     ctx,
                     &look,
@@ -208,6 +218,16 @@ impl Prefetch for Contact {
                     rows.iter().map(|c| c.id).collect(),
                 ),
                 timeline(ctx, look.field("timeline"), ElementType::Contact, rows.iter().map(|c| c.id).collect()),
+                connection::<
+                    crate::domain::models::Activity,
+                    super::activity::ActivityFilter,
+                    super::activity::ActivityOrder,
+                >(
+                    ctx,
+                    look.field("activities"),
+                    super::activity::relation(ElementType::Contact),
+                    rows.iter().map(|c| c.id).collect(),
+                ),
             ])
             .await
         }
@@ -260,6 +280,16 @@ impl Prefetch for Company {
                     rows.iter().map(|c| c.id).collect(),
                 ),
                 timeline(ctx, look.field("timeline"), ElementType::Company, rows.iter().map(|c| c.id).collect()),
+                connection::<
+                    crate::domain::models::Activity,
+                    super::activity::ActivityFilter,
+                    super::activity::ActivityOrder,
+                >(
+                    ctx,
+                    look.field("activities"),
+                    super::activity::relation(ElementType::Company),
+                    rows.iter().map(|c| c.id).collect(),
+                ),
             ])
             .await
         }
@@ -294,6 +324,16 @@ impl Prefetch for Lead {
                 elements::<Contact>(ctx, look.field("contact"), rows.iter().filter_map(|l| l.contact_id).collect()),
                 elements::<Company>(ctx, look.field("company"), rows.iter().filter_map(|l| l.company_id).collect()),
                 timeline(ctx, look.field("timeline"), ElementType::Lead, rows.iter().map(|l| l.id).collect()),
+                connection::<
+                    crate::domain::models::Activity,
+                    super::activity::ActivityFilter,
+                    super::activity::ActivityOrder,
+                >(
+                    ctx,
+                    look.field("activities"),
+                    super::activity::relation(ElementType::Lead),
+                    rows.iter().map(|l| l.id).collect(),
+                ),
                 keyed(
                     ctx,
                     &look,
@@ -345,6 +385,22 @@ where
         }
         .boxed()
     })
+}
+
+impl Prefetch for crate::domain::models::Activity {
+    fn prefetch<'a>(
+        ctx: &'a Context<'_>,
+        look: Lookahead<'a>,
+        rows: &'a [Self],
+    ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
+        async move {
+            run(vec![
+                users(ctx, &look, rows.iter().map(|a| ("responsible", Some(a.responsible_id)))),
+                keyed(ctx, &look, &["bindings"], rows.iter().map(|a| super::loaders::ActivityBindings(a.id)).collect()),
+            ])
+            .await
+        }
+    }
 }
 
 impl Prefetch for User {

@@ -146,6 +146,58 @@ fn bus(ctx: &Context<'_>) -> GqlResult<Bus> {
     ctx.data::<Bus>().cloned().map_err(|_| async_graphql::Error::new("events are not available"))
 }
 
+/// Recomputes a user's counters after every event and at the next moment they change by
+/// themselves (a deadline passing, the user's midnight); yields only changed figures.
+fn counters_stream(
+    user: crate::domain::models::User,
+    pool: crate::db::Pool,
+    bus: Bus,
+) -> impl Stream<Item = Result<super::activity::CountersGql, async_graphql::Error>> {
+    use crate::domain::counters::{self, Counters};
+    struct State {
+        user: crate::domain::models::User,
+        pool: crate::db::Pool,
+        rx: tokio::sync::broadcast::Receiver<Arc<Event>>,
+        last: Option<Counters>,
+    }
+    let rx = bus.subscribe();
+    futures_util::stream::unfold(State { user, pool, rx, last: None }, |mut st| async move {
+        loop {
+            if let Some(last) = &st.last {
+                let wait = (last.next_change - chrono::Utc::now()).to_std().unwrap_or_default()
+                    + std::time::Duration::from_millis(5);
+                tokio::select! {
+                    r = st.rx.recv() => {
+                        if let Err(RecvError::Closed) = r {
+                            return None;
+                        }
+                        // Coalesce a burst of events into one recomputation.
+                        while st.rx.try_recv().is_ok() {}
+                    }
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            let computed = async {
+                let mut conn = st.pool.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                counters::compute(&mut conn, &st.user, chrono::Utc::now())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message()))
+            }
+            .await;
+            match computed {
+                Ok(c) => {
+                    let changed = st.last.as_ref().is_none_or(|l| !l.same_figures(&c));
+                    st.last = Some(c.clone());
+                    if changed {
+                        return Some((Ok(super::activity::CountersGql(c)), st));
+                    }
+                }
+                Err(e) => return Some((Err(async_graphql::Error::new(format!("counters failed: {e}"))), st)),
+            }
+        }
+    })
+}
+
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
@@ -186,6 +238,19 @@ impl SubscriptionRoot {
                 }))
             }
         }))
+    }
+
+    /// The user's counters (default: me) at once, then each time they change: after writes
+    /// that affect them, and with no write when a deadline passes or the user's day ends.
+    async fn counters_changed(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+    ) -> Result<impl Stream<Item = Result<super::activity::CountersGql, async_graphql::Error>>, async_graphql::Error>
+    {
+        let user = super::activity::counter_user(ctx, user_id).await?;
+        let pool = ctx.data::<super::ApiState>()?.pool.clone();
+        Ok(counters_stream(user, pool, bus(ctx)?))
     }
 
     /// Every new history entry of one element, or (without `element`) of every element the

@@ -175,6 +175,8 @@ impl TestServer {
 
     /// Starts a server with adjusted settings.
     pub async fn start_with(adjust: impl FnOnce(&mut Global)) -> TestServer {
+        // Server-side errors show in the output of failing tests.
+        let _ = tracing_subscriber::fmt().with_env_filter("kontor=error").with_test_writer().try_init();
         let db = TestDb::new().await;
         let mut settings = global(&db.url);
         adjust(&mut settings);

@@ -135,7 +135,7 @@ pub async fn get<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i6
 }
 
 pub(crate) async fn lock<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<T> {
-    let mut q = Sql::new(format!("SELECT t.* FROM {} t WHERE t.id = ", T::TABLE));
+    let mut q = Sql::new(format!("SELECT {} FROM {} t WHERE t.id = ", T::SELECT, T::TABLE));
     q.bind(Bind::Int8(id)).push(" AND ").append(&T::visibility(actor, "t")).push(" FOR UPDATE");
     let mut rows: Vec<T> = q.load(conn).await?;
     rows.pop().ok_or_else(|| {
