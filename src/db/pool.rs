@@ -48,9 +48,11 @@ pub fn build(database_url: &str, settings: &PoolSettings, counter: StatementCoun
         let counter = counter.clone();
         async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.batch_execute(&format!("SET statement_timeout = {statement_timeout_ms}; SET TIME ZONE 'UTC'"))
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {statement_timeout_ms}; SET TIME ZONE 'UTC'; SET jit = off"
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             conn.set_instrumentation(CountingInstrumentation(counter));
             Ok(conn)
         }

@@ -111,6 +111,9 @@ struct Next {
     next: Option<DateTime<Utc>>,
 }
 
+// Each element set is "assigned to the user" UNION "carries the user's open activities",
+// so both halves use their index; `any_open` is a per-element probe (LIMIT 1), not a join
+// over every open activity in the database.
 const ELEMENTS_SQL: &str = "
 WITH open AS (
     SELECT b.element_type, b.element_id, min(a.deadline) AS earliest,
@@ -121,25 +124,32 @@ WITH open AS (
 ), elements AS (
     SELECT 'LEAD' AS et, l.id, NULL::bigint AS pipeline_id, l.assigned_to_id FROM leads l
       JOIN status_items s ON s.id = l.status_id AND s.semantics = 'PROCESS'
-      WHERE l.assigned_to_id = $1 OR l.id IN (SELECT element_id FROM open WHERE element_type = 'LEAD')
+      WHERE l.id IN (SELECT id FROM leads WHERE assigned_to_id = $1
+                     UNION SELECT element_id FROM open WHERE element_type = 'LEAD')
     UNION ALL
     SELECT 'DEAL', d.id, d.pipeline_id, d.assigned_to_id FROM deals d
       JOIN stages st ON st.id = d.stage_id AND st.semantics = 'PROCESS'
-      WHERE d.assigned_to_id = $1 OR d.id IN (SELECT element_id FROM open WHERE element_type = 'DEAL')
+      WHERE d.id IN (SELECT id FROM deals WHERE assigned_to_id = $1
+                     UNION SELECT element_id FROM open WHERE element_type = 'DEAL')
     UNION ALL
     SELECT 'CONTACT', c.id, NULL, c.assigned_to_id FROM contacts c
-      WHERE c.assigned_to_id = $1 OR c.id IN (SELECT element_id FROM open WHERE element_type = 'CONTACT')
+      WHERE c.id IN (SELECT id FROM contacts WHERE assigned_to_id = $1
+                     UNION SELECT element_id FROM open WHERE element_type = 'CONTACT')
     UNION ALL
     SELECT 'COMPANY', co.id, NULL, co.assigned_to_id FROM companies co
       WHERE NOT co.is_my_company
-        AND (co.assigned_to_id = $1 OR co.id IN (SELECT element_id FROM open WHERE element_type = 'COMPANY'))
+        AND co.id IN (SELECT id FROM companies WHERE assigned_to_id = $1
+                      UNION SELECT element_id FROM open WHERE element_type = 'COMPANY')
 )
 SELECT e.et, e.pipeline_id, coalesce(e.assigned_to_id = $1, false) AS assigned, o.earliest,
        coalesce(o.incoming, false) AS incoming,
-       (o.element_id IS NOT NULL OR EXISTS (
-            SELECT 1 FROM activity_bindings b2 JOIN activities a2 ON a2.id = b2.activity_id
-            WHERE b2.element_type = e.et AND b2.element_id = e.id AND NOT a2.completed)) AS any_open
-FROM elements e LEFT JOIN open o ON o.element_type = e.et AND o.element_id = e.id";
+       (o.element_id IS NOT NULL OR probe.one IS NOT NULL) AS any_open
+FROM elements e
+LEFT JOIN open o ON o.element_type = e.et AND o.element_id = e.id
+LEFT JOIN LATERAL (
+    SELECT 1 AS one FROM activity_bindings b2 JOIN activities a2 ON a2.id = b2.activity_id AND NOT a2.completed
+    WHERE b2.element_type = e.et AND b2.element_id = e.id LIMIT 1
+) probe ON o.element_id IS NULL AND e.assigned_to_id = $1";
 
 pub async fn compute(conn: &mut AsyncPgConnection, user: &User, now: DateTime<Utc>) -> DomainResult<Counters> {
     let tz: chrono_tz::Tz = user.time_zone.parse().unwrap_or(chrono_tz::UTC);

@@ -70,7 +70,9 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     let leads = (deals / 2).max(10);
     let tag = chrono::Utc::now().timestamp();
 
-    let bar = ProgressBar::new(users + companies + contacts + leads + deals);
+    // Ten activities per deal, spread over deals, contacts and leads, a fifth still open.
+    let activities = deals * 10;
+    let bar = ProgressBar::new(users + companies + contacts + leads + deals + activities);
     bar.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} rows ({per_sec}, {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -187,9 +189,34 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
         )
     })
     .await?;
+    let deal_ids = ids(&mut conn, "SELECT id FROM deals ORDER BY id").await?;
+    let lead_ids = ids(&mut conn, "SELECT id FROM leads ORDER BY id").await?;
+    batched(&mut conn, &bar, "activities", activities, |a, b| {
+        with_arrays(
+            format!(
+                "WITH src AS (SELECT i, (ARRAY['DEAL','CONTACT','LEAD'])[1 + i % 3] AS et, \
+                   CASE i % 3 WHEN 0 THEN {d} WHEN 1 THEN {c} ELSE {l} END AS eid FROM generate_series({a}, {b}) i), \
+                 ins AS (INSERT INTO activities (type, subject, direction, priority, deadline, completed, completed_at, \
+                   responsible_id, owner_type, owner_id, created_by_id, updated_by_id) \
+                 SELECT (ARRAY['CALL','MEETING','TASK','EMAIL','TODO'])[1 + i % 5], 'Follow-up ' || i, \
+                   CASE WHEN i % 7 = 0 THEN 'INCOMING' ELSE 'OUTGOING' END, 'MEDIUM', \
+                   now() + ((i % 240) - 120) * interval '1 hour', i % 5 <> 0, CASE WHEN i % 5 <> 0 THEN now() END, \
+                   {u}, et, eid, {u}, {u} FROM src RETURNING id, owner_type, owner_id) \
+                 INSERT INTO activity_bindings (activity_id, element_type, element_id) SELECT id, owner_type, owner_id FROM ins",
+                d = pick("{a1}", deal_ids.len(), "i / 3"),
+                c = pick("{a2}", contact_ids.len(), "i / 3"),
+                l = pick("{a3}", lead_ids.len(), "i / 3"),
+                u = pick("{a0}", user_ids.len(), "i"),
+            ),
+            &[&user_ids, &deal_ids, &contact_ids, &lead_ids],
+        )
+    })
+    .await?;
     diesel::sql_query("ANALYZE").execute(&mut conn).await?;
     bar.finish_with_message("done");
-    eprintln!("seeded {users} users, {companies} companies, {contacts} contacts, {leads} leads and {deals} deals");
+    eprintln!(
+        "seeded {users} users, {companies} companies, {contacts} contacts, {leads} leads, {deals} deals and {activities} activities"
+    );
     Ok(())
 }
 

@@ -242,6 +242,9 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
         Err(e) => return e.into_response(),
     };
     let schema = state.schema.clone();
+    // Small socket buffers: most sockets sit idle, and the 128 KiB defaults dominated the
+    // memory of an idle subscription (docs/benchmarks.md).
+    let upgrade = upgrade.read_buffer_size(4 * 1024).write_buffer_size(4 * 1024).max_write_buffer_size(1024 * 1024);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
         let (mut socket_tx, socket_rx) = socket.split();
         // One writer owns the socket; GraphQL messages and keepalive pings both go through it.
