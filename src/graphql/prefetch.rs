@@ -101,6 +101,32 @@ async fn run(jobs: Vec<Option<Job<'_>>>) -> GqlResult<()> {
     Ok(())
 }
 
+/// What every element list prefetches: its people (assignee, creator, last editor), its
+/// history and activities, and its communications (deals have none).
+fn element_jobs<'a>(
+    ctx: &'a Context<'_>,
+    look: &Lookahead<'a>,
+    et: ElementType,
+    ids: Vec<i64>,
+    people: impl Iterator<Item = [Option<i64>; 3]>,
+) -> Vec<Option<Job<'a>>> {
+    use super::activity::{ActivityFilter, ActivityOrder, relation};
+    let mut jobs = vec![
+        users(ctx, look, people.flat_map(|[a, c, u]| [("assignedTo", a), ("createdBy", c), ("updatedBy", u)])),
+        timeline(ctx, look.field("timeline"), et, ids.clone()),
+        connection::<crate::domain::models::Activity, ActivityFilter, ActivityOrder>(
+            ctx,
+            look.field("activities"),
+            relation(et),
+            ids.clone(),
+        ),
+    ];
+    if et != ElementType::Deal {
+        jobs.push(comms(ctx, look, et, ids));
+    }
+    jobs
+}
+
 impl Prefetch for Deal {
     fn prefetch<'a>(
         ctx: &'a Context<'_>,
@@ -108,6 +134,7 @@ impl Prefetch for Deal {
         rows: &'a [Self],
     ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move {
+            let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
             let contacts_look = look.field("contacts");
             let contacts = (contacts_look.exists() || look.field("contactIds").exists()).then(|| {
                 async move {
@@ -118,57 +145,28 @@ impl Prefetch for Deal {
                 }
                 .boxed()
             });
-            let stages = (look.field("stage").exists() || look.field("isWon").exists()).then(|| {
-                async move {
-                    loader(ctx).load_many(rows.iter().map(|d| StageId(d.stage_id))).await.map_err(load_error)?;
-                    Ok(())
-                }
-                .boxed()
-            });
-            let pipelines = look.field("pipeline").exists().then(|| {
-                async move {
-                    loader(ctx).load_many(rows.iter().map(|d| PipelineId(d.pipeline_id))).await.map_err(load_error)?;
-                    Ok(())
-                }
-                .boxed()
-            });
-            run(vec![
+            let mut jobs = element_jobs(
+                ctx,
+                &look,
+                ElementType::Deal,
+                ids.clone(),
+                rows.iter().map(|d| [d.assigned_to_id, d.created_by_id, d.updated_by_id]),
+            );
+            jobs.extend([
                 contacts,
                 elements::<Company>(ctx, look.field("company"), rows.iter().filter_map(|d| d.company_id).collect()),
-                stages,
-                pipelines,
-                users(
-                    ctx,
-                    &look,
-                    rows.iter().flat_map(|d| {
-                        [
-                            ("assignedTo", d.assigned_to_id),
-                            ("createdBy", d.created_by_id),
-                            ("updatedBy", d.updated_by_id),
-                        ]
-                    }),
-                ),
+                keyed(ctx, &look, &["stage", "isWon"], rows.iter().map(|d| StageId(d.stage_id)).collect()),
+                keyed(ctx, &look, &["pipeline"], rows.iter().map(|d| PipelineId(d.pipeline_id)).collect()),
                 statuses(ctx, &look, rows.iter().flat_map(|d| [("type", d.type_id), ("source", d.source_id)])),
-                timeline(ctx, look.field("timeline"), ElementType::Deal, rows.iter().map(|d| d.id).collect()),
-                connection::<
-                    crate::domain::models::Activity,
-                    super::activity::ActivityFilter,
-                    super::activity::ActivityOrder,
-                >(
-                    ctx,
-                    look.field("activities"),
-                    super::activity::relation(ElementType::Deal),
-                    rows.iter().map(|d| d.id).collect(),
-                ),
                 keyed(
                     ctx,
                     &look,
                     &["productRows", "totals"],
-                    rows.iter().map(|d| ProductRows(ElementType::Deal, d.id)).collect(),
+                    ids.iter().map(|id| ProductRows(ElementType::Deal, *id)).collect(),
                 ),
-                keyed(ctx, &look, &["stageHistory"], rows.iter().map(|d| StageHistory(d.id)).collect()),
-            ])
-            .await
+                keyed(ctx, &look, &["stageHistory"], ids.iter().map(|id| StageHistory(*id)).collect()),
+            ]);
+            run(jobs).await
         }
     }
 }
@@ -180,6 +178,7 @@ impl Prefetch for Contact {
         rows: &'a [Self],
     ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move {
+            let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
             let companies_look = look.field("companies");
             let companies = (companies_look.exists() || look.field("companyIds").exists()).then(|| {
                 async move {
@@ -190,46 +189,20 @@ impl Prefetch for Contact {
                 }
                 .boxed()
             });
-            run(vec![
+            let mut jobs = element_jobs(
+                ctx,
+                &look,
+                ElementType::Contact,
+                ids.clone(),
+                rows.iter().map(|c| [c.assigned_to_id, c.created_by_id, c.updated_by_id]),
+            );
+            jobs.extend([
                 companies,
-                comms(ctx, &look, ElementType::Contact, rows.iter().map(|c| c.id).collect()),
-                users(
-                    ctx,
-                    &look,
-                    rows.iter().flat_map(|c| {
-                        [
-                            ("assignedTo", c.assigned_to_id),
-                            ("createdBy", c.created_by_id),
-                            ("updatedBy", c.updated_by_id),
-                        ]
-                    }),
-                ),
                 statuses(ctx, &look, rows.iter().flat_map(|c| [("type", c.type_id), ("source", c.source_id)])),
-                connection::<Deal, DealFilter, DealOrder>(
-                    ctx,
-                    look.field("deals"),
-                    CONTACT_DEALS,
-                    rows.iter().map(|c| c.id).collect(),
-                ),
-                connection::<Lead, LeadFilter, LeadOrder>(
-                    ctx,
-                    look.field("leads"),
-                    CONTACT_LEADS,
-                    rows.iter().map(|c| c.id).collect(),
-                ),
-                timeline(ctx, look.field("timeline"), ElementType::Contact, rows.iter().map(|c| c.id).collect()),
-                connection::<
-                    crate::domain::models::Activity,
-                    super::activity::ActivityFilter,
-                    super::activity::ActivityOrder,
-                >(
-                    ctx,
-                    look.field("activities"),
-                    super::activity::relation(ElementType::Contact),
-                    rows.iter().map(|c| c.id).collect(),
-                ),
-            ])
-            .await
+                connection::<Deal, DealFilter, DealOrder>(ctx, look.field("deals"), CONTACT_DEALS, ids.clone()),
+                connection::<Lead, LeadFilter, LeadOrder>(ctx, look.field("leads"), CONTACT_LEADS, ids),
+            ]);
+            run(jobs).await
         }
     }
 }
@@ -241,19 +214,15 @@ impl Prefetch for Company {
         rows: &'a [Self],
     ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move {
-            run(vec![
-                comms(ctx, &look, ElementType::Company, rows.iter().map(|c| c.id).collect()),
-                users(
-                    ctx,
-                    &look,
-                    rows.iter().flat_map(|c| {
-                        [
-                            ("assignedTo", c.assigned_to_id),
-                            ("createdBy", c.created_by_id),
-                            ("updatedBy", c.updated_by_id),
-                        ]
-                    }),
-                ),
+            let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+            let mut jobs = element_jobs(
+                ctx,
+                &look,
+                ElementType::Company,
+                ids.clone(),
+                rows.iter().map(|c| [c.assigned_to_id, c.created_by_id, c.updated_by_id]),
+            );
+            jobs.extend([
                 statuses(
                     ctx,
                     &look,
@@ -265,33 +234,12 @@ impl Prefetch for Company {
                     ctx,
                     look.field("contacts"),
                     COMPANY_CONTACTS,
-                    rows.iter().map(|c| c.id).collect(),
+                    ids.clone(),
                 ),
-                connection::<Deal, DealFilter, DealOrder>(
-                    ctx,
-                    look.field("deals"),
-                    COMPANY_DEALS,
-                    rows.iter().map(|c| c.id).collect(),
-                ),
-                connection::<Lead, LeadFilter, LeadOrder>(
-                    ctx,
-                    look.field("leads"),
-                    COMPANY_LEADS,
-                    rows.iter().map(|c| c.id).collect(),
-                ),
-                timeline(ctx, look.field("timeline"), ElementType::Company, rows.iter().map(|c| c.id).collect()),
-                connection::<
-                    crate::domain::models::Activity,
-                    super::activity::ActivityFilter,
-                    super::activity::ActivityOrder,
-                >(
-                    ctx,
-                    look.field("activities"),
-                    super::activity::relation(ElementType::Company),
-                    rows.iter().map(|c| c.id).collect(),
-                ),
-            ])
-            .await
+                connection::<Deal, DealFilter, DealOrder>(ctx, look.field("deals"), COMPANY_DEALS, ids.clone()),
+                connection::<Lead, LeadFilter, LeadOrder>(ctx, look.field("leads"), COMPANY_LEADS, ids),
+            ]);
+            run(jobs).await
         }
     }
 }
@@ -303,19 +251,15 @@ impl Prefetch for Lead {
         rows: &'a [Self],
     ) -> impl Future<Output = GqlResult<()>> + Send + 'a {
         async move {
-            run(vec![
-                comms(ctx, &look, ElementType::Lead, rows.iter().map(|l| l.id).collect()),
-                users(
-                    ctx,
-                    &look,
-                    rows.iter().flat_map(|l| {
-                        [
-                            ("assignedTo", l.assigned_to_id),
-                            ("createdBy", l.created_by_id),
-                            ("updatedBy", l.updated_by_id),
-                        ]
-                    }),
-                ),
+            let ids: Vec<i64> = rows.iter().map(|l| l.id).collect();
+            let mut jobs = element_jobs(
+                ctx,
+                &look,
+                ElementType::Lead,
+                ids.clone(),
+                rows.iter().map(|l| [l.assigned_to_id, l.created_by_id, l.updated_by_id]),
+            );
+            jobs.extend([
                 statuses(
                     ctx,
                     &look,
@@ -323,31 +267,20 @@ impl Prefetch for Lead {
                 ),
                 elements::<Contact>(ctx, look.field("contact"), rows.iter().filter_map(|l| l.contact_id).collect()),
                 elements::<Company>(ctx, look.field("company"), rows.iter().filter_map(|l| l.company_id).collect()),
-                timeline(ctx, look.field("timeline"), ElementType::Lead, rows.iter().map(|l| l.id).collect()),
-                connection::<
-                    crate::domain::models::Activity,
-                    super::activity::ActivityFilter,
-                    super::activity::ActivityOrder,
-                >(
-                    ctx,
-                    look.field("activities"),
-                    super::activity::relation(ElementType::Lead),
-                    rows.iter().map(|l| l.id).collect(),
-                ),
                 keyed(
                     ctx,
                     &look,
                     &["productRows", "totals"],
-                    rows.iter().map(|l| ProductRows(ElementType::Lead, l.id)).collect(),
+                    ids.iter().map(|id| ProductRows(ElementType::Lead, *id)).collect(),
                 ),
                 keyed(
                     ctx,
                     &look,
                     &["convertedAt", "convertedContact", "convertedCompany", "convertedDeal"],
-                    rows.iter().map(|l| ConversionOf(l.id)).collect(),
+                    ids.iter().map(|id| ConversionOf(*id)).collect(),
                 ),
-            ])
-            .await
+            ]);
+            run(jobs).await
         }
     }
 }
