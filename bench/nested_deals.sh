@@ -21,8 +21,11 @@ BASE=${BENCH_PG:-postgres://127.0.0.1:5432}
 export DATABASE_URL="$BASE/$DB"
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
-cargo build --release --locked -q
-BIN=target/release/kontor
+# BIN=path/to/kontor measures another build (e.g. an older commit) on the same data.
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -q
+  BIN=target/release/kontor
+fi
 
 if [ "$(psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM deals' 2>/dev/null || echo 0)" -lt "$SCALE" ]; then
   echo "seeding $SCALE deals into $DB"

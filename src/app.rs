@@ -33,7 +33,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
         events::relay::RelaySettings {
             database_url: global.database_url.clone(),
             redis_url: global.redis_url.clone(),
-            poll: Duration::from_millis(10),
+            poll: Duration::from_secs(1),
             retention: chrono::Duration::days(global.event_retention_days.max(1)),
         },
         bus.clone(),

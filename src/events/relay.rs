@@ -20,7 +20,8 @@ const BATCH: i64 = 500;
 pub struct RelaySettings {
     pub database_url: String,
     pub redis_url: Option<String>,
-    /// How often to look for events written by other instances.
+    /// How often to look for events when no notification arrives (a safety net: committed
+    /// events notify the relay).
     pub poll: Duration,
     pub retention: chrono::Duration,
 }
@@ -110,6 +111,8 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     tracing::info!("this instance relays the outbox");
+    // Committed events on any instance notify this channel (a trigger on `events`).
+    diesel::sql_query("LISTEN kontor_outbox").execute(&mut conn).await?;
     let mut backoff = Duration::from_millis(100);
     let mut last_prune = std::time::Instant::now() - Duration::from_secs(3600);
     loop {
@@ -119,7 +122,15 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
         }
         let pending = stamp(&mut conn).await?;
         if pending.is_empty() {
+            use futures_util::StreamExt;
+            // Notifications that arrive between two waits are buffered by the connection.
+            let mut notified = std::pin::pin!(conn.notifications_stream());
             tokio::select! {
+                n = notified.next() => {
+                    if let Some(Err(e)) = n {
+                        return Err(e.into());
+                    }
+                }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(settings.poll) => {}
             }
