@@ -5,7 +5,6 @@ use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::Map;
 
 use super::actor::Actor;
 use super::comms::{CommKind, CommSet, CommValue};
@@ -127,20 +126,6 @@ fn comm_set(list: &[Communication]) -> CommSet {
     set
 }
 
-/// Fills only the empty fields of an existing element from the lead's values.
-fn fill_empty(target: &mut Map<String, serde_json::Value>, from: &[(&str, serde_json::Value)]) {
-    for (k, v) in from {
-        let empty = match target.get(*k) {
-            None | Some(serde_json::Value::Null) => true,
-            Some(serde_json::Value::String(s)) => s.trim().is_empty(),
-            _ => false,
-        };
-        if empty && !v.is_null() {
-            target.insert((*k).to_owned(), v.clone());
-        }
-    }
-}
-
 /// Adds the lead's communications an existing element lacks (compared normalised).
 async fn merge_comms(
     conn: &mut AsyncPgConnection,
@@ -200,7 +185,10 @@ async fn fill_existing<T: elements::Element + serde::de::DeserializeOwned>(
         merge_comms(conn, ElementRef { element_type: T::TYPE, id }, lead_comms).await?
     };
     let mut map = elements::to_map(&old)?;
-    fill_empty(&mut map, &values);
+    // Linking an existing element only fills its empty fields.
+    for (k, v) in &values {
+        elements::fill_empty(&mut map, k, v);
+    }
     let filled: T = serde_json::from_value(serde_json::Value::Object(map)).map_err(anyhow::Error::from)?;
     elements::update_locked(
         conn,

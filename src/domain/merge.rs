@@ -78,16 +78,8 @@ pub async fn merge<T: Element + DeserializeOwned>(
         let mut map = elements::to_map(&keep)?;
         for m in &merged {
             for (k, v) in elements::to_map(m)? {
-                if KEEP_OWN.contains(&k.as_str()) || v.is_null() {
-                    continue;
-                }
-                let empty = match map.get(&k) {
-                    None | Some(serde_json::Value::Null) => true,
-                    Some(serde_json::Value::String(s)) => s.trim().is_empty(),
-                    _ => false,
-                };
-                if empty {
-                    map.insert(k, v);
+                if !KEEP_OWN.contains(&k.as_str()) {
+                    elements::fill_empty(&mut map, &k, &v);
                 }
             }
         }
@@ -119,14 +111,10 @@ pub async fn merge<T: Element + DeserializeOwned>(
             q.bind(ids_bind()).push(format!(") GROUP BY {other} ON CONFLICT DO NOTHING"));
             exec(conn, q).await?;
         }
-        if et == ElementType::Lead {
+        if matches!(et, ElementType::Lead | ElementType::Deal) {
             let mut q = Sql::new("UPDATE product_rows SET owner_id = ");
-            q.bind(Bind::Int8(keep_id)).push(" WHERE owner_type = 'LEAD' AND owner_id = ANY(").bind(ids_bind()).push(")");
-            exec(conn, q).await?;
-        }
-        if et == ElementType::Deal {
-            let mut q = Sql::new("UPDATE product_rows SET owner_id = ");
-            q.bind(Bind::Int8(keep_id)).push(" WHERE owner_type = 'DEAL' AND owner_id = ANY(").bind(ids_bind()).push(")");
+            q.bind(Bind::Int8(keep_id)).push(format!(" WHERE owner_type = '{}' AND owner_id = ANY(", et.as_str()));
+            q.bind(ids_bind()).push(")");
             exec(conn, q).await?;
         }
         // History moves to the kept element.

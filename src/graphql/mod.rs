@@ -131,11 +131,6 @@ pub fn opt_id(kind: IdKind, id: Option<i64>) -> Option<ID> {
     id.map(|i| to_id(kind, i))
 }
 
-/// Decodes an id argument of a known kind, reporting a malformed one against `field`.
-pub fn from_id(kind: IdKind, id: &ID, field: &str) -> Result<i64, DomainError> {
-    ids::decode(kind, id, field)
-}
-
 /// Decodes the id of a lookup: a malformed id names nothing (NOT_FOUND).
 pub fn lookup_id(kind: IdKind, id: &ID) -> Result<i64, DomainError> {
     ids::decode_lookup(kind, id)

@@ -112,8 +112,7 @@ fn operation_type(request: &Request) -> Result<Option<OperationType>, String> {
 }
 
 async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, request: Request, is_get: bool) -> Response {
-    let is_mutation = matches!(operation_type(&request), Ok(Some(OperationType::Mutation)));
-    match operation_type(&request) {
+    let is_mutation = match operation_type(&request) {
         Err(e) => {
             return reply(
                 StatusCode::BAD_REQUEST,
@@ -121,13 +120,13 @@ async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, reques
                 &json!({ "errors": [{ "message": e, "extensions": { "code": "GRAPHQL_PARSE_FAILED" } }] }),
             );
         }
-        Ok(Some(OperationType::Mutation)) if is_get => {
-            let mut resp =
-                reply(StatusCode::METHOD_NOT_ALLOWED, media, &error_body("mutations need POST", "METHOD_NOT_ALLOWED"));
-            resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-            return resp;
-        }
-        Ok(_) => {}
+        Ok(ty) => ty == Some(OperationType::Mutation),
+    };
+    if is_mutation && is_get {
+        let mut resp =
+            reply(StatusCode::METHOD_NOT_ALLOWED, media, &error_body("mutations need POST", "METHOD_NOT_ALLOWED"));
+        resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return resp;
     }
     let actor = match authenticate(state, headers).await {
         Ok(a) => a,

@@ -247,11 +247,6 @@ impl TestServer {
     }
 }
 
-/// The first error of a response.
-pub fn first_error(body: &Value) -> &Value {
-    &body["errors"][0]
-}
-
 /// A second server on a TestServer's database.
 pub struct Instance {
     pub addr: SocketAddr,

@@ -120,6 +120,19 @@ macro_rules! stamped {
 }
 pub(crate) use stamped;
 
+/// Sets `key` to `value` when the row has no value there yet (null or blank text): how
+/// conversion fills an existing element and how a merge fills the kept one.
+pub(crate) fn fill_empty(target: &mut Map<String, Json>, key: &str, value: &Json) {
+    let empty = match target.get(key) {
+        None | Some(Json::Null) => true,
+        Some(Json::String(s)) => s.trim().is_empty(),
+        _ => false,
+    };
+    if empty && !value.is_null() {
+        target.insert(key.to_owned(), value.clone());
+    }
+}
+
 pub(crate) fn to_map<T: Serialize>(row: &T) -> DomainResult<Map<String, Json>> {
     match serde_json::to_value(row).map_err(anyhow::Error::from)? {
         Json::Object(m) => Ok(m),
