@@ -164,6 +164,26 @@ pub async fn reopen_deal(
     .await
 }
 
+/// Every stage move of many deals, oldest first.
+pub async fn stage_history(
+    conn: &mut AsyncPgConnection,
+    deal_ids: &[i64],
+) -> DomainResult<std::collections::HashMap<i64, Vec<super::models::StageMove>>> {
+    use crate::db::schema::deal_stage_history as h;
+    use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+    let rows: Vec<super::models::StageMove> = h::table
+        .filter(h::deal_id.eq_any(deal_ids))
+        .order((h::deal_id, h::id))
+        .select(super::models::StageMove::as_select())
+        .load(conn)
+        .await?;
+    let mut out: std::collections::HashMap<i64, Vec<super::models::StageMove>> = std::collections::HashMap::new();
+    for r in rows {
+        out.entry(r.deal_id).or_default().push(r);
+    }
+    Ok(out)
+}
+
 /// Count and amounts per currency.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Figures {

@@ -641,6 +641,31 @@ pub async fn count_nested(
     Ok(out)
 }
 
+/// The elements linked to many owners through a link table (a deal's contacts, a contact's
+/// companies), visible to `actor`, in link order, in one statement.
+pub async fn linked<T: Listable>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    link_table: &str,
+    own_col: &str,
+    other_col: &str,
+    owners: &[i64],
+) -> DomainResult<HashMap<i64, Vec<T>>> {
+    let mut q = Sql::new(format!(
+        "SELECT {}, l.{own_col} AS __parent FROM {link_table} l JOIN {} t ON t.id = l.{other_col} WHERE l.{own_col} = ANY(",
+        T::SELECT,
+        T::TABLE
+    ));
+    q.bind(Bind::Int8s(owners.to_vec())).push(") AND ").append(&T::visibility(actor, "t"));
+    q.push(format!(" ORDER BY l.{own_col}, l.sort, l.{other_col}"));
+    let rows: Vec<Keyed<T>> = q.load(conn).await?;
+    let mut out: HashMap<i64, Vec<T>> = owners.iter().map(|o| (*o, Vec::new())).collect();
+    for r in rows {
+        out.entry(r.parent).or_default().push(r.row);
+    }
+    Ok(out)
+}
+
 /// Loads rows of `T` by id, visible to `actor`, in one statement.
 pub async fn by_ids<T: Listable>(conn: &mut AsyncPgConnection, actor: &Actor, ids: &[i64]) -> DomainResult<Vec<T>> {
     let mut q = Sql::new(format!("SELECT {} FROM {} t WHERE t.id = ANY(", T::SELECT, T::TABLE));

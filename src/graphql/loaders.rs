@@ -8,10 +8,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use diesel_async::RunQueryDsl;
 
 use crate::db::Pool;
-use crate::db::sql::{Bind, Sql};
 use crate::domain::comms;
 use crate::domain::models::{Communication, Company, Contact, Pipeline, Stage, StatusItem, User};
 use crate::domain::query::{self, Listable, Page, Plan};
@@ -225,7 +223,6 @@ impl Loader<Comms> for Loaders {
     }
 }
 
-/// The linked elements of a short many-to-many list, visible to the actor, in link order.
 async fn linked<T: Listable>(
     loaders: &Loaders,
     link_table: &str,
@@ -234,19 +231,7 @@ async fn linked<T: Listable>(
     owners: &[i64],
 ) -> Result<HashMap<i64, Vec<T>>, LoadError> {
     let mut conn = loaders.conn().await?;
-    let mut q = Sql::new(format!(
-        "SELECT {}, l.{own_col} AS __parent FROM {link_table} l JOIN {} t ON t.id = l.{other_col} WHERE l.{own_col} = ANY(",
-        T::SELECT,
-        T::TABLE
-    ));
-    q.bind(Bind::Int8s(owners.to_vec())).push(") AND ").append(&T::visibility(&loaders.actor, "t"));
-    q.push(format!(" ORDER BY l.{own_col}, l.sort, l.{other_col}"));
-    let rows: Vec<query::Keyed<T>> = q.load(&mut conn).await.map_err(err)?;
-    let mut out: HashMap<i64, Vec<T>> = owners.iter().map(|o| (*o, Vec::new())).collect();
-    for r in rows {
-        out.entry(r.parent).or_default().push(r.row);
-    }
-    Ok(out)
+    query::linked::<T>(&mut conn, &loaders.actor, link_table, own_col, other_col, owners).await.map_err(err)
 }
 
 impl Loader<DealContacts> for Loaders {
@@ -301,22 +286,10 @@ impl Loader<StageHistory> for Loaders {
     type Error = LoadError;
 
     async fn load(&self, keys: &[StageHistory]) -> Result<HashMap<StageHistory, Self::Value>, LoadError> {
-        use crate::db::schema::deal_stage_history as h;
-        use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
-        let rows: Vec<crate::domain::models::StageMove> = h::table
-            .filter(h::deal_id.eq_any(&ids))
-            .order((h::deal_id, h::id))
-            .select(crate::domain::models::StageMove::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(err)?;
-        let mut out: HashMap<StageHistory, Self::Value> = ids.iter().map(|i| (StageHistory(*i), vec![])).collect();
-        for r in rows {
-            out.entry(StageHistory(r.deal_id)).or_default().push(r);
-        }
-        Ok(out)
+        let mut found = crate::domain::deals::stage_history(&mut conn, &ids).await.map_err(err)?;
+        Ok(ids.into_iter().map(|id| (StageHistory(id), found.remove(&id).unwrap_or_default())).collect())
     }
 }
 
