@@ -1,6 +1,8 @@
 //! Activity counters (DOMAIN.md "Activity counters"): how many in-progress elements need a
-//! user's attention, in the user's time zone. One statement gathers each element's earliest
-//! open deadline of the user's activities; `classify` (a pure function) decides the rest.
+//! user's attention, in the user's time zone. The database keeps, per user and element, the
+//! earliest open deadline of the user's activities (`counter_items`, maintained by triggers
+//! in the writing transaction); `classify` (a pure function) decides the rest at read time,
+//! so passing deadlines and midnights need no write.
 
 use std::collections::BTreeMap;
 
@@ -34,8 +36,6 @@ pub struct Counters {
     pub companies: CounterSet,
     pub deals_by_pipeline: Vec<(i64, CounterSet)>,
     pub computed_at: DateTime<Utc>,
-    /// When the counters change next without any write (a deadline passing, midnight).
-    pub next_change: DateTime<Utc>,
 }
 
 impl Counters {
@@ -55,20 +55,21 @@ pub struct Flags {
     pub incoming: bool,
 }
 
-/// Classifies one in-progress element. `earliest` is the earliest deadline among the open
-/// activities on it that the user is responsible for; `day_end` is the end of the user's today.
+/// Classifies one in-progress element at `now`. `earliest` is the earliest deadline among
+/// the open activities on it that the user is responsible for, `incoming` whether one of them
+/// is INCOMING, `idle` whether it is the user's with no open activity at all (these three are
+/// kept per element by the database); `day_end` is the end of the user's today.
 pub fn classify(
     earliest: Option<DateTime<Utc>>,
     incoming: bool,
-    assigned_to_user: bool,
-    any_open_activity: bool,
+    idle: bool,
     now: DateTime<Utc>,
     day_end: DateTime<Utc>,
 ) -> Flags {
     Flags {
         overdue: earliest.is_some_and(|d| d <= now),
         pending: earliest.is_some_and(|d| d > now && d < day_end),
-        idle: assigned_to_user && !any_open_activity,
+        idle,
         incoming,
     }
 }
@@ -92,78 +93,26 @@ pub fn day_end(now: DateTime<Utc>, tz: chrono_tz::Tz) -> DateTime<Utc> {
 #[derive(QueryableByName)]
 struct Row {
     #[diesel(sql_type = Text)]
-    et: String,
+    element_type: String,
     #[diesel(sql_type = Nullable<BigInt>)]
     pipeline_id: Option<i64>,
-    #[diesel(sql_type = Bool)]
-    assigned: bool,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     earliest: Option<DateTime<Utc>>,
     #[diesel(sql_type = Bool)]
     incoming: bool,
     #[diesel(sql_type = Bool)]
-    any_open: bool,
+    idle: bool,
 }
 
-#[derive(QueryableByName)]
-struct Next {
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    next: Option<DateTime<Utc>>,
-}
-
-// Each element set is "assigned to the user" UNION "carries the user's open activities",
-// so both halves use their index; `any_open` is a per-element probe (LIMIT 1), not a join
-// over every open activity in the database.
-const ELEMENTS_SQL: &str = "
-WITH open AS (
-    SELECT b.element_type, b.element_id, min(a.deadline) AS earliest,
-           bool_or(a.direction = 'INCOMING') AS incoming
-    FROM activities a JOIN activity_bindings b ON b.activity_id = a.id
-    WHERE a.responsible_id = $1 AND NOT a.completed
-    GROUP BY 1, 2
-), elements AS (
-    SELECT 'LEAD' AS et, l.id, NULL::bigint AS pipeline_id, l.assigned_to_id FROM leads l
-      JOIN status_items s ON s.id = l.status_id AND s.semantics = 'PROCESS'
-      WHERE l.id IN (SELECT id FROM leads WHERE assigned_to_id = $1
-                     UNION SELECT element_id FROM open WHERE element_type = 'LEAD')
-    UNION ALL
-    SELECT 'DEAL', d.id, d.pipeline_id, d.assigned_to_id FROM deals d
-      JOIN stages st ON st.id = d.stage_id AND st.semantics = 'PROCESS'
-      WHERE d.id IN (SELECT id FROM deals WHERE assigned_to_id = $1
-                     UNION SELECT element_id FROM open WHERE element_type = 'DEAL')
-    UNION ALL
-    SELECT 'CONTACT', c.id, NULL, c.assigned_to_id FROM contacts c
-      WHERE c.id IN (SELECT id FROM contacts WHERE assigned_to_id = $1
-                     UNION SELECT element_id FROM open WHERE element_type = 'CONTACT')
-    UNION ALL
-    SELECT 'COMPANY', co.id, NULL, co.assigned_to_id FROM companies co
-      WHERE NOT co.is_my_company
-        AND co.id IN (SELECT id FROM companies WHERE assigned_to_id = $1
-                      UNION SELECT element_id FROM open WHERE element_type = 'COMPANY')
-)
-SELECT e.et, e.pipeline_id, coalesce(e.assigned_to_id = $1, false) AS assigned, o.earliest,
-       coalesce(o.incoming, false) AS incoming,
-       (o.element_id IS NOT NULL OR probe.one IS NOT NULL) AS any_open
-FROM elements e
-LEFT JOIN open o ON o.element_type = e.et AND o.element_id = e.id
-LEFT JOIN LATERAL (
-    SELECT 1 AS one FROM activity_bindings b2 JOIN activities a2 ON a2.id = b2.activity_id AND NOT a2.completed
-    WHERE b2.element_type = e.et AND b2.element_id = e.id LIMIT 1
-) probe ON o.element_id IS NULL AND e.assigned_to_id = $1";
-
+/// A user's counters at `now`, from the `counter_items` rows the database keeps current in
+/// every writing transaction (migration 000006): one index-only range scan.
 pub async fn compute(conn: &mut AsyncPgConnection, user: &User, now: DateTime<Utc>) -> DomainResult<Counters> {
     let tz: chrono_tz::Tz = user.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let end = day_end(now, tz);
-    // `$1` appears several times; bind it once per placeholder position by building the
-    // statement from one template.
-    let mut q = Sql::default();
-    let parts: Vec<&str> = ELEMENTS_SQL.split("$1").collect();
-    for (i, part) in parts.iter().enumerate() {
-        q.push(*part);
-        if i + 1 < parts.len() {
-            q.bind(Bind::Int8(user.id));
-        }
-    }
+    let mut q = Sql::new(
+        "SELECT element_type, pipeline_id, earliest, incoming, idle FROM counter_items WHERE user_id = ",
+    );
+    q.bind(Bind::Int8(user.id));
     let rows: Vec<Row> = q.load(conn).await?;
     let mut counters = Counters {
         user_id: user.id,
@@ -174,11 +123,10 @@ pub async fn compute(conn: &mut AsyncPgConnection, user: &User, now: DateTime<Ut
         companies: CounterSet::default(),
         deals_by_pipeline: Vec::new(),
         computed_at: now,
-        next_change: end,
     };
     let mut by_pipeline: BTreeMap<i64, CounterSet> = BTreeMap::new();
     for r in rows {
-        let f = classify(r.earliest, r.incoming, r.assigned, r.any_open, now, end);
+        let f = classify(r.earliest, r.incoming, r.idle, now, end);
         let add = |set: &mut CounterSet| {
             set.overdue += i64::from(f.overdue);
             set.pending += i64::from(f.pending);
@@ -186,7 +134,7 @@ pub async fn compute(conn: &mut AsyncPgConnection, user: &User, now: DateTime<Ut
             set.incoming += i64::from(f.incoming);
             set.total += i64::from(f.overdue || f.pending || f.incoming);
         };
-        match ElementType::parse(&r.et) {
+        match ElementType::parse(&r.element_type) {
             Some(ElementType::Lead) => add(&mut counters.leads),
             Some(ElementType::Contact) => add(&mut counters.contacts),
             Some(ElementType::Company) => add(&mut counters.companies),
@@ -201,14 +149,81 @@ pub async fn compute(conn: &mut AsyncPgConnection, user: &User, now: DateTime<Ut
         add(&mut counters.total);
     }
     counters.deals_by_pipeline = by_pipeline.into_iter().collect();
-    // The next deadline still ahead also changes the figures (PENDING → OVERDUE).
-    let mut q = Sql::new("SELECT min(deadline) AS next FROM activities WHERE responsible_id = ");
-    q.bind(Bind::Int8(user.id)).push(" AND NOT completed AND deadline > ").bind(Bind::Ts(now));
-    let next: Next = q.get_result(conn).await?;
-    if let Some(n) = next.next {
-        counters.next_change = counters.next_change.min(n);
-    }
     Ok(counters)
+}
+
+#[derive(QueryableByName)]
+struct Zone {
+    #[diesel(sql_type = Text)]
+    time_zone: String,
+}
+
+#[derive(QueryableByName)]
+struct UserId {
+    #[diesel(sql_type = BigInt)]
+    user_id: i64,
+}
+
+#[derive(QueryableByName)]
+struct Next {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    next: Option<DateTime<Utc>>,
+}
+
+/// What the passage of time from `last` to `now` changed: the users one of whose deadlines
+/// passed or whose day ended (their counters move with no write), and the next moment that
+/// happens again. Run by one ticker across all instances (the outbox relay).
+pub async fn passed(
+    conn: &mut AsyncPgConnection,
+    last: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DomainResult<(Vec<i64>, DateTime<Utc>)> {
+    let zones: Vec<Zone> =
+        Sql::new("SELECT DISTINCT time_zone FROM users WHERE active").load(conn).await?;
+    let zones: Vec<(String, chrono_tz::Tz)> =
+        zones.into_iter().map(|z| (z.time_zone.clone(), z.time_zone.parse().unwrap_or(chrono_tz::UTC))).collect();
+    let midnight: Vec<String> =
+        zones.iter().filter(|(_, tz)| day_end(last, *tz) <= now).map(|(name, _)| name.clone()).collect();
+    let mut q = Sql::new("SELECT DISTINCT user_id FROM counter_items WHERE earliest > ");
+    q.bind(Bind::Ts(last)).push(" AND earliest <= ").bind(Bind::Ts(now));
+    if !midnight.is_empty() {
+        q.push(
+            " UNION SELECT DISTINCT c.user_id FROM counter_items c JOIN users u ON u.id = c.user_id \
+             WHERE c.earliest IS NOT NULL AND u.time_zone = ANY(",
+        )
+        .bind(Bind::Texts(midnight))
+        .push(")");
+    }
+    let users: Vec<UserId> = q.load(conn).await?;
+    let mut q = Sql::new("SELECT min(earliest) AS next FROM counter_items WHERE earliest > ");
+    q.bind(Bind::Ts(now));
+    let next: Next = q.get_result(conn).await?;
+    let midnight_next = zones.iter().map(|(_, tz)| day_end(now, *tz)).min();
+    let next = [next.next, midnight_next].into_iter().flatten().min().unwrap_or(now + chrono::Duration::days(1));
+    Ok((users.into_iter().map(|u| u.user_id).collect(), next))
+}
+
+/// Records a tick: a COUNTERS event for `users` (when any) and the tick's time, together.
+pub async fn record_tick(conn: &mut AsyncPgConnection, users: Vec<i64>, now: DateTime<Utc>) -> DomainResult<()> {
+    let mut q = Sql::new("WITH t AS (UPDATE counter_ticker SET last_tick = ");
+    q.bind(Bind::Ts(now)).push(") ");
+    if users.is_empty() {
+        q.push("SELECT 1");
+    } else {
+        q.push("INSERT INTO events (element_type, element_id, action, payload) VALUES ('USER', 0, ")
+            .bind(Bind::Text(super::outbox::COUNTERS.to_owned()))
+            .push(", jsonb_build_object('users', ")
+            .bind(Bind::Int8s(users))
+            .push("::bigint[]))");
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
+/// When the ticker last ran.
+pub async fn last_tick(conn: &mut AsyncPgConnection) -> DomainResult<DateTime<Utc>> {
+    let next: Next = Sql::new("SELECT last_tick AS next FROM counter_ticker").get_result(conn).await?;
+    Ok(next.next.unwrap_or_else(Utc::now))
 }
 
 #[cfg(test)]
@@ -223,15 +238,18 @@ mod tests {
     fn classifies_by_earliest_deadline() {
         let now = t("2026-03-10T12:00:00Z");
         let end = t("2026-03-11T00:00:00Z");
-        let f = |d: Option<&str>, incoming, assigned, open| classify(d.map(t), incoming, assigned, open, now, end);
-        assert_eq!(f(Some("2026-03-10T11:59:59Z"), false, true, true), Flags { overdue: true, ..Default::default() });
-        assert_eq!(f(Some("2026-03-10T12:00:00Z"), false, true, true), Flags { overdue: true, ..Default::default() });
-        assert_eq!(f(Some("2026-03-10T23:00:00Z"), false, true, true), Flags { pending: true, ..Default::default() });
-        assert_eq!(f(Some("2026-03-11T00:00:00Z"), false, true, true), Flags::default(), "tomorrow is not pending");
-        assert_eq!(f(None, false, true, false), Flags { idle: true, ..Default::default() });
-        assert_eq!(f(None, false, false, false), Flags::default(), "idle only counts my elements");
-        assert_eq!(f(None, false, true, true), Flags::default(), "someone's open activity is not idle");
-        assert_eq!(f(None, true, false, true), Flags { incoming: true, ..Default::default() });
+        let f = |d: Option<&str>, incoming, idle| classify(d.map(t), incoming, idle, now, end);
+        assert_eq!(f(Some("2026-03-10T11:59:59Z"), false, false), Flags { overdue: true, ..Default::default() });
+        assert_eq!(f(Some("2026-03-10T12:00:00Z"), false, false), Flags { overdue: true, ..Default::default() });
+        assert_eq!(f(Some("2026-03-10T23:00:00Z"), false, false), Flags { pending: true, ..Default::default() });
+        assert_eq!(f(Some("2026-03-11T00:00:00Z"), false, false), Flags::default(), "tomorrow is not pending");
+        assert_eq!(f(None, false, true), Flags { idle: true, ..Default::default() });
+        assert_eq!(f(None, false, false), Flags::default(), "no deadline is neither overdue nor pending");
+        assert_eq!(f(None, true, false), Flags { incoming: true, ..Default::default() });
+        assert_eq!(
+            f(Some("2026-03-10T11:00:00Z"), true, false),
+            Flags { overdue: true, incoming: true, ..Default::default() }
+        );
     }
 
     #[test]

@@ -15,6 +15,14 @@ pub const UPDATED: &str = "UPDATED";
 pub const DELETED: &str = "DELETED";
 /// A new timeline entry; its payload's `element` is the entry.
 pub const TIMELINE: &str = "TIMELINE";
+/// Some users' counters changed; its payload's `users` names them. Written by the database
+/// (`kontor_counters_refresh`, migration 000006) and by the counter ticker.
+pub const COUNTERS: &str = "COUNTERS";
+
+/// Whether a COUNTERS event concerns `user_id`.
+pub fn counters_concern(payload: &Json, user_id: i64) -> bool {
+    payload.get("users").and_then(Json::as_array).is_some_and(|u| u.iter().any(|v| v.as_i64() == Some(user_id)))
+}
 
 /// Appends one event carrying the element's state after the change.
 pub async fn append(

@@ -3,7 +3,9 @@
 //! in id order, publishes them (Redis, or the local bus without Redis) and marks them
 //! published. If publishing fails it retries with backoff; stamped events are republished
 //! in order, so nothing is lost and order is kept. Old events are pruned after the
-//! retention period.
+//! retention period. The same runner is the counter ticker: when a deadline passes or a
+//! user's day ends it writes a COUNTERS event, so counters move on every instance with no
+//! write and no per-subscription timer.
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use tokio::sync::Notify;
 
 use super::{Bus, CHANNEL, EVENT_COLUMNS, Event};
 use crate::db::sql::{Bind, Sql};
+use crate::domain::{counters, outbox};
 
 const RELAY_LOCK: i64 = 0x6b6f_6e74_7265;
 const BATCH: i64 = 500;
@@ -115,10 +118,22 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
     diesel::sql_query("LISTEN kontor_outbox").execute(&mut conn).await?;
     let mut backoff = Duration::from_millis(100);
     let mut last_prune = std::time::Instant::now() - Duration::from_secs(3600);
+    // The counter ticker: counters move with no write when a deadline passes or a user's day
+    // ends. It looks again whenever counters changed (a new deadline may come first).
+    let mut last_tick = counters::last_tick(&mut conn).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let mut next_tick = chrono::Utc::now();
+    let mut recheck = true;
     loop {
         if last_prune.elapsed() > Duration::from_secs(3600) {
             prune(&mut conn, settings.retention).await?;
             last_prune = std::time::Instant::now();
+        }
+        let now = chrono::Utc::now();
+        if recheck || now >= next_tick {
+            let (users, next) =
+                counters::passed(&mut conn, last_tick, now).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            counters::record_tick(&mut conn, users, now).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            (last_tick, next_tick, recheck) = (now, next, false);
         }
         let pending = stamp(&mut conn).await?;
         if pending.is_empty() {
@@ -132,13 +147,14 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
                     }
                 }
                 _ = wake.notified() => {}
-                _ = tokio::time::sleep(settings.poll) => {}
+                _ = tokio::time::sleep(settings.poll.min(until(next_tick))) => {}
             }
             continue;
         }
         match sink.publish(&pending).await {
             Ok(()) => {
                 backoff = Duration::from_millis(100);
+                recheck |= pending.iter().any(|e| e.action == outbox::COUNTERS);
                 let upto = pending.last().map(|e| e.seq).unwrap_or(0);
                 let mut q =
                     Sql::new("UPDATE events SET published_at = now() WHERE published_at IS NULL AND published_seq <= ");
@@ -152,6 +168,11 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
             }
         }
     }
+}
+
+/// How long until `t` (a little after, so that `t` has passed on waking).
+fn until(t: chrono::DateTime<chrono::Utc>) -> Duration {
+    (t - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(2)
 }
 
 /// Stamps the next batch of committed events and returns every stamped event not yet

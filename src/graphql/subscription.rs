@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::timeline::{ElementRef, ElementTypeGql};
 use super::{GqlResult, actor, conn};
 use crate::domain::models::{Company, Contact, Deal, Lead, TimelineEntry};
-use crate::domain::{Actor, DomainError, ElementType, elements, visibility};
+use crate::domain::{Actor, DomainError, ElementType, elements, outbox, visibility};
 use crate::events::{Bus, Event};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -146,8 +146,9 @@ fn bus(ctx: &Context<'_>) -> GqlResult<Bus> {
     ctx.data::<Bus>().cloned().map_err(|_| async_graphql::Error::new("events are not available"))
 }
 
-/// Recomputes a user's counters after every event and at the next moment they change by
-/// themselves (a deadline passing, the user's midnight); yields only changed figures.
+/// The user's counters at once, then recomputed on every COUNTERS event naming the user
+/// (written by the database when a write changes them, and by the ticker when a deadline
+/// passes or the user's day ends); yields only changed figures.
 fn counters_stream(
     user: crate::domain::models::User,
     pool: crate::db::Pool,
@@ -163,18 +164,17 @@ fn counters_stream(
     let rx = bus.subscribe();
     futures_util::stream::unfold(State { user, pool, rx, last: None }, |mut st| async move {
         loop {
-            if let Some(last) = &st.last {
-                let wait = (last.next_change - chrono::Utc::now()).to_std().unwrap_or_default()
-                    + std::time::Duration::from_millis(5);
-                tokio::select! {
-                    r = st.rx.recv() => {
-                        if let Err(RecvError::Closed) = r {
-                            return None;
+            if st.last.is_some() {
+                loop {
+                    match st.rx.recv().await {
+                        Ok(e) if e.action == outbox::COUNTERS && outbox::counters_concern(&e.payload, st.user.id) => {
+                            break;
                         }
-                        // Coalesce a burst of events into one recomputation.
-                        while st.rx.try_recv().is_ok() {}
+                        Ok(_) => {}
+                        // Missed events may have concerned us: recompute.
+                        Err(RecvError::Lagged(_)) => break,
+                        Err(RecvError::Closed) => return None,
                     }
-                    _ = tokio::time::sleep(wait) => {}
                 }
             }
             let computed = async {
@@ -285,7 +285,7 @@ impl SubscriptionRoot {
                     Ok(e) => e,
                     Err(err) => return Some(Err(err)),
                 };
-                if e.action != crate::domain::outbox::TIMELINE {
+                if e.action != outbox::TIMELINE {
                     return None;
                 }
                 let et = ElementType::parse(&e.element_type)?;
