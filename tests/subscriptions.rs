@@ -199,3 +199,53 @@ async fn events_written_while_redis_is_down_arrive_in_order() {
     let replay = take(&mut resumed, 6, "elementChanged").await;
     assert_eq!(seqs(&replay), seqs(&rest));
 }
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[tokio::test]
+async fn one_ticker_moves_counters_on_every_instance() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let redis = PrivateRedis::start().await;
+    let url = redis.url();
+    let a = TestServer::start_with(|g| g.redis_url = Some(url.clone())).await;
+    let b = a.sibling(|g| g.redis_url = Some(url.clone())).await;
+    let me = a.ok("{ me { id } }", json!({})).await["me"]["id"].as_str().unwrap().to_owned();
+    let deal = a
+        .ok("mutation($u: ID!) { createDeal(input: { title: \"Due\", assignedToId: $u }) { id } }", json!({ "u": me }))
+        .await["createDeal"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = chrono::Utc::now() + chrono::Duration::seconds(2);
+    a.ok(
+        "mutation($d: ID!, $t: DateTime!) { createActivity(input: { type: \"CALL\", subject: \"due\", deadline: $t, owner: { type: DEAL, id: $d } }) { id } }",
+        json!({ "d": deal, "t": deadline.to_rfc3339() }),
+    )
+    .await;
+
+    let q = "subscription { countersChanged { deals { overdue pending } } }";
+    let mut on_a = subscribe(a.addr, &a.token, q, json!({})).await;
+    let mut on_b = subscribe(b.addr, &a.token, q, json!({})).await;
+    for ws in [&mut on_a, &mut on_b] {
+        assert_eq!(take(ws, 1, "countersChanged").await[0]["deals"], json!({ "overdue": 0, "pending": 1 }));
+    }
+    // No write: the deadline passes, and both instances push the new figures.
+    for ws in [&mut on_a, &mut on_b] {
+        assert_eq!(take(ws, 1, "countersChanged").await[0]["deals"], json!({ "overdue": 1, "pending": 0 }));
+    }
+    // One runner wrote the tick for that deadline, not one per instance or subscription.
+    let mut conn = AsyncPgConnection::establish(&a.db.url).await.unwrap();
+    let ticks: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM events WHERE action = 'COUNTERS' AND actor_id IS NULL AND created_at >= $1",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(deadline)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(ticks.n, 1);
+    assert!(next_within(&mut on_b, Duration::from_millis(1500)).await.is_none(), "nothing else changed");
+}
