@@ -10,42 +10,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCALE=${SCALE:-100000}
-SERVE_ARGS=${SERVE_ARGS:-}
 DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
-PORT=${PORT:-18181}
-DB=${BENCH_DB:-kontor_bench}
-BASE=${BENCH_PG:-postgres://127.0.0.1:5432}
-export DATABASE_URL="$BASE/$DB"
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
-# BIN=path/to/kontor measures another build (e.g. an older commit) on the same data.
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --locked -q
-  BIN=target/release/kontor
-fi
-
-if [ "$(psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM deals' 2>/dev/null || echo 0)" -lt "$SCALE" ]; then
-  echo "seeding $SCALE deals into $DB"
-  psql "$BASE/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
-  $BIN seed --demo --scale "$SCALE"
-fi
+. bench/lib.sh
 if [ -n "${AS_USER:-}" ]; then
   TOKEN=$($BIN token create --user "$AS_USER")
 else
   TOKEN=$($BIN token create --user bench@demo.kontor --admin)
 fi
 
-KONTOR_LISTEN=127.0.0.1:$PORT RUST_LOG=warn $BIN serve $SERVE_ARGS >/dev/null 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+start_server
 
 # TOTAL=1 adds totalCount, which costs a count over every visible deal per request.
 QUERY='{ deals(first: 50, orderBy: [{field: CREATED_AT, direction: DESC}]) { '"${TOTAL:+totalCount }"'edges { cursor node { id title opportunity currency stage { name semantics } company { id title } contacts { id fullName } assignedTo { id name } } } pageInfo { hasNextPage endCursor } } }'
-BODY=$(jq -cn --arg q "$QUERY" '{query: $q}' 2>/dev/null || python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$QUERY")
+BODY=$(body "$QUERY")
 
 # One request first: it must succeed and carry no errors (HTTP 200 can carry errors).
 CHECK=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$BODY" "http://127.0.0.1:$PORT/graphql")

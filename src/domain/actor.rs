@@ -7,4 +7,6 @@ pub struct Actor {
     pub is_admin: bool,
     pub department_id: Option<i64>,
     pub time_zone: String,
+    /// What the user's roles allow (`permissions`).
+    pub rights: std::sync::Arc<super::permissions::Rights>,
 }

@@ -3,13 +3,16 @@
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::ElementType;
 use super::actor::Actor;
 use super::error::{DomainError, DomainResult};
 use super::models::User;
+use super::permissions::{Action, Grant, Level, Rights};
 use super::validate;
 use crate::db::schema::{api_tokens, users};
 
@@ -25,51 +28,109 @@ fn new_token() -> String {
     format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
 }
 
-/// Creates a token for `user_id` and returns it; this is the only time it is visible.
-pub async fn create_token(conn: &mut AsyncPgConnection, user_id: i64, name: &str) -> DomainResult<String> {
+/// Creates a token for `user_id` and returns it with its id; this is the only time the
+/// token is visible.
+pub async fn create_token(conn: &mut AsyncPgConnection, user_id: i64, name: &str) -> DomainResult<(String, i64)> {
     let token = new_token();
-    diesel::insert_into(api_tokens::table)
+    let id = diesel::insert_into(api_tokens::table)
         .values((
             api_tokens::user_id.eq(user_id),
             api_tokens::name.eq(name),
             api_tokens::token_hash.eq(hash_token(&token)),
         ))
-        .execute(conn)
+        .returning(api_tokens::id)
+        .get_result(conn)
         .await?;
-    Ok(token)
+    Ok((token, id))
 }
 
-/// Resolves a bearer token to the acting user. Unknown, revoked and deactivated-user tokens
-/// are all the same UNAUTHENTICATED, so the answer reveals nothing.
+#[derive(QueryableByName)]
+struct TokenRow {
+    #[diesel(sql_type = BigInt)]
+    token_id: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_used_at: Option<chrono::DateTime<Utc>>,
+    #[diesel(embed)]
+    user: User,
+    #[diesel(sql_type = Bool)]
+    settings: bool,
+    #[diesel(sql_type = Jsonb)]
+    grants: serde_json::Value,
+    #[diesel(sql_type = Array<BigInt>)]
+    department_users: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    subtree_users: Vec<i64>,
+}
+
+// The token, its user and the user's rights (role lines, department and department tree
+// members) in one statement, so permissions cost no extra round trip per request.
+const TOKEN_SQL: &str = "
+SELECT t.id AS token_id, t.last_used_at, u.*,
+    coalesce((SELECT bool_or(r.settings) FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+              WHERE ur.user_id = u.id), false) AS settings,
+    coalesce((SELECT jsonb_agg(jsonb_build_array(rp.role_id, rp.element_type, rp.pipeline_id, rp.action, rp.level))
+              FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+              WHERE ur.user_id = u.id), '[]') AS grants,
+    coalesce((SELECT array_agg(x.id) FROM users x WHERE x.department_id = u.department_id), '{}') AS department_users,
+    coalesce((WITH RECURSIVE tree AS (
+                  SELECT u.department_id AS id
+                  UNION SELECT d.id FROM departments d JOIN tree ON d.parent_id = tree.id)
+              SELECT array_agg(x.id) FROM users x WHERE x.department_id IN (SELECT id FROM tree)), '{}') AS subtree_users
+FROM api_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active";
+
+fn grants(json: &serde_json::Value) -> Vec<Grant> {
+    let lines = json.as_array().map(Vec::as_slice).unwrap_or_default();
+    lines
+        .iter()
+        .filter_map(|l| {
+            Some(Grant {
+                role_id: l.get(0)?.as_i64()?,
+                element_type: ElementType::parse(l.get(1)?.as_str()?)?,
+                pipeline_id: l.get(2).and_then(serde_json::Value::as_i64),
+                action: Action::parse(l.get(3)?.as_str()?)?,
+                level: Level::parse(l.get(4)?.as_str()?)?,
+            })
+        })
+        .collect()
+}
+
+/// Resolves a bearer token to the acting user and their rights. Unknown, revoked and
+/// deactivated-user tokens are all the same UNAUTHENTICATED, so the answer reveals nothing.
 pub async fn actor_for_token(conn: &mut AsyncPgConnection, token: &str) -> DomainResult<Actor> {
     let unauthenticated = || DomainError::Unauthenticated("invalid or revoked API token".into());
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
         return Err(unauthenticated());
     }
-    let hash = hash_token(token);
-    let found: Option<(i64, Option<chrono::DateTime<Utc>>, User)> = api_tokens::table
-        .inner_join(users::table)
-        .filter(api_tokens::token_hash.eq(&hash))
-        .filter(api_tokens::revoked_at.is_null())
-        .filter(users::active.eq(true))
-        .select((api_tokens::id, api_tokens::last_used_at, User::as_select()))
-        .first(conn)
+    let found: Option<TokenRow> = diesel::sql_query(TOKEN_SQL)
+        .bind::<diesel::sql_types::Bytea, _>(hash_token(token))
+        .get_result(conn)
         .await
         .optional()?;
-    let (token_id, last_used, user) = found.ok_or_else(unauthenticated)?;
+    let row = found.ok_or_else(unauthenticated)?;
     // Recording every use would turn each read into a write; minute precision is enough.
-    if last_used.is_none_or(|t| Utc::now() - t > Duration::minutes(1)) {
-        diesel::update(api_tokens::table.find(token_id))
+    if row.last_used_at.is_none_or(|t| Utc::now() - t > Duration::minutes(1)) {
+        diesel::update(api_tokens::table.find(row.token_id))
             .set(api_tokens::last_used_at.eq(Utc::now()))
             .execute(conn)
             .await?;
     }
+    let user = row.user;
+    let rights = Rights {
+        user_id: user.id,
+        admin: user.is_admin,
+        settings: row.settings,
+        grants: grants(&row.grants),
+        department_users: row.department_users,
+        subtree_users: row.subtree_users,
+    };
     Ok(Actor {
         user_id: user.id,
         email: user.email,
         is_admin: user.is_admin,
         department_id: user.department_id,
         time_zone: user.time_zone,
+        rights: rights.shared(),
     })
 }
 
@@ -93,11 +154,13 @@ pub async fn ensure_user(conn: &mut AsyncPgConnection, email: &str, admin: bool)
         Some(u) => Ok(u),
         None => {
             let name = email.split('@').next().unwrap_or("user").to_owned();
-            Ok(diesel::insert_into(users::table)
+            let user = diesel::insert_into(users::table)
                 .values((users::email.eq(&email), users::name.eq(name), users::is_admin.eq(admin)))
                 .returning(User::as_returning())
                 .get_result(conn)
-                .await?)
+                .await?;
+            super::org::give_default_roles(conn, user.id).await?;
+            Ok(user)
         }
     }
 }
@@ -118,7 +181,7 @@ pub async fn bootstrap_admin(conn: &mut AsyncPgConnection) -> DomainResult<Optio
             .returning(User::as_returning())
             .get_result(conn)
             .await?;
-        let token = create_token(conn, admin.id, "bootstrap").await?;
+        let (token, _) = create_token(conn, admin.id, "bootstrap").await?;
         Ok(Some((admin, token)))
     })
     .await
@@ -142,7 +205,8 @@ pub async fn cli_token(database_url: &str, email: &str, admin: bool, name: &str)
     use diesel_async::AsyncConnection;
     let mut conn = AsyncPgConnection::establish(database_url).await?;
     let user = ensure_user(&mut conn, email, admin).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-    create_token(&mut conn, user.id, name).await.map_err(|e| anyhow::anyhow!("{}", e.message()))
+    let (token, _) = create_token(&mut conn, user.id, name).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    Ok(token)
 }
 
 #[cfg(test)]

@@ -109,9 +109,8 @@ struct Row {
 pub async fn compute(conn: &mut AsyncPgConnection, user: &User, now: DateTime<Utc>) -> DomainResult<Counters> {
     let tz: chrono_tz::Tz = user.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let end = day_end(now, tz);
-    let mut q = Sql::new(
-        "SELECT element_type, pipeline_id, earliest, incoming, idle FROM counter_items WHERE user_id = ",
-    );
+    let mut q =
+        Sql::new("SELECT element_type, pipeline_id, earliest, incoming, idle FROM counter_items WHERE user_id = ");
     q.bind(Bind::Int8(user.id));
     let rows: Vec<Row> = q.load(conn).await?;
     let mut counters = Counters {
@@ -178,8 +177,7 @@ pub async fn passed(
     last: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> DomainResult<(Vec<i64>, DateTime<Utc>)> {
-    let zones: Vec<Zone> =
-        Sql::new("SELECT DISTINCT time_zone FROM users WHERE active").load(conn).await?;
+    let zones: Vec<Zone> = Sql::new("SELECT DISTINCT time_zone FROM users WHERE active").load(conn).await?;
     let zones: Vec<(String, chrono_tz::Tz)> =
         zones.into_iter().map(|z| (z.time_zone.clone(), z.time_zone.parse().unwrap_or(chrono_tz::UTC))).collect();
     let midnight: Vec<String> =

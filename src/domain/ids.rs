@@ -19,10 +19,12 @@ pub enum IdKind {
     Product,
     ProductRow,
     Activity,
+    Role,
+    ApiToken,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 13] = [
+    pub const ALL: [IdKind; 15] = [
         IdKind::Lead,
         IdKind::Contact,
         IdKind::Company,
@@ -36,6 +38,8 @@ impl IdKind {
         IdKind::Product,
         IdKind::ProductRow,
         IdKind::Activity,
+        IdKind::Role,
+        IdKind::ApiToken,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -53,6 +57,8 @@ impl IdKind {
             IdKind::Product => "product",
             IdKind::ProductRow => "productrow",
             IdKind::Activity => "activity",
+            IdKind::Role => "role",
+            IdKind::ApiToken => "apitoken",
         }
     }
 

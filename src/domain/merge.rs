@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use super::elements::{self, Ctx, Element, Op, Write};
 use super::error::{DomainError, DomainResult};
 use super::history::Change;
+use super::permissions::Action;
 use super::{ElementRef, ElementType, ids, outbox};
 use crate::db::sql::{Bind, Sql};
 
@@ -72,6 +73,7 @@ pub async fn merge<T: Element + DeserializeOwned>(
             merged.push(elements::lock(conn, &ctx.actor, *id).await?);
         }
         for m in &merged {
+            ctx.actor.rights.check(T::TYPE, Action::Delete, &elements::snapshot(m)?)?;
             T::check_delete(m)?;
         }
         let et = T::TYPE;

@@ -15,7 +15,9 @@ pub mod leads;
 pub mod merge;
 pub mod models;
 pub mod money;
+pub mod org;
 pub mod outbox;
+pub mod permissions;
 pub mod products;
 pub mod query;
 pub mod seed;
@@ -37,6 +39,9 @@ pub enum ElementType {
 }
 
 impl ElementType {
+    pub const ALL: [ElementType; 4] =
+        [ElementType::Lead, ElementType::Contact, ElementType::Company, ElementType::Deal];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ElementType::Lead => "LEAD",

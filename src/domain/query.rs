@@ -354,7 +354,7 @@ listable!(
 
 fn activity_visibility(actor: &Actor, alias: &str) -> Sql {
     let mut parts = Vec::new();
-    for et in [ElementType::Lead, ElementType::Contact, ElementType::Company, ElementType::Deal] {
+    for et in ElementType::ALL {
         let mut s = Sql::new(format!(
             "({alias}.owner_type = '{e}' AND EXISTS (SELECT 1 FROM {table} o WHERE o.id = {alias}.owner_id AND ",
             e = et.as_str(),

@@ -1,38 +1,44 @@
 //! The one place that decides which elements an actor may read. Every read of elements
-//! (single, list, totalCount, nested relation, history) appends this predicate to its SQL,
-//! so roles and permission levels plug in here and nowhere else.
+//! (single, list, totalCount, nested relation, search, duplicates, reports, history)
+//! appends this predicate to its SQL, and every pushed event passes `can_read`; both come
+//! from the actor's roles (`permissions`).
 
 use super::ElementType;
 use super::actor::Actor;
+use super::permissions::{Action, Facts};
 use crate::db::sql::Sql;
 
 /// SQL predicate over the element table aliased `alias` that is true for the rows `actor`
 /// may read.
 pub fn element_predicate(actor: &Actor, element: ElementType, alias: &str) -> Sql {
-    let _ = (element, alias);
-    if actor.is_admin {
-        return Sql::new("TRUE");
-    }
-    // Until roles exist every active user has the default CRM role, which reads all
-    // elements (Bitrix24's default "ALL" read level).
-    Sql::new("TRUE")
+    actor.rights.read_predicate(element, alias)
 }
 
 /// Predicate over timeline entries aliased `alias`: an entry is readable when its element is.
 pub fn timeline_predicate(actor: &Actor, alias: &str) -> Sql {
-    let _ = alias;
-    if actor.is_admin {
+    if actor.rights.admin {
         return Sql::new("TRUE");
     }
-    Sql::new("TRUE")
+    let parts: Vec<Sql> = ElementType::ALL
+        .into_iter()
+        .map(|et| {
+            let mut s = Sql::new(format!(
+                "({alias}.element_type = '{e}' AND EXISTS (SELECT 1 FROM {table} o WHERE o.id = {alias}.element_id AND ",
+                e = et.as_str(),
+                table = et.table()
+            ));
+            s.append(&element_predicate(actor, et, "o")).push("))");
+            s
+        })
+        .collect();
+    let mut s = Sql::new("(");
+    s.append(&Sql::join(&parts, " OR ", "FALSE")).push(")");
+    s
 }
 
 /// The same decision as `element_predicate`, for an event about an element, made in memory
 /// from the event's payload (subscriptions filter every event with it).
 pub fn can_read(actor: &Actor, element: ElementType, payload: &serde_json::Value) -> bool {
-    let _ = (element, payload);
-    if actor.is_admin {
-        return true;
-    }
-    true
+    let row = payload.get("element").unwrap_or(&serde_json::Value::Null);
+    actor.rights.allows(element, Action::Read, &Facts::of(row))
 }

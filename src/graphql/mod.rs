@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod loaders;
 pub mod mutation;
 pub mod node;
+pub mod org;
 pub mod prefetch;
 pub mod product;
 pub mod query;
@@ -29,11 +30,11 @@ use crate::domain::{Actor, DomainError};
 
 /// Root query: one object per capability, merged.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::Query, lifecycle::LifecycleQuery, activity::ActivityQuery);
+pub struct QueryRoot(query::Query, lifecycle::LifecycleQuery, activity::ActivityQuery, org::OrgQuery);
 
 /// Root mutation: one object per capability, merged.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(mutation::Mutation, lifecycle::LifecycleMutation, activity::ActivityMutation);
+pub struct MutationRoot(mutation::Mutation, lifecycle::LifecycleMutation, activity::ActivityMutation, org::OrgMutation);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
 

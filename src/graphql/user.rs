@@ -51,6 +51,9 @@ impl User {
     async fn is_admin(&self) -> bool {
         self.is_admin
     }
+    async fn roles(&self, ctx: &async_graphql::Context<'_>) -> super::GqlResult<Vec<crate::domain::org::Role>> {
+        super::org::user_roles(ctx, self.id).await
+    }
     async fn active(&self) -> bool {
         self.active
     }

@@ -23,6 +23,7 @@ use super::history::{self, Change};
 use super::ids;
 use super::models::{self, TimelineEntry};
 use super::outbox;
+use super::permissions::Action;
 use super::query::{self, Listable};
 use super::{ElementRef, ElementType};
 use crate::db::sql::{Bind, Sql};
@@ -324,6 +325,7 @@ pub(crate) async fn create_in_tx<T: Element>(
     let mut row = T::blank(conn, ctx).await?;
     (write.apply)(&mut row)?;
     T::check(conn, ctx, &mut row, None).await?;
+    ctx.actor.rights.check(T::TYPE, Action::Add, &snapshot(&row)?)?;
     let comms_to_set = write.comms.validate(ctx.phone_region)?;
     if write.reject_duplicates {
         super::duplicates::reject_if_any(conn, &ctx.actor, T::TYPE, &row, &comms_to_set, ctx.phone_region).await?;
@@ -342,7 +344,7 @@ pub(crate) async fn create_in_tx<T: Element>(
     Ok(saved)
 }
 
-fn snapshot<T: Serialize>(row: &T) -> DomainResult<Json> {
+pub(crate) fn snapshot<T: Serialize>(row: &T) -> DomainResult<Json> {
     Ok(serde_json::to_value(row).map_err(anyhow::Error::from)?)
 }
 
@@ -394,6 +396,7 @@ pub(crate) async fn update_locked<T: Element>(
     op: Op,
     extra: Vec<Change>,
 ) -> DomainResult<T> {
+    ctx.actor.rights.check(T::TYPE, Action::Write, &snapshot(&old)?)?;
     let mut row = old.clone();
     (write.apply)(&mut row)?;
     T::check(conn, ctx, &mut row, Some(&old)).await?;
@@ -419,6 +422,7 @@ pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         let old: T = lock(conn, &ctx.actor, id).await?;
+        ctx.actor.rights.check(T::TYPE, Action::Delete, &snapshot(&old)?)?;
         T::check_delete(&old)?;
         if matches!(T::TYPE, ElementType::Lead | ElementType::Contact | ElementType::Company) {
             comms::delete_all(conn, T::TYPE, id).await?;
