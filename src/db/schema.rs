@@ -86,6 +86,7 @@ diesel::table! {
         created_by_id -> Nullable<Int8>,
         updated_by_id -> Nullable<Int8>,
         version -> Int4,
+        custom -> Jsonb,
     }
 }
 
@@ -121,6 +122,7 @@ diesel::table! {
         created_by_id -> Nullable<Int8>,
         updated_by_id -> Nullable<Int8>,
         version -> Int4,
+        custom -> Jsonb,
     }
 }
 
@@ -159,6 +161,7 @@ diesel::table! {
         updated_by_id -> Nullable<Int8>,
         version -> Int4,
         lost_reason -> Nullable<Text>,
+        custom -> Jsonb,
     }
 }
 
@@ -167,7 +170,7 @@ diesel::table! {
         id -> Int8,
         deal_id -> Int8,
         from_stage_id -> Nullable<Int8>,
-        to_stage_id -> Int8,
+        to_stage_id -> Nullable<Int8>,
         at -> Timestamptz,
         by_id -> Nullable<Int8>,
     }
@@ -231,6 +234,7 @@ diesel::table! {
         created_by_id -> Nullable<Int8>,
         updated_by_id -> Nullable<Int8>,
         version -> Int4,
+        custom -> Jsonb,
     }
 }
 

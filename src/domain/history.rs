@@ -70,15 +70,31 @@ fn render(column: &str, v: &Json) -> Option<String> {
     }
 }
 
-/// The fields that differ between two serialised rows.
+/// The fields that differ between two serialised rows. Custom field values (the `custom`
+/// object) show like built-in fields, under their codes.
 pub fn diff(old: &Map<String, Json>, new: &Map<String, Json>) -> Vec<Change> {
-    new.iter()
-        .filter(|(k, _)| !META.contains(&k.as_str()))
+    let mut out: Vec<Change> = new
+        .iter()
+        .filter(|(k, _)| !META.contains(&k.as_str()) && k.as_str() != "custom")
         .filter_map(|(k, n)| {
             let o = old.get(k).unwrap_or(&Json::Null);
             (o != n).then(|| Change { field: camel_case(k), old_value: render(k, o), new_value: render(k, n) })
         })
-        .collect()
+        .collect();
+    let empty = Map::new();
+    let custom =
+        |m: &Map<String, Json>| m.get("custom").and_then(Json::as_object).cloned().unwrap_or_else(|| empty.clone());
+    let (o, n) = (custom(old), custom(new));
+    let mut codes: Vec<&String> = o.keys().chain(n.keys()).collect();
+    codes.sort();
+    codes.dedup();
+    for code in codes {
+        let (a, b) = (o.get(code).unwrap_or(&Json::Null), n.get(code).unwrap_or(&Json::Null));
+        if a != b {
+            out.push(Change { field: code.clone(), old_value: render(code, a), new_value: render(code, b) });
+        }
+    }
+    out
 }
 
 pub fn list_change(field: &str, old: &[String], new: &[String]) -> Change {
@@ -138,6 +154,25 @@ mod tests {
                     new_value: Some("status:4".into())
                 },
                 Change { field: "title".into(), old_value: Some("A".into()), new_value: Some("B".into()) },
+            ]
+        );
+    }
+
+    #[test]
+    fn custom_values_show_under_their_codes() {
+        let old = json!({"id": 1, "custom": {"UF_A": 1, "UF_B": "x"}});
+        let new = json!({"id": 1, "custom": {"UF_A": 2, "UF_C": true}});
+        let fields: Vec<(String, Option<String>, Option<String>)> =
+            diff(old.as_object().unwrap(), new.as_object().unwrap())
+                .into_iter()
+                .map(|c| (c.field, c.old_value, c.new_value))
+                .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("UF_A".into(), Some("1".into()), Some("2".into())),
+                ("UF_B".into(), Some("x".into()), None),
+                ("UF_C".into(), None, Some("true".into())),
             ]
         );
     }

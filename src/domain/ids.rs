@@ -21,10 +21,11 @@ pub enum IdKind {
     Activity,
     Role,
     ApiToken,
+    CustomField,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 15] = [
+    pub const ALL: [IdKind; 16] = [
         IdKind::Lead,
         IdKind::Contact,
         IdKind::Company,
@@ -40,6 +41,7 @@ impl IdKind {
         IdKind::Activity,
         IdKind::Role,
         IdKind::ApiToken,
+        IdKind::CustomField,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -59,6 +61,7 @@ impl IdKind {
             IdKind::Activity => "activity",
             IdKind::Role => "role",
             IdKind::ApiToken => "apitoken",
+            IdKind::CustomField => "customfield",
         }
     }
 

@@ -13,7 +13,7 @@ use super::error::{DomainError, DomainResult};
 use super::history::{self, Change};
 use super::models::{Communication, Company, Contact, Deal, Lead, LeadConversion};
 use super::visibility::element_predicate;
-use super::{ElementRef, ElementType, comms, ids, outbox, products, settings};
+use super::{ElementRef, ElementType, comms, custom_fields, ids, outbox, products, settings};
 use crate::db::schema::{contact_companies, lead_conversions};
 use crate::db::sql::{Bind, Sql};
 
@@ -253,11 +253,13 @@ pub async fn convert(conn: &mut AsyncPgConnection, ctx: &Ctx, req: Conversion) -
                 })?;
                 let l = lead.clone();
                 let comms = if contact_target.is_none() { comm_set(&lead_comms) } else { CommSet::default() };
+                let custom = custom_fields::matching(conn, ElementType::Lead, &lead.custom, ElementType::Company).await?;
                 Some(
                     elements::create_in_tx::<Company>(
                         conn,
                         &ctx,
                         Write {
+                            custom,
                             apply: Box::new(move |c: &mut Company| {
                                 c.title = title;
                                 c.address = l.address.clone();
@@ -303,11 +305,13 @@ pub async fn convert(conn: &mut AsyncPgConnection, ctx: &Ctx, req: Conversion) -
             Some(Target::Create) => {
                 let l = lead.clone();
                 let links = company.as_ref().map(|c| vec![c.id]);
+                let custom = custom_fields::matching(conn, ElementType::Lead, &lead.custom, ElementType::Contact).await?;
                 Some(
                     elements::create_in_tx::<Contact>(
                         conn,
                         &ctx,
                         Write {
+                            custom,
                             apply: Box::new(move |c: &mut Contact| {
                                 c.honorific = l.honorific.clone();
                                 c.first_name = l.first_name.clone();
@@ -365,10 +369,12 @@ pub async fn convert(conn: &mut AsyncPgConnection, ctx: &Ctx, req: Conversion) -
                 let l = lead.clone();
                 let company_id = company.as_ref().map(|c| c.id);
                 let contact_ids = contact.as_ref().map(|c| vec![c.id]);
+                let custom = custom_fields::matching(conn, ElementType::Lead, &lead.custom, ElementType::Deal).await?;
                 let deal = elements::create_in_tx::<Deal>(
                     conn,
                     &ctx,
                     Write {
+                        custom,
                         apply: Box::new(move |d: &mut Deal| {
                             d.title = title;
                             d.pipeline_id = pipeline_id;

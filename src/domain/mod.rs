@@ -5,6 +5,7 @@ pub mod actor;
 pub mod auth;
 pub mod comms;
 pub mod counters;
+pub mod custom_fields;
 pub mod deals;
 pub mod duplicates;
 pub mod elements;

@@ -44,6 +44,9 @@ pub struct Lead {
     pub created_by_id: Option<i64>,
     pub updated_by_id: Option<i64>,
     pub version: i32,
+    /// Custom field values by code (`custom_fields`).
+    #[serde(default = "super::custom_fields::empty")]
+    pub custom: serde_json::Value,
 }
 
 #[derive(
@@ -72,6 +75,9 @@ pub struct Contact {
     pub created_by_id: Option<i64>,
     pub updated_by_id: Option<i64>,
     pub version: i32,
+    /// Custom field values by code (`custom_fields`).
+    #[serde(default = "super::custom_fields::empty")]
+    pub custom: serde_json::Value,
 }
 
 #[derive(
@@ -104,6 +110,9 @@ pub struct Company {
     pub created_by_id: Option<i64>,
     pub updated_by_id: Option<i64>,
     pub version: i32,
+    /// Custom field values by code (`custom_fields`).
+    #[serde(default = "super::custom_fields::empty")]
+    pub custom: serde_json::Value,
 }
 
 #[derive(
@@ -135,6 +144,9 @@ pub struct Deal {
     pub updated_by_id: Option<i64>,
     pub version: i32,
     pub lost_reason: Option<String>,
+    /// Custom field values by code (`custom_fields`).
+    #[serde(default = "super::custom_fields::empty")]
+    pub custom: serde_json::Value,
 }
 
 #[derive(Queryable, QueryableByName, Selectable, Identifiable, Serialize, Clone, Debug)]
@@ -286,7 +298,8 @@ pub struct StageMove {
     pub id: i64,
     pub deal_id: i64,
     pub from_stage_id: Option<i64>,
-    pub to_stage_id: i64,
+    /// None once the stage was deleted.
+    pub to_stage_id: Option<i64>,
     pub at: DateTime<Utc>,
     pub by_id: Option<i64>,
 }

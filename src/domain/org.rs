@@ -585,7 +585,7 @@ pub async fn revoke_api_token(conn: &mut AsyncPgConnection, actor: &Actor, id: i
         // Someone else's token: do not reveal that it exists.
         return Err(not_found(ids::IdKind::ApiToken, id));
     }
-    let mut q = Sql::new(format!("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = "));
+    let mut q = Sql::new("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = ");
     q.bind(Bind::Int8(id)).push(format!(" RETURNING {TOKEN_COLUMNS}"));
     Ok(q.get_result(conn).await?)
 }

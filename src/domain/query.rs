@@ -121,6 +121,11 @@ pub enum Cond {
     },
     /// An activity is bound to this element.
     Bound(super::ElementRef),
+    /// A custom field value (`custom_fields`); `code` is checked to be a field code.
+    Custom {
+        code: String,
+        op: CustomOp,
+    },
     /// The element is linked to one of these ids through a link table.
     Linked {
         table: &'static str,
@@ -128,6 +133,74 @@ pub enum Cond {
         other_col: &'static str,
         op: Op,
     },
+}
+
+/// Comparisons of a custom field's stored JSON value (values are in stored form: see
+/// `custom_fields::filter_value`). Multiple fields match when any of their values does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CustomOp {
+    Eq(Json),
+    Neq(Json),
+    In(Vec<Json>),
+    Gt(Json),
+    Gte(Json),
+    Lt(Json),
+    Lte(Json),
+    Contains(String),
+    IsNull(bool),
+}
+
+fn compile_custom(code: &str, op: CustomOp) -> DomainResult<Sql> {
+    let code = super::custom_fields::check_code("customField.code", code)?;
+    // The same expression as the field's index, so the planner can use it.
+    let target = format!("(t.custom -> '{code}')");
+    let json = |v: &Json| Bind::Text(v.to_string());
+    let mut s = Sql::default();
+    let cmp = |s: &mut Sql, sym: &str, v: &Json| {
+        // A list value (multiple field) matches when one of its elements does.
+        s.push(format!("(CASE WHEN jsonb_typeof({target}) = 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements({target}) e(v) WHERE e.v {sym} CAST("))
+            .bind(json(v))
+            .push(format!(" AS jsonb)) ELSE {target} {sym} CAST("))
+            .bind(json(v))
+            .push(" AS jsonb) END)");
+    };
+    match op {
+        CustomOp::Eq(v) => cmp(&mut s, "=", &v),
+        CustomOp::Neq(v) => {
+            s.push("NOT COALESCE(");
+            cmp(&mut s, "=", &v);
+            s.push(", FALSE)");
+        }
+        CustomOp::In(vs) if vs.is_empty() => {
+            s.push("FALSE");
+        }
+        CustomOp::In(vs) => {
+            let parts: Vec<Sql> = vs
+                .iter()
+                .map(|v| {
+                    let mut p = Sql::default();
+                    cmp(&mut p, "=", v);
+                    p
+                })
+                .collect();
+            s.push("(").append(&Sql::join(&parts, " OR ", "FALSE")).push(")");
+        }
+        CustomOp::Gt(v) => cmp(&mut s, ">", &v),
+        CustomOp::Gte(v) => cmp(&mut s, ">=", &v),
+        CustomOp::Lt(v) => cmp(&mut s, "<", &v),
+        CustomOp::Lte(v) => cmp(&mut s, "<=", &v),
+        CustomOp::Contains(v) => {
+            s.push(format!("lower(t.custom ->> '{code}') LIKE "))
+                .bind(Bind::Text(format!("%{}%", escape_like(&v.to_lowercase()))));
+        }
+        CustomOp::IsNull(true) => {
+            s.push(format!("{target} IS NULL"));
+        }
+        CustomOp::IsNull(false) => {
+            s.push(format!("{target} IS NOT NULL"));
+        }
+    }
+    Ok(s)
 }
 
 fn escape_like(s: &str) -> String {
@@ -196,6 +269,7 @@ pub fn compile(cond: Cond) -> DomainResult<Sql> {
             s
         }
         Cond::Field { column, op } => compile_op(&format!("t.{column}"), op)?,
+        Cond::Custom { code, op } => compile_custom(&code, op)?,
         Cond::Comm { element, kind, op } => {
             let (exists, op) = match op {
                 Op::IsNull(is_null) => (!is_null, None),

@@ -106,3 +106,38 @@ pub fn patch_id(slot: &mut Option<i64>, input: MaybeUndefined<ID>, kind: IdKind,
 pub fn decode_ids(kind: IdKind, list: Option<Vec<ID>>, field: &str) -> DomainResult<Option<Vec<i64>>> {
     list.map(|l| l.iter().map(|i| ids::decode(kind, i, field)).collect()).transpose()
 }
+
+/// A custom field value to set; `value` is null to clear, a list for multiple fields.
+#[derive(InputObject, Clone)]
+pub struct CustomFieldValueInput {
+    pub code: String,
+    /// null clears the field.
+    pub value: Option<async_graphql::Json<serde_json::Value>>,
+}
+
+/// A custom field value of an element.
+#[derive(SimpleObject, Clone)]
+pub struct CustomFieldValue {
+    pub code: String,
+    pub value: async_graphql::Json<serde_json::Value>,
+}
+
+pub fn custom_values(input: Option<Vec<CustomFieldValueInput>>) -> Vec<(String, serde_json::Value)> {
+    input
+        .into_iter()
+        .flatten()
+        .map(|v| (v.code.trim().to_owned(), v.value.map(|j| j.0).unwrap_or(serde_json::Value::Null)))
+        .collect()
+}
+
+/// An element's custom values, in code order.
+pub fn custom_list(custom: &serde_json::Value) -> Vec<CustomFieldValue> {
+    let mut out: Vec<CustomFieldValue> = custom
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(code, v)| CustomFieldValue { code: code.clone(), value: async_graphql::Json(v.clone()) })
+        .collect();
+    out.sort_by(|a, b| a.code.cmp(&b.code));
+    out
+}

@@ -55,6 +55,7 @@ element_filter! {
         CreatedAt => "created_at": DateTime,
         UpdatedAt => "updated_at": DateTime,
     }
+    custom { custom_field }
 }
 
 connection!(CompanyConnection, CompanyEdge, Company);
@@ -66,6 +67,14 @@ pub const COMPANY_LEADS: Relation = Relation { join: "", parent: "t.company_id",
 
 #[Object(name = "Company")]
 impl Company {
+    /// Custom field values, by code.
+    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
+        common::custom_list(&self.custom)
+    }
+    /// One custom field's value (null when unset).
+    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
+    }
     pub async fn id(&self) -> ID {
         to_id(IdKind::Company, self.id)
     }
@@ -261,6 +270,8 @@ pub struct CompanyInput {
     pub emails: Option<Vec<CommunicationInput>>,
     pub webs: Option<Vec<CommunicationInput>>,
     pub ims: Option<Vec<CommunicationInput>>,
+    /// Custom field values to set (others stay as they are).
+    pub custom_fields: Option<Vec<common::CustomFieldValueInput>>,
 }
 
 impl CompanyInput {
@@ -270,6 +281,7 @@ impl CompanyInput {
             comms,
             links: None,
             reject_duplicates: false,
+            custom: common::custom_values(self.custom_fields),
             apply: Box::new(move |c: &mut Company| {
                 if let Some(t) = self.title {
                     c.title = t;

@@ -55,6 +55,7 @@ element_filter! {
         CreatedAt => "created_at": DateTime,
         UpdatedAt => "updated_at": DateTime,
     }
+    custom { custom_field }
 }
 
 connection!(ContactConnection, ContactEdge, Contact);
@@ -67,6 +68,14 @@ pub const CONTACT_LEADS: Relation = Relation { join: "", parent: "t.contact_id",
 
 #[Object(name = "Contact")]
 impl Contact {
+    /// Custom field values, by code.
+    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
+        common::custom_list(&self.custom)
+    }
+    /// One custom field's value (null when unset).
+    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
+    }
     pub async fn id(&self) -> ID {
         to_id(IdKind::Contact, self.id)
     }
@@ -242,6 +251,8 @@ pub struct ContactInput {
     pub emails: Option<Vec<CommunicationInput>>,
     pub webs: Option<Vec<CommunicationInput>>,
     pub ims: Option<Vec<CommunicationInput>>,
+    /// Custom field values to set (others stay as they are).
+    pub custom_fields: Option<Vec<common::CustomFieldValueInput>>,
 }
 
 impl ContactInput {
@@ -252,6 +263,7 @@ impl ContactInput {
             comms,
             links,
             reject_duplicates: false,
+            custom: common::custom_values(self.custom_fields),
             apply: Box::new(move |c: &mut Contact| {
                 patch_text(&mut c.honorific, self.honorific);
                 patch_text(&mut c.first_name, self.first_name);

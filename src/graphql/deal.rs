@@ -55,12 +55,21 @@ element_filter! {
         CreatedAt => "created_at": DateTime,
         UpdatedAt => "updated_at": DateTime,
     }
+    custom { custom_field }
 }
 
 connection!(DealConnection, DealEdge, Deal);
 
 #[Object(name = "Deal")]
 impl Deal {
+    /// Custom field values, by code.
+    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
+        common::custom_list(&self.custom)
+    }
+    /// One custom field's value (null when unset).
+    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
+    }
     pub async fn id(&self) -> ID {
         to_id(IdKind::Deal, self.id)
     }
@@ -232,6 +241,8 @@ pub struct DealInput {
     pub comments: MaybeUndefined<String>,
     pub assigned_to_id: MaybeUndefined<ID>,
     pub opened: Option<bool>,
+    /// Custom field values to set (others stay as they are).
+    pub custom_fields: Option<Vec<common::CustomFieldValueInput>>,
 }
 
 impl DealInput {
@@ -241,6 +252,7 @@ impl DealInput {
             comms: Default::default(),
             links,
             reject_duplicates: false,
+            custom: common::custom_values(self.custom_fields),
             apply: Box::new(move |d: &mut Deal| {
                 if let Some(t) = self.title {
                     d.title = t;
@@ -273,17 +285,22 @@ impl DealInput {
     }
 }
 
+async fn stage(ctx: &Context<'_>, id: Option<i64>) -> GqlResult<Option<Stage>> {
+    match id {
+        None => Ok(None),
+        Some(id) => loader(ctx).load_one(StageId(id)).await.map_err(load_error),
+    }
+}
+
 #[Object(name = "StageMove")]
 impl StageMove {
     /// The stage before; null for the stage the deal was created in.
     async fn from(&self, ctx: &Context<'_>) -> GqlResult<Option<Stage>> {
-        match self.from_stage_id {
-            None => Ok(None),
-            Some(id) => loader(ctx).load_one(StageId(id)).await.map_err(load_error),
-        }
+        stage(ctx, self.from_stage_id).await
     }
+    /// Null only once the stage has been deleted.
     async fn to(&self, ctx: &Context<'_>) -> GqlResult<Option<Stage>> {
-        loader(ctx).load_one(StageId(self.to_stage_id)).await.map_err(load_error)
+        stage(ctx, self.to_stage_id).await
     }
     async fn at(&self) -> DateTime<Utc> {
         self.at

@@ -276,11 +276,70 @@ pub enum OrderDirection {
 }
 
 /// Declares an element's filter input (with `and`/`or`/`not`) and its order-by enum.
+/// A custom field filter. Values compare in stored form: numbers, booleans, text,
+/// dates as `2026-03-31`, date-times in any RFC 3339 offset (compared in UTC), enumeration
+/// items by value, employees by user id, element links as `deal:42`. A list field matches
+/// when one of its values does.
+#[derive(InputObject, Default, Clone)]
+pub struct CustomFieldFilter {
+    pub code: String,
+    pub eq: Option<async_graphql::Json<serde_json::Value>>,
+    pub neq: Option<async_graphql::Json<serde_json::Value>>,
+    #[graphql(name = "in")]
+    pub in_: Option<Vec<async_graphql::Json<serde_json::Value>>>,
+    pub gt: Option<async_graphql::Json<serde_json::Value>>,
+    pub gte: Option<async_graphql::Json<serde_json::Value>>,
+    pub lt: Option<async_graphql::Json<serde_json::Value>>,
+    pub lte: Option<async_graphql::Json<serde_json::Value>>,
+    /// Case-insensitive substring of a text value.
+    pub contains: Option<String>,
+    pub is_null: Option<bool>,
+}
+
+impl CustomFieldFilter {
+    pub fn conds(&self) -> DomainResult<Vec<Cond>> {
+        use crate::domain::custom_fields::filter_value as fv;
+        use crate::domain::query::CustomOp;
+        let code = crate::domain::custom_fields::check_code("customField.code", self.code.trim())?;
+        let mut ops = Vec::new();
+        let one = |v: &Option<async_graphql::Json<serde_json::Value>>| v.as_ref().map(|j| fv(&j.0));
+        if let Some(v) = one(&self.eq) {
+            ops.push(CustomOp::Eq(v));
+        }
+        if let Some(v) = one(&self.neq) {
+            ops.push(CustomOp::Neq(v));
+        }
+        if let Some(list) = &self.in_ {
+            ops.push(CustomOp::In(list.iter().map(|j| fv(&j.0)).collect()));
+        }
+        if let Some(v) = one(&self.gt) {
+            ops.push(CustomOp::Gt(v));
+        }
+        if let Some(v) = one(&self.gte) {
+            ops.push(CustomOp::Gte(v));
+        }
+        if let Some(v) = one(&self.lt) {
+            ops.push(CustomOp::Lt(v));
+        }
+        if let Some(v) = one(&self.lte) {
+            ops.push(CustomOp::Lte(v));
+        }
+        if let Some(v) = &self.contains {
+            ops.push(CustomOp::Contains(v.clone()));
+        }
+        if let Some(v) = self.is_null {
+            ops.push(CustomOp::IsNull(v));
+        }
+        Ok(ops.into_iter().map(|op| Cond::Custom { code: code.clone(), op }).collect())
+    }
+}
+
 macro_rules! element_filter {
     (
         $filter:ident, $order:ident, $order_field:ident, $element:expr,
         filters { $($f:ident : $fty:ty => $col:literal $(as $kind:ident)?),* $(,)? }
         order { $($variant:ident => $ocol:literal : $oty:ident),* $(,)? }
+        $(custom { $cf:ident })?
     ) => {
         #[derive(async_graphql::InputObject, Default, Clone)]
         pub struct $filter {
@@ -288,6 +347,10 @@ macro_rules! element_filter {
             pub or: Option<Vec<$filter>>,
             pub not: Option<Box<$filter>>,
             $(pub $f: Option<$fty>,)*
+            $(
+                /// A custom field's value (combine several with `and`).
+                pub $cf: Option<Box<crate::graphql::filters::CustomFieldFilter>>,
+            )?
         }
 
         impl $filter {
@@ -313,6 +376,11 @@ macro_rules! element_filter {
                         all.extend(f.conds($col, kind, crate::graphql::filters::FilterEnv { element: $element, region })?);
                     }
                 )*
+                $(
+                    if let Some(f) = &self.$cf {
+                        all.extend(f.conds()?);
+                    }
+                )?
                 Ok(Cond::And(all))
             }
         }

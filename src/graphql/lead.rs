@@ -61,12 +61,21 @@ element_filter! {
         CreatedAt => "created_at": DateTime,
         UpdatedAt => "updated_at": DateTime,
     }
+    custom { custom_field }
 }
 
 connection!(LeadConnection, LeadEdge, Lead);
 
 #[Object(name = "Lead")]
 impl Lead {
+    /// Custom field values, by code.
+    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
+        common::custom_list(&self.custom)
+    }
+    /// One custom field's value (null when unset).
+    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
+    }
     pub async fn id(&self) -> ID {
         to_id(IdKind::Lead, self.id)
     }
@@ -289,6 +298,8 @@ pub struct LeadInput {
     pub emails: Option<Vec<CommunicationInput>>,
     pub webs: Option<Vec<CommunicationInput>>,
     pub ims: Option<Vec<CommunicationInput>>,
+    /// Custom field values to set (others stay as they are).
+    pub custom_fields: Option<Vec<common::CustomFieldValueInput>>,
 }
 
 impl LeadInput {
@@ -298,6 +309,7 @@ impl LeadInput {
             comms,
             links: None,
             reject_duplicates: false,
+            custom: common::custom_values(self.custom_fields),
             apply: Box::new(move |l: &mut Lead| {
                 patch_text(&mut l.title, self.title);
                 patch_text(&mut l.honorific, self.honorific);

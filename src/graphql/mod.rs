@@ -5,6 +5,7 @@ pub mod common;
 pub mod company;
 pub mod connection;
 pub mod contact;
+pub mod custom_fields;
 pub mod deal;
 pub mod filters;
 pub mod lead;
@@ -30,11 +31,25 @@ use crate::domain::{Actor, DomainError};
 
 /// Root query: one object per capability, merged.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::Query, lifecycle::LifecycleQuery, activity::ActivityQuery, org::OrgQuery);
+pub struct QueryRoot(
+    query::Query,
+    lifecycle::LifecycleQuery,
+    activity::ActivityQuery,
+    org::OrgQuery,
+    settings::SettingsQuery,
+    custom_fields::CustomFieldQuery,
+);
 
 /// Root mutation: one object per capability, merged.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(mutation::Mutation, lifecycle::LifecycleMutation, activity::ActivityMutation, org::OrgMutation);
+pub struct MutationRoot(
+    mutation::Mutation,
+    lifecycle::LifecycleMutation,
+    activity::ActivityMutation,
+    org::OrgMutation,
+    settings::SettingsMutation,
+    custom_fields::CustomFieldMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
 

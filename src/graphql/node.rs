@@ -39,7 +39,12 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
         IdKind::TimelineEntry => {
             l.load_one(ById::<TimelineEntry>::new(n)).await.map_err(load_error)?.map(Node::TimelineEntry)
         }
-        IdKind::Department | IdKind::ProductRow | IdKind::Activity | IdKind::Role | IdKind::ApiToken => None,
+        IdKind::Department
+        | IdKind::ProductRow
+        | IdKind::Activity
+        | IdKind::Role
+        | IdKind::ApiToken
+        | IdKind::CustomField => None,
         IdKind::Product => l.load_one(ById::<Product>::new(n)).await.map_err(load_error)?.map(Node::Product),
     })
 }

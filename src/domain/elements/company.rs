@@ -43,6 +43,7 @@ impl Element for Company {
             created_by_id: None,
             updated_by_id: None,
             version: 0,
+            custom: super::super::custom_fields::empty(),
         })
     }
 

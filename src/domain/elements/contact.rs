@@ -45,6 +45,7 @@ impl Element for Contact {
             created_by_id: None,
             updated_by_id: None,
             version: 0,
+            custom: super::super::custom_fields::empty(),
         })
     }
 

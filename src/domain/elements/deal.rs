@@ -56,6 +56,7 @@ impl Element for Deal {
             created_by_id: None,
             updated_by_id: None,
             version: 0,
+            custom: super::super::custom_fields::empty(),
             lost_reason: None,
         })
     }

@@ -71,6 +71,7 @@ impl Element for Lead {
             created_by_id: None,
             updated_by_id: None,
             version: 0,
+            custom: super::super::custom_fields::empty(),
         })
     }
 

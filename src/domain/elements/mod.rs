@@ -18,6 +18,7 @@ use serde_json::{Map, Value as Json};
 
 use super::actor::Actor;
 use super::comms::{self, CommSet};
+use super::custom_fields;
 use super::error::{DomainError, DomainResult};
 use super::history::{self, Change};
 use super::ids;
@@ -56,12 +57,20 @@ pub struct Write<T> {
     pub links: Option<Vec<i64>>,
     /// Refuse to create the element when it has duplicates (`onDuplicate: REJECT`).
     pub reject_duplicates: bool,
+    /// Custom field values to set (code, value; null clears).
+    pub custom: Vec<(String, Json)>,
 }
 
 impl<T> Write<T> {
     /// A write that only changes fields of the row.
     pub fn fields(apply: impl FnOnce(&mut T) -> DomainResult<()> + Send + 'static) -> Write<T> {
-        Write { apply: Box::new(apply), comms: CommSet::default(), links: None, reject_duplicates: false }
+        Write {
+            apply: Box::new(apply),
+            comms: CommSet::default(),
+            links: None,
+            reject_duplicates: false,
+            custom: Vec::new(),
+        }
     }
 }
 
@@ -71,6 +80,8 @@ pub trait Element: Listable + Serialize {
     fn id(&self) -> i64;
     fn version(&self) -> i32;
     fn stamp(&mut self, actor_id: i64, version: i32);
+    /// The custom field values (`custom_fields`).
+    fn custom_mut(&mut self) -> &mut Json;
 
     /// A new element with the defaults a CRM user expects.
     fn blank(conn: &mut AsyncPgConnection, ctx: &Ctx) -> impl Future<Output = DomainResult<Self>> + Send;
@@ -106,6 +117,9 @@ macro_rules! stamped {
         }
         fn version(&self) -> i32 {
             self.version
+        }
+        fn custom_mut(&mut self) -> &mut serde_json::Value {
+            &mut self.custom
         }
         fn stamp(&mut self, actor_id: i64, version: i32) {
             let now = chrono::Utc::now();
@@ -324,6 +338,7 @@ pub(crate) async fn create_in_tx<T: Element>(
 ) -> DomainResult<T> {
     let mut row = T::blank(conn, ctx).await?;
     (write.apply)(&mut row)?;
+    custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, true).await?;
     T::check(conn, ctx, &mut row, None).await?;
     ctx.actor.rights.check(T::TYPE, Action::Add, &snapshot(&row)?)?;
     let comms_to_set = write.comms.validate(ctx.phone_region)?;
@@ -399,6 +414,7 @@ pub(crate) async fn update_locked<T: Element>(
     ctx.actor.rights.check(T::TYPE, Action::Write, &snapshot(&old)?)?;
     let mut row = old.clone();
     (write.apply)(&mut row)?;
+    custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, false).await?;
     T::check(conn, ctx, &mut row, Some(&old)).await?;
     let comms_to_set = write.comms.validate(ctx.phone_region)?;
     let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);

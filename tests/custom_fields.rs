@@ -1,0 +1,178 @@
+//! Custom fields: definitions, typed values on every element, validation naming the field,
+//! filtering, history, and conversion copying matching fields.
+
+mod common;
+
+use common::TestServer;
+use serde_json::{Value, json};
+
+fn code(v: &Value) -> Value {
+    v["errors"][0]["extensions"]["code"].clone()
+}
+
+async fn field(s: &TestServer, element: &str, input: Value) -> Value {
+    s.ok(
+        "mutation($t: ElementType!, $in: CustomFieldInput!) { createCustomField(elementType: $t, input: $in) { id code type multiple mandatory items default } }",
+        json!({ "t": element, "in": input }),
+    )
+    .await["createCustomField"]
+        .clone()
+}
+
+#[tokio::test]
+async fn custom_values_round_trip_validate_filter_and_show_in_history() {
+    let s = TestServer::start().await;
+    field(&s, "DEAL", json!({ "code": "UF_BUDGET", "label": "Budget", "type": "MONEY" })).await;
+    field(&s, "DEAL", json!({ "code": "UF_TIER", "label": "Tier", "type": "ENUMERATION", "items": ["gold", "silver"], "default": "silver" })).await;
+    field(&s, "DEAL", json!({ "code": "UF_SEATS", "label": "Seats", "type": "INTEGER", "mandatory": true })).await;
+    field(&s, "DEAL", json!({ "code": "UF_TAGS", "label": "Tags", "type": "STRING", "multiple": true })).await;
+    field(&s, "DEAL", json!({ "code": "UF_DUE", "label": "Due", "type": "DATETIME" })).await;
+    let defs = s.ok("{ customFields(elementType: DEAL) { code } }", json!({})).await;
+    assert_eq!(defs["customFields"].as_array().unwrap().len(), 5);
+
+    let create = "mutation($in: DealInput!) { createDeal(input: $in) { id customFields { code value } tier: customField(code: \"UF_TIER\") } }";
+    // Mandatory, type and enumeration checks name the field; nothing is written.
+    let missing = s.gql(create, json!({ "in": { "title": "A" } })).await;
+    assert_eq!(code(&missing), "BAD_USER_INPUT", "{missing}");
+    assert_eq!(missing["errors"][0]["extensions"]["field"], "customFields.UF_SEATS");
+    for (value, code_name) in [
+        (json!({ "code": "UF_SEATS", "value": "ten" }), "customFields.UF_SEATS"),
+        (json!({ "code": "UF_TIER", "value": "bronze" }), "customFields.UF_TIER"),
+        (json!({ "code": "UF_TAGS", "value": "not a list" }), "customFields.UF_TAGS"),
+        (json!({ "code": "UF_BUDGET", "value": { "amount": "1", "currency": "ZZZ" } }), "customFields.UF_BUDGET"),
+        (json!({ "code": "UF_NOPE", "value": 1 }), "customFields[1].code"),
+    ] {
+        let input = json!({ "title": "A", "customFields": [{ "code": "UF_SEATS", "value": 3 }, value] });
+        let r = s.gql(create, json!({ "in": input })).await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], code_name, "{r}");
+    }
+    assert_eq!(s.ok("{ deals { totalCount } }", json!({})).await["deals"]["totalCount"], 0);
+
+    let d = s
+        .ok(
+            create,
+            json!({ "in": { "title": "Big", "customFields": [
+                { "code": "UF_SEATS", "value": 40 },
+                { "code": "UF_BUDGET", "value": { "amount": "12000.50", "currency": "eur" } },
+                { "code": "UF_TAGS", "value": ["fast", "vip"] },
+                { "code": "UF_DUE", "value": "2026-12-01T10:00:00+01:00" } ] } }),
+        )
+        .await;
+    let big = d["createDeal"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(d["createDeal"]["tier"], "silver", "the default fills in");
+    assert_eq!(
+        d["createDeal"]["customFields"],
+        json!([
+            { "code": "UF_BUDGET", "value": { "amount": 12000.5, "currency": "EUR" } },
+            { "code": "UF_DUE", "value": "2026-12-01T09:00:00.000000Z" },
+            { "code": "UF_SEATS", "value": 40 },
+            { "code": "UF_TAGS", "value": ["fast", "vip"] },
+            { "code": "UF_TIER", "value": "silver" },
+        ])
+    );
+    s.ok(create, json!({ "in": { "title": "Small", "customFields": [{ "code": "UF_SEATS", "value": 2 }, { "code": "UF_TIER", "value": "gold" }] } }))
+        .await;
+
+    // Filters.
+    let titles = |v: &Value| -> Vec<String> {
+        v["deals"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let q = "query($f: DealFilter) { deals(filter: $f) { edges { node { title } } } }";
+    for (filter, want) in [
+        (json!({ "customField": { "code": "UF_SEATS", "gt": 10 } }), vec!["Big"]),
+        (json!({ "customField": { "code": "UF_TIER", "eq": "gold" } }), vec!["Small"]),
+        (json!({ "customField": { "code": "UF_TAGS", "eq": "vip" } }), vec!["Big"]),
+        (json!({ "customField": { "code": "UF_DUE", "lt": "2026-12-01T11:00:00+01:00" } }), vec!["Big"]),
+        (json!({ "customField": { "code": "UF_DUE", "isNull": true } }), vec!["Small"]),
+        (json!({ "not": { "customField": { "code": "UF_TIER", "in": ["gold"] } } }), vec!["Big"]),
+    ] {
+        assert_eq!(titles(&s.ok(q, json!({ "f": filter })).await), want, "{filter}");
+    }
+    let bad = s.gql(q, json!({ "f": { "customField": { "code": "budget'--", "eq": 1 } } })).await;
+    assert_eq!(code(&bad), "BAD_USER_INPUT");
+
+    // Changes show in history like built-in fields; null clears; mandatory stays.
+    s.ok(
+        "mutation($id: ID!) { updateDeal(id: $id, input: { customFields: [{ code: \"UF_SEATS\", value: 45 }, { code: \"UF_DUE\", value: null }] }) { id } }",
+        json!({ "id": big }),
+    )
+    .await;
+    let h = s.ok("query($id: ID!) { deal(id: $id) { timeline(first: 1) { edges { node { changes { field oldValue newValue } } } } } }", json!({ "id": big })).await;
+    assert_eq!(
+        h["deal"]["timeline"]["edges"][0]["node"]["changes"],
+        json!([
+            { "field": "UF_DUE", "oldValue": "2026-12-01T09:00:00.000000Z", "newValue": null },
+            { "field": "UF_SEATS", "oldValue": "40", "newValue": "45" },
+        ])
+    );
+    let r = s.gql("mutation($id: ID!) { updateDeal(id: $id, input: { customFields: [{ code: \"UF_SEATS\", value: null }] }) { id } }", json!({ "id": big })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "customFields.UF_SEATS");
+}
+
+#[tokio::test]
+async fn links_and_employees_must_exist_and_conversion_copies_matching_fields() {
+    let s = TestServer::start().await;
+    field(&s, "LEAD", json!({ "code": "UF_OWNER", "type": "EMPLOYEE" })).await;
+    field(&s, "LEAD", json!({ "code": "UF_REFERRER", "type": "ELEMENT_LINK" })).await;
+    field(&s, "LEAD", json!({ "code": "UF_BUDGET", "type": "INTEGER" })).await;
+    field(&s, "DEAL", json!({ "code": "UF_BUDGET", "type": "INTEGER" })).await;
+    field(&s, "DEAL", json!({ "code": "UF_OWNER", "type": "STRING" })).await;
+    let create =
+        "mutation($v: [CustomFieldValueInput!]) { createLead(input: { title: \"L\", customFields: $v }) { id } }";
+    let r = s.gql(create, json!({ "v": [{ "code": "UF_OWNER", "value": "user:999" }] })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "customFields.UF_OWNER", "{r}");
+    let r = s.gql(create, json!({ "v": [{ "code": "UF_REFERRER", "value": "contact:999" }] })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "customFields.UF_REFERRER", "{r}");
+    let me = s.ok("{ me { id } }", json!({})).await["me"]["id"].clone();
+    let contact =
+        s.ok("mutation { createContact(input: { lastName: \"Ref\" }) { id } }", json!({})).await["createContact"]["id"]
+            .clone();
+    let lead = s
+        .ok(create, json!({ "v": [
+            { "code": "UF_OWNER", "value": me }, { "code": "UF_REFERRER", "value": contact }, { "code": "UF_BUDGET", "value": 900 } ] }))
+        .await["createLead"]["id"]
+        .clone();
+    let converted = s
+        .ok(
+            "mutation($id: ID!) { convertLead(input: { leadId: $id, deal: {} }) { deal { customFields { code value } } } }",
+            json!({ "id": lead }),
+        )
+        .await;
+    // Same code and type: copied. UF_OWNER is an EMPLOYEE on leads but text on deals: not copied.
+    assert_eq!(converted["convertLead"]["deal"]["customFields"], json!([{ "code": "UF_BUDGET", "value": 900 }]));
+
+    // Definitions: codes are unique per type, types fixed, deleting removes values.
+    let dup = s
+        .gql("mutation { createCustomField(elementType: LEAD, input: { code: \"UF_BUDGET\" }) { id } }", json!({}))
+        .await;
+    assert_eq!(code(&dup), "BAD_USER_INPUT");
+    let bad_code =
+        s.gql("mutation { createCustomField(elementType: LEAD, input: { code: \"budget\" }) { id } }", json!({})).await;
+    assert_eq!(bad_code["errors"][0]["extensions"]["field"], "code");
+    let defs = s.ok("{ customFields(elementType: LEAD) { id code } }", json!({})).await;
+    let budget =
+        defs["customFields"].as_array().unwrap().iter().find(|d| d["code"] == "UF_BUDGET").unwrap()["id"].clone();
+    let retype = s
+        .gql(
+            "mutation($id: ID!) { updateCustomField(id: $id, input: { type: STRING }) { id } }",
+            json!({ "id": budget }),
+        )
+        .await;
+    assert_eq!(code(&retype), "BAD_USER_INPUT");
+    s.ok("mutation($id: ID!) { deleteCustomField(id: $id) }", json!({ "id": budget })).await;
+    let after =
+        s.ok("query($id: ID!) { lead(id: $id) { customField(code: \"UF_BUDGET\") } }", json!({ "id": lead })).await;
+    assert_eq!(after["lead"]["customField"], Value::Null);
+
+    let rep = s.token_for("rep@example.com", false).await;
+    let r = s
+        .gql_as(&rep, "mutation { createCustomField(elementType: LEAD, input: { code: \"UF_X\" }) { id } }", json!({}))
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN");
+}
