@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod permissions;
 pub mod products;
 pub mod query;
+pub mod requisites;
 pub mod seed;
 pub mod settings;
 pub mod validate;

@@ -128,6 +128,10 @@ impl Company {
     async fn is_my_company(&self) -> bool {
         self.is_my_company
     }
+    /// Legal details and bank accounts.
+    async fn requisites(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::domain::requisites::Requisites>> {
+        super::requisites::of(ctx, self.id).await
+    }
     async fn legal_name(&self) -> Option<&str> {
         self.legal_name.as_deref()
     }

@@ -17,6 +17,7 @@ pub mod org;
 pub mod prefetch;
 pub mod product;
 pub mod query;
+pub mod requisites;
 pub mod settings;
 pub mod subscription;
 pub mod timeline;
@@ -38,6 +39,7 @@ pub struct QueryRoot(
     org::OrgQuery,
     settings::SettingsQuery,
     custom_fields::CustomFieldQuery,
+    requisites::RequisitesQuery,
 );
 
 /// Root mutation: one object per capability, merged.
@@ -49,6 +51,7 @@ pub struct MutationRoot(
     org::OrgMutation,
     settings::SettingsMutation,
     custom_fields::CustomFieldMutation,
+    requisites::RequisitesMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionRoot>;
