@@ -7,6 +7,7 @@
 #   SCALE=10000 DURATION=10s bench/nested_deals.sh
 #   AS_USER=rep@demo.kontor bench/nested_deals.sh   # as a non-admin user
 #   TOTAL=1 bench/nested_deals.sh                   # with totalCount
+#   AS_LEVEL=DEPARTMENT bench/nested_deals.sh       # as a non-admin whose role reads its department
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,22 @@ THREADS=${THREADS:-2}
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
 . bench/lib.sh
+if [ -n "${AS_LEVEL:-}" ]; then
+  # A department of the first 10 demo users (a fifth of the deals) and a role that reads
+  # every element type at AS_LEVEL, given to the first of them.
+  psql -q "$DATABASE_URL" -v level="$AS_LEVEL" <<'SQL'
+INSERT INTO departments (name) SELECT 'Bench department' WHERE NOT EXISTS (SELECT 1 FROM departments WHERE name = 'Bench department');
+UPDATE users SET department_id = (SELECT min(id) FROM departments WHERE name = 'Bench department')
+ WHERE id IN (SELECT id FROM users WHERE email LIKE 'user%@demo.kontor' ORDER BY id LIMIT 10);
+INSERT INTO roles (name) SELECT 'Bench level' WHERE NOT EXISTS (SELECT 1 FROM roles WHERE name = 'Bench level');
+DELETE FROM role_permissions WHERE role_id = (SELECT id FROM roles WHERE name = 'Bench level');
+INSERT INTO role_permissions (role_id, element_type, action, level)
+ SELECT (SELECT id FROM roles WHERE name = 'Bench level'), t, 'READ', :'level' FROM unnest(ARRAY['LEAD','CONTACT','COMPANY','DEAL']) t;
+DELETE FROM user_roles WHERE user_id = (SELECT min(id) FROM users WHERE email LIKE 'user%@demo.kontor');
+INSERT INTO user_roles SELECT (SELECT min(id) FROM users WHERE email LIKE 'user%@demo.kontor'), (SELECT id FROM roles WHERE name = 'Bench level');
+SQL
+  AS_USER=$(psql "$DATABASE_URL" -Atc "SELECT email FROM users WHERE email LIKE 'user%@demo.kontor' ORDER BY id LIMIT 1")
+fi
 if [ -n "${AS_USER:-}" ]; then
   TOKEN=$($BIN token create --user "$AS_USER")
 else

@@ -25,6 +25,22 @@ pub enum Bind {
     Dates(Vec<NaiveDate>),
     Ts(DateTime<Utc>),
     Tss(Vec<DateTime<Utc>>),
+    /// A JSON document as text, bound as `jsonb`.
+    Jsonb(JsonText),
+}
+
+/// JSON text sent as a `jsonb` parameter (binary format: version 1, then the text).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, diesel::expression::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Jsonb)]
+pub struct JsonText(pub String);
+
+impl diesel::serialize::ToSql<diesel::sql_types::Jsonb, Pg> for JsonText {
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, Pg>) -> diesel::serialize::Result {
+        use std::io::Write;
+        out.write_all(&[1])?;
+        out.write_all(self.0.as_bytes())?;
+        Ok(diesel::serialize::IsNull::No)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -113,6 +129,7 @@ impl QueryFragment<Pg> for Sql {
                     Bind::Dates(v) => out.push_bind_param::<Array<Date>, _>(v)?,
                     Bind::Ts(v) => out.push_bind_param::<Timestamptz, _>(v)?,
                     Bind::Tss(v) => out.push_bind_param::<Array<Timestamptz>, _>(v)?,
+                    Bind::Jsonb(v) => out.push_bind_param::<diesel::sql_types::Jsonb, _>(v)?,
                 },
             }
         }

@@ -15,6 +15,7 @@ use super::models::User;
 use super::permissions::{Action, Grant, Level, Rights};
 use super::validate;
 use crate::db::schema::{api_tokens, users};
+use crate::db::sql::{Bind, Sql};
 
 const TOKEN_PREFIX: &str = "kontor_";
 
@@ -77,7 +78,7 @@ SELECT t.id AS token_id, t.last_used_at, u.*,
                   UNION SELECT d.id FROM departments d JOIN tree ON d.parent_id = tree.id)
               SELECT array_agg(x.id) FROM users x WHERE x.department_id IN (SELECT id FROM tree)), '{}') AS subtree_users
 FROM api_tokens t JOIN users u ON u.id = t.user_id
-WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active";
+WHERE t.token_hash = decode(";
 
 fn grants(json: &serde_json::Value) -> Vec<Grant> {
     let lines = json.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -102,12 +103,12 @@ pub async fn actor_for_token(conn: &mut AsyncPgConnection, token: &str) -> Domai
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
         return Err(unauthenticated());
     }
-    let found: Option<TokenRow> = diesel::sql_query(TOKEN_SQL)
-        .bind::<diesel::sql_types::Bytea, _>(hash_token(token))
-        .get_result(conn)
-        .await
-        .optional()?;
-    let row = found.ok_or_else(unauthenticated)?;
+    // Through `Sql`, whose prepared statement is cached: planning this statement costs more
+    // than running it, and it runs on every request.
+    let mut q = Sql::new(TOKEN_SQL);
+    q.bind(Bind::Text(hex::encode(hash_token(token)))).push(", 'hex') AND t.revoked_at IS NULL AND u.active");
+    let rows: Vec<TokenRow> = q.load(conn).await?;
+    let row = rows.into_iter().next().ok_or_else(unauthenticated)?;
     // Recording every use would turn each read into a write; minute precision is enough.
     if row.last_used_at.is_none_or(|t| Utc::now() - t > Duration::minutes(1)) {
         diesel::update(api_tokens::table.find(row.token_id))

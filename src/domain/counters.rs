@@ -14,6 +14,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::ElementType;
 use super::error::DomainResult;
 use super::models::User;
+use super::permissions::Rights;
 use crate::db::sql::{Bind, Sql};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -105,13 +106,33 @@ struct Row {
 }
 
 /// A user's counters at `now`, from the `counter_items` rows the database keeps current in
-/// every writing transaction (migration 000006): one index-only range scan.
-pub async fn compute(conn: &mut AsyncPgConnection, user: &User, now: DateTime<Utc>) -> DomainResult<Counters> {
+/// every writing transaction (migration 000006): one index-only range scan. Elements the
+/// viewer's `rights` do not let them read are not counted (for roles that read everything
+/// the statement stays a plain range scan).
+pub async fn compute(
+    conn: &mut AsyncPgConnection,
+    user: &User,
+    rights: &Rights,
+    now: DateTime<Utc>,
+) -> DomainResult<Counters> {
     let tz: chrono_tz::Tz = user.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let end = day_end(now, tz);
-    let mut q =
-        Sql::new("SELECT element_type, pipeline_id, earliest, incoming, idle FROM counter_items WHERE user_id = ");
+    let mut q = Sql::new(
+        "SELECT c.element_type, c.pipeline_id, c.earliest, c.incoming, c.idle FROM counter_items c WHERE c.user_id = ",
+    );
     q.bind(Bind::Int8(user.id));
+    for et in ElementType::ALL {
+        let readable = rights.read_predicate(et, "o");
+        if readable != Sql::new("TRUE") {
+            q.push(format!(
+                " AND (c.element_type <> '{e}' OR EXISTS (SELECT 1 FROM {t} o WHERE o.id = c.element_id AND ",
+                e = et.as_str(),
+                t = et.table()
+            ))
+            .append(&readable)
+            .push("))");
+        }
+    }
     let rows: Vec<Row> = q.load(conn).await?;
     let mut counters = Counters {
         user_id: user.id,

@@ -37,6 +37,8 @@ pub enum FieldType {
     Date,
     DateTime,
     Bool,
+    /// A custom field value (`custom -> 'UF_…'`), compared as `jsonb`.
+    Json,
 }
 
 /// A typed filter operand.
@@ -49,6 +51,7 @@ pub enum Value {
     Date(NaiveDate),
     DateTime(DateTime<Utc>),
     Bool(bool),
+    Json(Json),
 }
 
 impl Value {
@@ -61,6 +64,7 @@ impl Value {
             Value::Date(v) => Bind::Date(v),
             Value::DateTime(v) => Bind::Ts(v),
             Value::Bool(v) => Bind::Bool(v),
+            Value::Json(v) => Bind::Jsonb(crate::db::sql::JsonText(v.to_string())),
         }
     }
 }
@@ -82,8 +86,8 @@ fn bind_array(values: Vec<Value>) -> DomainResult<Bind> {
         Some(Value::Decimal(_)) => collect!(Decimal, Numerics),
         Some(Value::Date(_)) => collect!(Date, Dates),
         Some(Value::DateTime(_)) => collect!(DateTime, Tss),
-        Some(Value::Bool(_)) => {
-            return Err(DomainError::bad_input("in", "`in` is not supported for booleans"));
+        Some(Value::Bool(_) | Value::Json(_)) => {
+            return Err(DomainError::bad_input("in", "`in` is not supported for this field"));
         }
     })
 }
@@ -365,6 +369,30 @@ pub trait Listable: QueryableByName<Pg> + Serialize + Clone + Send + Sync + 'sta
     fn column_json(&self, column: &str) -> Json;
 }
 
+/// The sort expression of a custom field, interned so that order keys stay `&'static str`
+/// like the built-in columns. Codes are checked (`custom_fields::check_code`), and the
+/// number of distinct codes interned is capped so requests cannot grow it without bound.
+pub fn custom_sort_column(code: &str) -> DomainResult<&'static str> {
+    use std::sync::{Mutex, OnceLock};
+    static INTERNED: OnceLock<Mutex<std::collections::HashMap<String, &'static str>>> = OnceLock::new();
+    let code = super::custom_fields::check_code("orderBy.customField", code)?;
+    let mut map = INTERNED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = map.get(&code) {
+        return Ok(found);
+    }
+    if map.len() >= 10_000 {
+        return Err(DomainError::bad_input("orderBy.customField", "too many distinct custom fields sorted on"));
+    }
+    let column: &'static str = Box::leak(format!("custom -> '{code}'").into_boxed_str());
+    map.insert(code, column);
+    Ok(column)
+}
+
+/// The code of a custom field sort expression made by `custom_sort_column`.
+fn custom_code(column: &str) -> Option<&str> {
+    column.strip_prefix("custom -> '")?.strip_suffix('\'')
+}
+
 /// Implements `Listable`; the listed columns (those lists sort by) get a direct accessor so
 /// that cursors do not serialise whole rows.
 macro_rules! listable {
@@ -384,7 +412,14 @@ macro_rules! listable {
             fn column_json(&self, column: &str) -> Json {
                 let value = match column {
                     $(stringify!($col) => serde_json::to_value(&self.$col),)*
-                    _ => return serde_json::to_value(self).ok().and_then(|v| v.get(column).cloned()).unwrap_or(Json::Null),
+                    _ => {
+                        let row = serde_json::to_value(self).unwrap_or(Json::Null);
+                        let found = match custom_code(column) {
+                            Some(code) => row.get("custom").and_then(|c| c.get(code)),
+                            None => row.get(column),
+                        };
+                        return found.cloned().unwrap_or(Json::Null);
+                    }
                 };
                 value.unwrap_or(Json::Null)
             }
@@ -482,6 +517,7 @@ fn decode_cursor(raw: &str, order: &[OrderKey], field: &str) -> DomainResult<Vec
             FieldType::Date => v.as_str().and_then(|s| s.parse().ok()).map(Value::Date),
             FieldType::DateTime => v.as_str().and_then(|s| s.parse().ok()).map(Value::DateTime),
             FieldType::Bool => v.as_bool().map(Value::Bool),
+            FieldType::Json => Some(Value::Json(v.clone())),
         };
         out.push(Some(parsed.ok_or_else(bad)?));
     }

@@ -9,6 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::db::sql::{Bind, Sql};
 
 const BATCH: u64 = 5_000;
+/// Creation times spread one element per five minutes over the past year, as real data has
+/// them, rather than one value per batch (ties would make every "newest first" page sort a
+/// whole batch).
+const SPREAD: &str = "now() - interval '400 days' + i * interval '5 minutes'";
 
 const FIRST: &str = "ARRAY['Anna','Ben','Clara','David','Elena','Felix','Greta','Hugo','Ines','Jonas','Katrin','Leon','Mia','Noah','Olga','Paul','Rosa','Sven','Tina','Umar','Vera','Willem','Yara','Zoe']";
 const LAST: &str = "ARRAY['Schmidt','Novak','Garcia','Rossi','Dubois','Jensen','Kowalski','Smith','Ivanova','Silva','Yilmaz','Andersen','Berg','Costa','Fischer','Horvat','Larsen','Moreau','Nilsson','Petrov']";
@@ -88,6 +92,13 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
         ))
     })
     .await?;
+    // Demo users get the default roles, as users created through the API do.
+    Sql::new(
+        "INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM users u, roles r \
+         WHERE r.is_default AND NOT u.is_admin ON CONFLICT DO NOTHING",
+    )
+    .execute(&mut conn)
+    .await?;
     let user_ids = ids(&mut conn, "SELECT id FROM users WHERE active ORDER BY id").await?;
     let status = |list: &str| {
         format!("SELECT id FROM status_items WHERE list_kind = '{list}' AND semantics = 'PROCESS' ORDER BY sort")
@@ -103,9 +114,9 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     batched(&mut conn, &bar, "companies", companies, |a, b| {
         with_arrays(
             format!(
-                "WITH ins AS (INSERT INTO companies (title, type_id, industry_id, revenue, currency, address, assigned_to_id, opened, created_by_id, updated_by_id) \
+                "WITH ins AS (INSERT INTO companies (title, type_id, industry_id, revenue, currency, address, assigned_to_id, opened, created_by_id, updated_by_id, created_at, updated_at) \
                  SELECT ({WORDS})[1 + i % 16] || ' ' || ({SUFFIX})[1 + (i / 16) % 8] || ' ' || i, {ct}, {ind}, \
-                 round((random() * 10000000)::numeric, 2), 'EUR', i || ' Market Street', {u}, true, {u}, {u} \
+                 round((random() * 10000000)::numeric, 2), 'EUR', i || ' Market Street', {u}, true, {u}, {u}, {SPREAD}, {SPREAD} \
                  FROM generate_series({a}, {b}) i RETURNING id, created_at, created_by_id) \
                  INSERT INTO timeline_entries (element_type, element_id, kind, at, author_id) \
                  SELECT 'COMPANY', id, 'CREATED', created_at, created_by_id FROM ins",
@@ -122,8 +133,8 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     batched(&mut conn, &bar, "contacts", contacts, |a, b| {
         with_arrays(
             format!(
-                "WITH ins AS (INSERT INTO contacts (first_name, last_name, position, type_id, source_id, assigned_to_id, opened, created_by_id, updated_by_id) \
-                 SELECT ({FIRST})[1 + i % 24], ({LAST})[1 + (i / 24) % 20], ({POSITIONS})[1 + i % 8], {ct}, {src}, {u}, true, {u}, {u} \
+                "WITH ins AS (INSERT INTO contacts (first_name, last_name, position, type_id, source_id, assigned_to_id, opened, created_by_id, updated_by_id, created_at, updated_at) \
+                 SELECT ({FIRST})[1 + i % 24], ({LAST})[1 + (i / 24) % 20], ({POSITIONS})[1 + i % 8], {ct}, {src}, {u}, true, {u}, {u}, {SPREAD}, {SPREAD} \
                  FROM generate_series({a}, {b}) i RETURNING id, first_name, last_name, created_at, created_by_id), \
                  links AS (INSERT INTO contact_companies (contact_id, company_id, is_primary, sort) \
                  SELECT id, {co}, true, 1 FROM ins), \
@@ -147,9 +158,9 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     batched(&mut conn, &bar, "leads", leads, |a, b| {
         with_arrays(
             format!(
-                "WITH ins AS (INSERT INTO leads (title, first_name, last_name, company_title, status_id, source_id, opportunity, currency, assigned_to_id, opened, utm_source, created_by_id, updated_by_id) \
+                "WITH ins AS (INSERT INTO leads (title, first_name, last_name, company_title, status_id, source_id, opportunity, currency, assigned_to_id, opened, utm_source, created_by_id, updated_by_id, created_at, updated_at) \
                  SELECT 'Inquiry ' || i, ({FIRST})[1 + i % 24], ({LAST})[1 + (i / 24) % 20], ({WORDS})[1 + i % 16] || ' ' || ({SUFFIX})[1 + i % 8], \
-                 {st}, {src}, round((random() * 50000)::numeric, 2), 'EUR', {u}, true, (ARRAY['google','newsletter','fair'])[1 + i % 3], {u}, {u} \
+                 {st}, {src}, round((random() * 50000)::numeric, 2), 'EUR', {u}, true, (ARRAY['google','newsletter','fair'])[1 + i % 3], {u}, {u}, {SPREAD}, {SPREAD} \
                  FROM generate_series({a}, {b}) i RETURNING id, created_at, created_by_id), \
                  phones AS (INSERT INTO communications (element_type, element_id, kind, value_type, value, normalized, sort) \
                  SELECT 'LEAD', id, 'PHONE', 'MOBILE', '+49 151 ' || (10000000 + id), '+49151' || (10000000 + id), 0 FROM ins) \
@@ -171,9 +182,9 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     batched(&mut conn, &bar, "deals", deals, |a, b| {
         with_arrays(
             format!(
-                "WITH ins AS (INSERT INTO deals (title, pipeline_id, stage_id, probability, opportunity, currency, begin_date, close_date, closed, company_id, assigned_to_id, opened, created_by_id, updated_by_id) \
+                "WITH ins AS (INSERT INTO deals (title, pipeline_id, stage_id, probability, opportunity, currency, begin_date, close_date, closed, company_id, assigned_to_id, opened, created_by_id, updated_by_id, created_at, updated_at) \
                  SELECT 'Deal ' || i || ': ' || ({WORDS})[1 + i % 16] || ' order', {pipeline_id}, s.id, s.probability, round((random() * 100000)::numeric, 2), 'EUR', \
-                 current_date - (i % 90), CASE WHEN s.semantics <> 'PROCESS' THEN current_date END, s.semantics <> 'PROCESS', {co}, {u}, true, {u}, {u} \
+                 current_date - (i % 90), CASE WHEN s.semantics <> 'PROCESS' THEN current_date END, s.semantics <> 'PROCESS', {co}, {u}, true, {u}, {u}, {SPREAD}, {SPREAD} \
                  FROM generate_series({a}, {b}) i JOIN stages s ON s.id = {st} RETURNING id, created_at, created_by_id), \
                  links AS (INSERT INTO deal_contacts (deal_id, contact_id, is_primary, sort) \
                  SELECT id, {c1}, true, 1 FROM ins UNION ALL SELECT id, {c2}, false, 2 FROM ins WHERE id % 2 = 0 AND {c2} <> {c1}) \

@@ -325,7 +325,7 @@ impl ActivityQuery {
     async fn counters(&self, ctx: &Context<'_>, user_id: Option<ID>) -> GqlResult<CountersGql> {
         let user = counter_user(ctx, user_id).await?;
         let mut c = conn(ctx).await?;
-        Ok(CountersGql(counters::compute(&mut c, &user, Utc::now()).await?))
+        Ok(CountersGql(counters::compute(&mut c, &user, &actor(ctx)?.rights, Utc::now()).await?))
     }
 }
 

@@ -151,18 +151,20 @@ fn bus(ctx: &Context<'_>) -> GqlResult<Bus> {
 /// passes or the user's day ends); yields only changed figures.
 fn counters_stream(
     user: crate::domain::models::User,
+    rights: Arc<crate::domain::permissions::Rights>,
     pool: crate::db::Pool,
     bus: Bus,
 ) -> impl Stream<Item = Result<super::activity::CountersGql, async_graphql::Error>> {
     use crate::domain::counters::{self, Counters};
     struct State {
         user: crate::domain::models::User,
+        rights: Arc<crate::domain::permissions::Rights>,
         pool: crate::db::Pool,
         rx: tokio::sync::broadcast::Receiver<Arc<Event>>,
         last: Option<Counters>,
     }
     let rx = bus.subscribe();
-    futures_util::stream::unfold(State { user, pool, rx, last: None }, |mut st| async move {
+    futures_util::stream::unfold(State { user, rights, pool, rx, last: None }, |mut st| async move {
         loop {
             if st.last.is_some() {
                 loop {
@@ -179,7 +181,7 @@ fn counters_stream(
             }
             let computed = async {
                 let mut conn = st.pool.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-                counters::compute(&mut conn, &st.user, chrono::Utc::now())
+                counters::compute(&mut conn, &st.user, &st.rights, chrono::Utc::now())
                     .await
                     .map_err(|e| anyhow::anyhow!("{}", e.message()))
             }
@@ -250,7 +252,7 @@ impl SubscriptionRoot {
     {
         let user = super::activity::counter_user(ctx, user_id).await?;
         let pool = ctx.data::<super::ApiState>()?.pool.clone();
-        Ok(counters_stream(user, pool, bus(ctx)?))
+        Ok(counters_stream(user, actor(ctx)?.rights.clone(), pool, bus(ctx)?))
     }
 
     /// Every new history entry of one element, or (without `element`) of every element the

@@ -63,6 +63,61 @@ fn reply(status: StatusCode, media: MediaType, body: &Json) -> Response {
 
 /// A request that cannot run: 400 for graphql-response+json, 400 too for malformed JSON
 /// bodies under application/json (the spec allows nothing else there).
+/// Input values are parsed recursively; like the document parser's limit, this bounds how
+/// deep variables may nest (filters nest through `and`/`or`/`not`).
+const MAX_VARIABLE_DEPTH: usize = 32;
+
+/// Input literals in a document nest as deep as the client likes, and are parsed
+/// recursively; selections are limited to `MAX_DEPTH` anyway, so 48 levels of `{`/`[` leave
+/// room for any real query.
+const MAX_DOCUMENT_NESTING: usize = 48;
+
+/// Whether `{`, `[` and `(` nest deeper than `max` outside strings and comments.
+fn document_too_deep(doc: &str, max: usize) -> bool {
+    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
+    for c in doc.chars() {
+        if in_comment {
+            in_comment = c != '\n';
+        } else if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                '#' => in_comment = true,
+                '"' => in_string = true,
+                '{' | '[' | '(' => {
+                    depth += 1;
+                    if depth > max {
+                        return true;
+                    }
+                }
+                '}' | ']' | ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+fn too_deep(v: &Json, max: usize) -> bool {
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > max {
+            return true;
+        }
+        match v {
+            Json::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
+            Json::Object(o) => stack.extend(o.values().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    false
+}
+
 fn bad_request(media: MediaType, message: &str) -> Response {
     reply(StatusCode::BAD_REQUEST, media, &error_body(message, "BAD_REQUEST"))
 }
@@ -112,6 +167,14 @@ fn operation_type(request: &Request) -> Result<Option<OperationType>, String> {
 }
 
 async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, request: Request, is_get: bool) -> Response {
+    if document_too_deep(&request.query, MAX_DOCUMENT_NESTING) {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            media,
+            &json!({ "errors": [{ "message": "the document nests too deeply (at most 48 levels of braces and brackets)",
+                                  "extensions": { "code": "GRAPHQL_PARSE_FAILED" } }] }),
+        );
+    }
     let is_mutation = match operation_type(&request) {
         Err(e) => {
             return reply(
@@ -179,6 +242,9 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     if !value.get("query").is_some_and(Json::is_string) {
         return bad_request(media, "`query` must be a string");
     }
+    if value.get("variables").is_some_and(|v| too_deep(v, MAX_VARIABLE_DEPTH)) {
+        return bad_request(media, "`variables` nest too deeply (at most 32 levels)");
+    }
     let request: Request = match serde_json::from_value(value) {
         Ok(r) => r,
         Err(e) => return bad_request(media, &format!("malformed GraphQL request: {e}")),
@@ -213,6 +279,9 @@ pub async fn get(State(state): State<AppState>, parts: Parts) -> Response {
     }
     if let Some(vars) = params.get("variables").filter(|v| !v.is_empty()) {
         match serde_json::from_str::<Json>(vars) {
+            Ok(v) if too_deep(&v, MAX_VARIABLE_DEPTH) => {
+                return bad_request(media, "`variables` nest too deeply (at most 32 levels)");
+            }
             Ok(v @ Json::Object(_)) => request = request.variables(async_graphql::Variables::from_json(v)),
             _ => return bad_request(media, "`variables` must be a JSON object"),
         }
