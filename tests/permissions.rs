@@ -435,3 +435,31 @@ async fn the_department_tree_moves_but_never_into_itself() {
     .await;
     assert_eq!(w.as_me("{ leads { totalCount } }", json!({})).await["data"]["leads"]["totalCount"], 2);
 }
+
+#[tokio::test]
+async fn history_subscribers_only_hear_about_elements_they_may_read() {
+    let w = world().await;
+    w.set_all(&[("READ", "OWN")]).await;
+    let mut req = format!("ws://{}/graphql", w.s.addr).into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", w.my_token) } });
+    ws.send(Message::Text(init.to_string().into())).await.unwrap();
+    let sub = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { timelineAdded { entry { text } } }" } });
+    ws.send(Message::Text(sub.to_string().into())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let comment = "mutation($e: ElementRef!, $t: String!) { addComment(element: $e, text: $t) { id } }";
+    // The stranger's lead first, then mine.
+    w.s.ok(comment, json!({ "e": { "type": "LEAD", "id": w.elements[0][3] }, "t": "not for me" })).await;
+    w.s.ok(comment, json!({ "e": { "type": "LEAD", "id": w.elements[0][0] }, "t": "for me" })).await;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("an entry").unwrap().unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "next" {
+                assert_eq!(v["payload"]["data"]["timelineAdded"]["entry"]["text"], "for me", "{v}");
+                break;
+            }
+        }
+    }
+}

@@ -42,3 +42,26 @@ pub fn can_read(actor: &Actor, element: ElementType, payload: &serde_json::Value
     let row = payload.get("element").unwrap_or(&serde_json::Value::Null);
     actor.rights.allows(element, Action::Read, &Facts::of(row))
 }
+
+/// Whether `actor` may read one stored element (events whose payload is not the element,
+/// like history entries, are checked this way). Roles that read everything need no query.
+pub async fn can_read_stored(
+    conn: &mut diesel_async::AsyncPgConnection,
+    actor: &Actor,
+    element: ElementType,
+    id: i64,
+) -> super::DomainResult<bool> {
+    let predicate = element_predicate(actor, element, "t");
+    if predicate == Sql::new("TRUE") {
+        return Ok(true);
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut q = Sql::new(format!("SELECT count(*) AS n FROM {} t WHERE t.id = ", element.table()));
+    q.bind(crate::db::sql::Bind::Int8(id)).push(" AND ").append(&predicate);
+    let found: Found = diesel_async::RunQueryDsl::get_result(q, conn).await?;
+    Ok(found.n > 0)
+}

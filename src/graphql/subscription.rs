@@ -280,8 +280,10 @@ impl SubscriptionRoot {
             }
         };
         let stream = events(bus(ctx)?, after);
+        let pool = ctx.data::<super::ApiState>()?.pool.clone();
         Ok(futures_util::StreamExt::filter_map(stream, move |item| {
             let me = me.clone();
+            let pool = pool.clone();
             async move {
                 let e = match item {
                     Ok(e) => e,
@@ -294,7 +296,9 @@ impl SubscriptionRoot {
                 if only.is_some_and(|r| r.element_type != et || r.id != e.element_id) {
                     return None;
                 }
-                if !visibility::can_read(&me, et, &e.payload) {
+                // The payload is the entry, not the element: ask the database.
+                let mut c = pool.get().await.ok()?;
+                if !visibility::can_read_stored(&mut c, &me, et, e.element_id).await.ok()? {
                     return None;
                 }
                 let entry: TimelineEntry = serde_json::from_value(e.payload.get("element")?.clone()).ok()?;
