@@ -335,14 +335,6 @@ fn index_name(element_type: ElementType, code: &str) -> String {
     format!("{}_{}_idx", element_type.table(), code.to_ascii_lowercase())
 }
 
-fn check_label(label: &str) -> DomainResult<String> {
-    let l = label.trim();
-    if l.is_empty() || l.chars().count() > 255 {
-        return Err(bad("label", "`label` must be 1 to 255 characters"));
-    }
-    Ok(l.to_owned())
-}
-
 fn check_items(field_type: &str, items: Vec<String>) -> DomainResult<Vec<String>> {
     let items: Vec<String> = items.into_iter().map(|i| i.trim().to_owned()).collect();
     if field_type == "ENUMERATION" && items.is_empty() {
@@ -378,7 +370,7 @@ pub async fn create(
 ) -> DomainResult<FieldDef> {
     actor.rights.check_settings()?;
     let code = check_code("code", input.code.as_deref().unwrap_or_default())?;
-    let label = check_label(input.label.as_deref().unwrap_or(&code))?;
+    let label = validate::name("label", input.label.as_deref().unwrap_or(&code))?;
     let field_type = input.field_type.unwrap_or_else(|| "STRING".to_owned());
     if !TYPES.contains(&field_type.as_str()) {
         return Err(bad("type", format!("`{field_type}` is not a custom field type")));
@@ -463,7 +455,7 @@ pub async fn update(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, input:
     }
     let mut def = old.clone();
     if let Some(l) = input.label {
-        def.label = check_label(&l)?;
+        def.label = validate::name("label", &l)?;
     }
     if let Some(items) = input.items {
         def.items = check_items(&def.field_type, items)?;

@@ -69,20 +69,6 @@ fn not_found(kind: ids::IdKind, id: i64) -> DomainError {
     DomainError::not_found(format!("`{}`", ids::encode(kind, id)))
 }
 
-fn name(field: &str, raw: &str) -> DomainResult<String> {
-    let n = raw.trim();
-    if n.is_empty() || n.chars().count() > 255 {
-        return Err(DomainError::bad_input(field, format!("`{field}` must be 1 to 255 characters")));
-    }
-    Ok(n.to_owned())
-}
-
-fn time_zone(raw: &str) -> DomainResult<String> {
-    raw.parse::<chrono_tz::Tz>().map(|tz| tz.name().to_owned()).map_err(|_| {
-        DomainError::bad_input("timeZone", format!("`{raw}` is not an IANA time zone such as Europe/Berlin"))
-    })
-}
-
 fn unique_violation(e: diesel::result::Error, message: &str) -> DomainError {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
@@ -140,7 +126,7 @@ pub async fn create_role(
     is_default: bool,
 ) -> DomainResult<Role> {
     actor.rights.check_settings()?;
-    let role_name = name("name", role_name)?;
+    let role_name = validate::name("name", role_name)?;
     let mut q = Sql::new("INSERT INTO roles (name, settings, is_default) VALUES (");
     q.bind(Bind::Text(role_name))
         .push(", ")
@@ -162,7 +148,7 @@ pub async fn update_role(
     actor.rights.check_settings()?;
     let old = role(conn, id).await?;
     let role_name = match role_name {
-        Some(n) => name("name", n)?,
+        Some(n) => validate::name("name", n)?,
         None => old.name,
     };
     let mut q = Sql::new("UPDATE roles SET name = ");
@@ -253,18 +239,7 @@ pub async fn assign_roles(
     actor.rights.check_settings()?;
     conn.transaction(async move |conn| {
         let user = user(conn, user_id).await?;
-        let found = {
-            let mut q = Sql::new("SELECT id, name, settings, is_default FROM roles WHERE id = ANY(");
-            q.bind(Bind::Int8s(role_ids.clone())).push(")");
-            let rows: Vec<Role> = q.load(conn).await?;
-            rows
-        };
-        if let Some((i, missing)) = role_ids.iter().enumerate().find(|(_, r)| !found.iter().any(|f| f.id == **r)) {
-            return Err(DomainError::bad_input(
-                format!("roleIds[{i}]"),
-                format!("`{}` is not a role", ids::encode(ids::IdKind::Role, *missing)),
-            ));
-        }
+        check_roles(conn, &role_ids).await?;
         set_roles(conn, user_id, &role_ids).await?;
         Ok(user)
     })
@@ -332,10 +307,10 @@ pub async fn create_user(conn: &mut AsyncPgConnection, actor: &Actor, input: Use
     }
     let email = validate::email("email", input.email.as_deref().unwrap_or_default())?;
     let user_name = match input.name.as_deref() {
-        Some(n) => name("name", n)?,
+        Some(n) => validate::name("name", n)?,
         None => email.split('@').next().unwrap_or("user").to_owned(),
     };
-    let tz = time_zone(input.time_zone.as_deref().unwrap_or("UTC"))?;
+    let tz = validate::time_zone("timeZone", input.time_zone.as_deref().unwrap_or("UTC"))?;
     conn.transaction(async move |conn| {
         let department = input.department_id.flatten();
         if let Some(d) = department {
@@ -398,7 +373,6 @@ pub async fn update_user(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, i
     if input.is_admin == Some(false) && id == actor.user_id {
         return Err(DomainError::bad_input("isAdmin", "administrators cannot take their own administrator rights"));
     }
-    let actor = actor.clone();
     conn.transaction(async move |conn| {
         let old = user(conn, id).await?;
         let email = match input.email.as_deref() {
@@ -406,11 +380,11 @@ pub async fn update_user(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, i
             None => old.email,
         };
         let user_name = match input.name.as_deref() {
-            Some(n) => name("name", n)?,
+            Some(n) => validate::name("name", n)?,
             None => old.name,
         };
         let tz = match input.time_zone.as_deref() {
-            Some(t) => time_zone(t)?,
+            Some(t) => validate::time_zone("timeZone", t)?,
             None => old.time_zone,
         };
         let department = input.department_id.unwrap_or(old.department_id);
@@ -438,7 +412,6 @@ pub async fn update_user(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, i
             check_roles(conn, &roles).await?;
             set_roles(conn, id, &roles).await?;
         }
-        let _ = actor;
         Ok(user)
     })
     .await
@@ -472,7 +445,7 @@ pub async fn create_department(
     parent_id: Option<i64>,
 ) -> DomainResult<Department> {
     actor.rights.check_settings()?;
-    let dept_name = name("name", dept_name)?;
+    let dept_name = validate::name("name", dept_name)?;
     if let Some(p) = parent_id {
         check_department(conn, p, "parentId").await?;
     }
@@ -565,7 +538,7 @@ pub async fn create_api_token(
     token_name: &str,
 ) -> DomainResult<(String, ApiToken)> {
     may_manage_tokens_of(actor, user_id)?;
-    let token_name = name("name", token_name)?;
+    let token_name = validate::name("name", token_name)?;
     let u = user(conn, user_id).await?;
     if !u.active {
         return Err(DomainError::bad_input("userId", "the user is deactivated"));

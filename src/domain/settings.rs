@@ -9,6 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use super::actor::Actor;
 use super::error::{DomainError, DomainResult};
 use super::models::{Pipeline, Stage, StatusItem};
+use super::validate;
 use crate::db::schema::{pipelines, stages, status_items};
 
 pub const PROCESS: &str = "PROCESS";
@@ -329,14 +330,6 @@ pub fn code_from(name: &str) -> String {
     if code.is_empty() { "ITEM".to_owned() } else { code }
 }
 
-fn check_name(field: &str, name: &str) -> DomainResult<String> {
-    let n = name.trim();
-    if n.is_empty() || n.chars().count() > 255 {
-        return Err(DomainError::bad_input(field, format!("`{field}` must be 1 to 255 characters")));
-    }
-    Ok(n.to_owned())
-}
-
 fn check_color(color: Option<String>) -> DomainResult<Option<String>> {
     match color.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
@@ -392,10 +385,6 @@ fn semantics_of(raw: Option<&str>) -> DomainResult<Option<String>> {
     }
 }
 
-fn conflict(message: String, details: serde_json::Value) -> DomainError {
-    DomainError::conflict(message, details)
-}
-
 async fn renumber_list(conn: &mut AsyncPgConnection, list: &str) -> DomainResult<()> {
     let items = status_items(conn, list).await?;
     let mut rows: Vec<(i64, String, i32)> = items.into_iter().map(|i| (i.id, i.semantics, i.sort)).collect();
@@ -440,7 +429,7 @@ pub async fn create_status_item(
 ) -> DomainResult<StatusItem> {
     actor.rights.check_settings()?;
     check_list(list)?;
-    let name = check_name("name", input.name.as_deref().unwrap_or_default())?;
+    let name = validate::name("name", input.name.as_deref().unwrap_or_default())?;
     let code = match input.code.as_deref() {
         Some(c) => check_code(c)?,
         None => code_from(&name),
@@ -486,7 +475,7 @@ pub async fn update_status_item(
             .pop()
             .ok_or_else(|| DomainError::not_found(format!("status item `status:{id}`")))?;
         let name = match input.name.as_deref() {
-            Some(n) => check_name("name", n)?,
+            Some(n) => validate::name("name", n)?,
             None => old.name.clone(),
         };
         let semantics = semantics_of(input.semantics.as_deref())?.unwrap_or_else(|| old.semantics.clone());
@@ -557,14 +546,14 @@ pub async fn delete_status_item(conn: &mut AsyncPgConnection, actor: &Actor, id:
             .pop()
             .ok_or_else(|| DomainError::not_found(format!("status item `status:{id}`")))?;
         if item.is_system {
-            return Err(conflict(
+            return Err(DomainError::conflict(
                 format!("`{}` is a system item and cannot be deleted", item.code),
                 serde_json::Value::Null,
             ));
         }
         let used = status_usage(conn, &item).await?;
         if used > 0 {
-            return Err(conflict(
+            return Err(DomainError::conflict(
                 format!("`{}` is used by {used} element(s); move them to another item first", item.code),
                 serde_json::json!({ "usedBy": used }),
             ));
@@ -625,7 +614,7 @@ async fn lock_settings(conn: &mut AsyncPgConnection) -> DomainResult<()> {
 
 pub async fn create_pipeline(conn: &mut AsyncPgConnection, actor: &Actor, name: &str) -> DomainResult<Pipeline> {
     actor.rights.check_settings()?;
-    let name = check_name("name", name)?;
+    let name = validate::name("name", name)?;
     conn.transaction(async move |conn| {
         lock_settings(conn).await?;
         let max: Option<i32> = pipelines::table.select(diesel::dsl::max(pipelines::sort)).first(conn).await?;
@@ -658,7 +647,7 @@ pub async fn update_pipeline(
     actor.rights.check_settings()?;
     let old = pipelines_by_id(conn, &[id]).await?.pop().ok_or_else(|| pipeline_not_found(id))?;
     let name = match name {
-        Some(n) => check_name("name", n)?,
+        Some(n) => validate::name("name", n)?,
         None => old.name,
     };
     Ok(diesel::update(pipelines::table.find(id))
@@ -690,11 +679,11 @@ pub async fn delete_pipeline(conn: &mut AsyncPgConnection, actor: &Actor, id: i6
         lock_settings(conn).await?;
         let p = pipelines_by_id(conn, &[id]).await?.pop().ok_or_else(|| pipeline_not_found(id))?;
         if p.is_default {
-            return Err(conflict("the default pipeline cannot be deleted".into(), serde_json::Value::Null));
+            return Err(DomainError::conflict("the default pipeline cannot be deleted", serde_json::Value::Null));
         }
         let deals = deals_in(conn, "pipeline_id", id).await?;
         if deals > 0 {
-            return Err(conflict(
+            return Err(DomainError::conflict(
                 format!("the pipeline holds {deals} deal(s); move them first"),
                 serde_json::json!({ "usedBy": deals }),
             ));
@@ -741,7 +730,7 @@ pub async fn create_stage(
     input: ItemInput,
 ) -> DomainResult<Stage> {
     actor.rights.check_settings()?;
-    let name = check_name("name", input.name.as_deref().unwrap_or_default())?;
+    let name = validate::name("name", input.name.as_deref().unwrap_or_default())?;
     let code = match input.code.as_deref() {
         Some(c) => check_code(c)?,
         None => code_from(&name),
@@ -784,7 +773,7 @@ pub async fn update_stage(
         lock_settings(conn).await?;
         let old = stages_by_id(conn, &[id]).await?.pop().ok_or_else(|| stage_not_found(id))?;
         let name = match input.name.as_deref() {
-            Some(n) => check_name("name", n)?,
+            Some(n) => validate::name("name", n)?,
             None => old.name.clone(),
         };
         let semantics = semantics_of(input.semantics.as_deref())?.unwrap_or_else(|| old.semantics.clone());
@@ -823,7 +812,7 @@ pub async fn delete_stage(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) 
         let stage = stages_by_id(conn, &[id]).await?.pop().ok_or_else(|| stage_not_found(id))?;
         let deals = deals_in(conn, "stage_id", id).await?;
         if deals > 0 {
-            return Err(conflict(
+            return Err(DomainError::conflict(
                 format!("the stage holds {deals} deal(s); move them first"),
                 serde_json::json!({ "usedBy": deals }),
             ));
@@ -837,7 +826,7 @@ pub async fn delete_stage(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) 
             .collect();
         let order: Vec<&str> = rest.iter().map(|s| s.semantics.as_str()).collect();
         check_semantic_order(&order).map_err(|m| {
-            conflict(format!("deleting this stage would break the pipeline: {m}"), serde_json::Value::Null)
+            DomainError::conflict(format!("deleting this stage would break the pipeline: {m}"), serde_json::Value::Null)
         })?;
         diesel::delete(stages::table.find(id)).execute(conn).await?;
         Ok(id)

@@ -81,9 +81,20 @@ pub fn probability(field: &str, value: i32) -> DomainResult<i32> {
 }
 
 pub fn time_zone(field: &str, tz: &str) -> DomainResult<String> {
-    tz.parse::<chrono_tz::Tz>()
-        .map(|_| tz.to_owned())
-        .map_err(|_| DomainError::bad_input(field, format!("`{tz}` is not an IANA time zone")))
+    tz.trim()
+        .parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| DomainError::bad_input(field, format!("`{tz}` is not an IANA time zone such as Europe/Berlin")))
+}
+
+/// A name or label of settings objects (roles, departments, pipelines, fields): trimmed,
+/// 1 to 255 characters.
+pub fn name(field: &str, raw: &str) -> DomainResult<String> {
+    let n = raw.trim();
+    if n.is_empty() || n.chars().count() > 255 {
+        return Err(DomainError::bad_input(field, format!("`{field}` must be 1 to 255 characters")));
+    }
+    Ok(n.to_owned())
 }
 
 #[cfg(test)]
