@@ -37,6 +37,21 @@ fn reaches(level: &str) -> BTreeSet<usize> {
     idx.iter().copied().collect()
 }
 
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The payload of the next `next` message.
+async fn next_payload(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("an event").unwrap().unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "next" {
+                return v["payload"].clone();
+            }
+        }
+    }
+}
+
 struct World {
     s: TestServer,
     me: String,
@@ -144,6 +159,20 @@ impl World {
 
     async fn as_me(&self, query: &str, variables: Value) -> Value {
         self.s.gql_as(&self.my_token, query, variables).await
+    }
+
+    /// A graphql-transport-ws subscription as "me", given time to start.
+    async fn subscribe(&self, query: &str) -> Ws {
+        let mut req = format!("ws://{}/graphql", self.s.addr).into_client_request().unwrap();
+        req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        let init =
+            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", self.my_token) } });
+        ws.send(Message::Text(init.to_string().into())).await.unwrap();
+        let sub = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+        ws.send(Message::Text(sub.to_string().into())).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ws
     }
 
     fn indexes(&self, t: usize, ids: &[Value]) -> BTreeSet<usize> {
@@ -297,14 +326,8 @@ async fn nested_relations_and_pipelines_follow_the_same_rule() {
 async fn subscribers_only_hear_about_elements_they_may_read() {
     let w = world().await;
     w.set_all(&[("READ", "OWN")]).await;
-    let mut req = format!("ws://{}/graphql", w.s.addr).into_client_request().unwrap();
-    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", w.my_token) } });
-    ws.send(Message::Text(init.to_string().into())).await.unwrap();
-    let sub = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { elementChanged(types: [LEAD]) { element { ... on Lead { title } } } }" } });
-    ws.send(Message::Text(sub.to_string().into())).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ws =
+        w.subscribe("subscription { elementChanged(types: [LEAD]) { element { ... on Lead { title } } } }").await;
     let admin_id = w.s.ok("{ me { id } }", json!({})).await["me"]["id"].clone();
     w.s.ok(
         "mutation($u: ID!) { createLead(input: { title: \"not mine\", assignedToId: $u, opened: false }) { id } }",
@@ -316,16 +339,8 @@ async fn subscribers_only_hear_about_elements_they_may_read() {
         json!({ "u": w.me }),
     )
     .await;
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("an event").unwrap().unwrap();
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == "next" {
-                assert_eq!(v["payload"]["data"]["elementChanged"]["element"]["title"], "mine", "{v}");
-                break;
-            }
-        }
-    }
+    let v = next_payload(&mut ws).await;
+    assert_eq!(v["data"]["elementChanged"]["element"]["title"], "mine", "{v}");
 }
 
 #[tokio::test]
@@ -440,26 +455,11 @@ async fn the_department_tree_moves_but_never_into_itself() {
 async fn history_subscribers_only_hear_about_elements_they_may_read() {
     let w = world().await;
     w.set_all(&[("READ", "OWN")]).await;
-    let mut req = format!("ws://{}/graphql", w.s.addr).into_client_request().unwrap();
-    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", w.my_token) } });
-    ws.send(Message::Text(init.to_string().into())).await.unwrap();
-    let sub = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { timelineAdded { entry { text } } }" } });
-    ws.send(Message::Text(sub.to_string().into())).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ws = w.subscribe("subscription { timelineAdded { entry { text } } }").await;
     let comment = "mutation($e: ElementRef!, $t: String!) { addComment(element: $e, text: $t) { id } }";
     // The stranger's lead first, then mine.
     w.s.ok(comment, json!({ "e": { "type": "LEAD", "id": w.elements[0][3] }, "t": "not for me" })).await;
     w.s.ok(comment, json!({ "e": { "type": "LEAD", "id": w.elements[0][0] }, "t": "for me" })).await;
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("an entry").unwrap().unwrap();
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == "next" {
-                assert_eq!(v["payload"]["data"]["timelineAdded"]["entry"]["text"], "for me", "{v}");
-                break;
-            }
-        }
-    }
+    let v = next_payload(&mut ws).await;
+    assert_eq!(v["data"]["timelineAdded"]["entry"]["text"], "for me", "{v}");
 }
