@@ -31,15 +31,6 @@ BODY=$(body "$QUERY")
 CHECK=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$BODY" "http://127.0.0.1:$PORT/graphql")
 echo "$CHECK" | grep -q '"errors"' && { echo "query failed: ${CHECK:0:300}"; exit 1; }
 echo "counters: ${CHECK:0:200}"
-LUA=$(mktemp --suffix=.lua)
-cat > "$LUA" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-wrk.body = [[$BODY]]
-done = function(summary, latency, requests)
-  io.write(string.format("end to end over HTTP (ms): p50 %.2f, p99 %.2f, %d requests\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests))
-end
-LUA
+wrk_script
 wrk -t1 -c1 -d2s -s "$LUA" "http://127.0.0.1:$PORT/graphql" >/dev/null
-wrk -t1 -c1 -d"$DURATION" -s "$LUA" "http://127.0.0.1:$PORT/graphql" | grep "end to end"
+echo "end to end over HTTP: $(wrk -t1 -c1 -d"$DURATION" -s "$LUA" "http://127.0.0.1:$PORT/graphql" | grep p50_ms=)"

@@ -27,6 +27,20 @@ start_server() {
   for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
 }
 
+# A wrk script that POSTs $BODY with $TOKEN and prints "p50_ms=… p99_ms=… requests=…".
+wrk_script() {
+  LUA=$(mktemp --suffix=.lua)
+  cat > "$LUA" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+wrk.body = [[$BODY]]
+done = function(summary, latency, requests)
+  io.write(string.format("p50_ms=%.2f p99_ms=%.2f requests=%d\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests))
+end
+LUA
+}
+
 # The GraphQL request body for a query.
 body() {
   jq -cn --arg q "$1" '{query: $q}' 2>/dev/null || python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$1"

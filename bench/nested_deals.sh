@@ -50,16 +50,7 @@ CHECK=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/
 echo "$CHECK" | grep -q '"errors"' && { echo "query failed: ${CHECK:0:300}"; exit 1; }
 echo "$CHECK" | grep -q '"edges"' || { echo "unexpected response: ${CHECK:0:300}"; exit 1; }
 
-LUA=$(mktemp --suffix=.lua)
-cat > "$LUA" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-wrk.body = [[$BODY]]
-done = function(summary, latency, requests)
-  io.write(string.format("p50_ms=%.2f p99_ms=%.2f requests=%d\n", latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests))
-end
-LUA
+wrk_script
 
 # Warm-up so pools and statement caches are filled.
 wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -s "$LUA" "http://127.0.0.1:$PORT/graphql" >/dev/null
