@@ -154,45 +154,112 @@ pub enum CustomOp {
     IsNull(bool),
 }
 
+/// Bounds of a JSON scalar type within jsonb's total order (null < string < number <
+/// boolean < array < object), as (lower inclusive, upper exclusive) literals where jsonb has
+/// one. Adding them to a range comparison keeps it on the field's btree index instead of
+/// running into the values of other types.
+fn jsonb_type_bounds(v: &Json) -> (Option<&'static str>, Option<&'static str>) {
+    match v {
+        Json::String(_) => (Some("\"\""), None),
+        Json::Number(_) => (None, Some("false")),
+        // Empty top-level arrays sort below null, so the first array above booleans is `[null]`.
+        Json::Bool(_) => (Some("false"), Some("[null]")),
+        Json::Object(_) => (Some("{}"), None),
+        Json::Array(_) | Json::Null => (None, None),
+    }
+}
+
+/// Custom field conditions, written so that each can use an index: equality and lists as
+/// containment on the `custom` GIN index (a single value `{"UF_X": v}` or a list holding it
+/// `{"UF_X": [v]}`), ranges on the field's btree expression index, bounded to the operand's
+/// JSON type, with the elements of list values (multiple fields, stored as arrays, which sort
+/// between booleans and objects) as a second indexed range.
 fn compile_custom(code: &str, op: CustomOp) -> DomainResult<Sql> {
     let code = super::custom_fields::check_code("customField.code", code)?;
-    // The same expression as the field's index, so the planner can use it.
+    // The same expression as the field's btree index, so the planner can use it.
     let target = format!("(t.custom -> '{code}')");
-    let json = |v: &Json| Bind::Text(v.to_string());
-    let mut s = Sql::default();
-    let cmp = |s: &mut Sql, sym: &str, v: &Json| {
-        // A list value (multiple field) matches when one of its elements does.
-        s.push(format!("(CASE WHEN jsonb_typeof({target}) = 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements({target}) e(v) WHERE e.v {sym} CAST("))
-            .bind(json(v))
-            .push(format!(" AS jsonb)) ELSE {target} {sym} CAST("))
-            .bind(json(v))
-            .push(" AS jsonb) END)");
+    let jsonb = |v: Json| Bind::Jsonb(crate::db::sql::JsonText(v.to_string()));
+    let scalar = |name: &str, v: &Json| -> DomainResult<()> {
+        match v {
+            Json::Array(_) | Json::Null => Err(DomainError::bad_input(
+                format!("customField.{name}"),
+                "compare with one value (use `in` for several, `isNull` for none)",
+            )),
+            _ => Ok(()),
+        }
     };
+    let eq = |s: &mut Sql, v: &Json| {
+        s.push("(t.custom @> ")
+            .bind(jsonb(serde_json::json!({ code.as_str(): v })))
+            .push(" OR t.custom @> ")
+            .bind(jsonb(serde_json::json!({ code.as_str(): [v] })))
+            .push(")");
+        if v.is_object() {
+            // Containment of objects is partial; an amount or address matches only as a whole.
+            s.push(format!(" AND ({target} = "))
+                .bind(jsonb(v.clone()))
+                .push(format!(
+                    " OR (jsonb_typeof({target}) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements({target}) e(v) WHERE e.v = "
+                ))
+                .bind(jsonb(v.clone()))
+                .push(")))");
+        }
+    };
+    let range = |s: &mut Sql, name: &str, sym: &str, v: Json| -> DomainResult<()> {
+        scalar(name, &v)?;
+        let (lower, upper) = jsonb_type_bounds(&v);
+        s.push(format!("(({target} {sym} ")).bind(jsonb(v.clone()));
+        if let Some(l) = lower {
+            s.push(format!(" AND {target} >= '{l}'::jsonb"));
+        }
+        if let Some(u) = upper {
+            s.push(format!(" AND {target} < '{u}'::jsonb"));
+        }
+        s.push(format!(
+            " AND jsonb_typeof({target}) = jsonb_typeof("
+        ))
+        .bind(jsonb(v.clone()))
+        .push(format!(
+            ")) OR ({target} >= '[null]'::jsonb AND {target} < '{{}}'::jsonb AND EXISTS (SELECT 1 FROM jsonb_array_elements({target}) e(v) WHERE e.v {sym} "
+        ))
+        .bind(jsonb(v.clone()))
+        .push(" AND jsonb_typeof(e.v) = jsonb_typeof(")
+        .bind(jsonb(v))
+        .push("))))");
+        Ok(())
+    };
+    let mut s = Sql::default();
     match op {
-        CustomOp::Eq(v) => cmp(&mut s, "=", &v),
+        CustomOp::Eq(v) => {
+            scalar("eq", &v)?;
+            s.push("(");
+            eq(&mut s, &v);
+            s.push(")");
+        }
         CustomOp::Neq(v) => {
-            s.push("NOT COALESCE(");
-            cmp(&mut s, "=", &v);
-            s.push(", FALSE)");
+            scalar("neq", &v)?;
+            s.push("NOT (");
+            eq(&mut s, &v);
+            s.push(")");
         }
         CustomOp::In(vs) if vs.is_empty() => {
             s.push("FALSE");
         }
         CustomOp::In(vs) => {
-            let parts: Vec<Sql> = vs
-                .iter()
-                .map(|v| {
-                    let mut p = Sql::default();
-                    cmp(&mut p, "=", v);
-                    p
-                })
-                .collect();
+            let mut parts = Vec::with_capacity(vs.len());
+            for v in &vs {
+                scalar("in", v)?;
+                let mut p = Sql::new("(");
+                eq(&mut p, v);
+                p.push(")");
+                parts.push(p);
+            }
             s.push("(").append(&Sql::join(&parts, " OR ", "FALSE")).push(")");
         }
-        CustomOp::Gt(v) => cmp(&mut s, ">", &v),
-        CustomOp::Gte(v) => cmp(&mut s, ">=", &v),
-        CustomOp::Lt(v) => cmp(&mut s, "<", &v),
-        CustomOp::Lte(v) => cmp(&mut s, "<=", &v),
+        CustomOp::Gt(v) => range(&mut s, "gt", ">", v)?,
+        CustomOp::Gte(v) => range(&mut s, "gte", ">=", v)?,
+        CustomOp::Lt(v) => range(&mut s, "lt", "<", v)?,
+        CustomOp::Lte(v) => range(&mut s, "lte", "<=", v)?,
         CustomOp::Contains(v) => {
             s.push(format!("lower(t.custom ->> '{code}') LIKE "))
                 .bind(Bind::Text(format!("%{}%", escape_like(&v.to_lowercase()))));

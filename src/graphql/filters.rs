@@ -275,11 +275,10 @@ pub enum OrderDirection {
     Desc,
 }
 
-/// Declares an element's filter input (with `and`/`or`/`not`) and its order-by enum.
 /// A custom field filter. Values compare in stored form: numbers, booleans, text,
 /// dates as `2026-03-31`, date-times in any RFC 3339 offset (compared in UTC), enumeration
 /// items by value, employees by user id, element links as `deal:42`. A list field matches
-/// when one of its values does.
+/// when one of its values does. Ranges compare values of the operand's JSON type only.
 #[derive(InputObject, Default, Clone)]
 pub struct CustomFieldFilter {
     pub code: String,
@@ -334,6 +333,7 @@ impl CustomFieldFilter {
     }
 }
 
+/// Declares an element's filter input (with `and`/`or`/`not`) and its order-by enum.
 macro_rules! element_filter {
     (
         $filter:ident, $order:ident, $order_field:ident, $element:expr,
