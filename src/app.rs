@@ -42,10 +42,12 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
     if let Some(url) = &global.redis_url {
         tokio::spawn(events::relay::listen(url.clone(), bus.clone()));
     }
-    let schema = graphql::build_schema(ApiState { pool: pool.clone(), phone_region }, bus);
+    let schema = graphql::build_schema(ApiState { pool: pool.clone(), phone_region }, bus.clone());
     Ok(AppState {
         schema,
         pool,
+        bus,
+        rechecks: events::access::Rechecks::default(),
         statements,
         wake,
         settings: Arc::new(HttpSettings {

@@ -163,11 +163,14 @@ impl World {
 
     /// A graphql-transport-ws subscription as "me", given time to start.
     async fn subscribe(&self, query: &str) -> Ws {
+        self.subscribe_with(&self.my_token, query).await
+    }
+
+    async fn subscribe_with(&self, token: &str, query: &str) -> Ws {
         let mut req = format!("ws://{}/graphql", self.s.addr).into_client_request().unwrap();
         req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
         let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let init =
-            json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", self.my_token) } });
+        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
         ws.send(Message::Text(init.to_string().into())).await.unwrap();
         let sub = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
         ws.send(Message::Text(sub.to_string().into())).await.unwrap();
@@ -462,4 +465,57 @@ async fn history_subscribers_only_hear_about_elements_they_may_read() {
     w.s.ok(comment, json!({ "e": { "type": "LEAD", "id": w.elements[0][0] }, "t": "for me" })).await;
     let v = next_payload(&mut ws).await;
     assert_eq!(v["data"]["timelineAdded"]["entry"]["text"], "for me", "{v}");
+}
+
+/// The close code the server ends the socket with, skipping other messages.
+async fn close_code(ws: &mut Ws) -> u16 {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a close frame in time");
+        match msg {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)).unwrap_or(0),
+            Some(Ok(_)) => continue,
+            other => panic!("socket ended without a close frame: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn live_connections_end_when_access_changes() {
+    let w = world().await;
+    w.set_all(&[("READ", "ALL")]).await;
+    let query = "subscription { elementChanged(types: [LEAD]) { element { ... on Lead { title } } } }";
+    let create =
+        "mutation($t: String!, $u: ID!) { createLead(input: { title: $t, assignedToId: $u, opened: false }) { id } }";
+    let admin_id = w.s.ok("{ me { id } }", json!({})).await["me"]["id"].clone();
+
+    // A change that leaves my rights as they were keeps my connection.
+    let mut ws = w.subscribe(query).await;
+    let other = w.s.ok("mutation { createRole(name: \"Other\") { id } }", json!({})).await["createRole"]["id"].clone();
+    w.s.ok(
+        "mutation($r: ID!) { setRolePermissions(roleId: $r, permissions: [{ elementType: LEAD, action: READ, level: NONE }]) { id } }",
+        json!({ "r": other }),
+    )
+    .await;
+    w.s.ok(create, json!({ "t": "still heard", "u": admin_id })).await;
+    assert_eq!(next_payload(&mut ws).await["data"]["elementChanged"]["element"]["title"], "still heard");
+
+    // Narrower rights close it with 4403; the reconnected subscription has the new rights.
+    w.set_all(&[("READ", "OWN")]).await;
+    assert_eq!(close_code(&mut ws).await, 4403);
+    let mut ws = w.subscribe(query).await;
+    w.s.ok(create, json!({ "t": "not mine", "u": admin_id })).await;
+    w.s.ok(create, json!({ "t": "mine", "u": w.me })).await;
+    assert_eq!(next_payload(&mut ws).await["data"]["elementChanged"]["element"]["title"], "mine");
+
+    // A revoked token's connection ends with 4401 (graphql-ws clients do not retry it); so do
+    // the connections of a deactivated user.
+    let second = token(&w.s, &w.me).await;
+    let mut ws2 = w.subscribe_with(&second, query).await;
+    let mine = w.as_me("{ apiTokens { id name } }", json!({})).await["data"]["apiTokens"][0]["id"].clone();
+    w.s.ok("mutation($id: ID!) { revokeApiToken(id: $id) { id } }", json!({ "id": mine })).await;
+    assert_eq!(close_code(&mut ws).await, 4401);
+    w.s.ok(create, json!({ "t": "mine again", "u": w.me })).await;
+    assert_eq!(next_payload(&mut ws2).await["data"]["elementChanged"]["element"]["title"], "mine again");
+    w.s.ok("mutation($id: ID!) { deactivateUser(id: $id) { active } }", json!({ "id": w.me })).await;
+    assert_eq!(close_code(&mut ws2).await, 4401);
 }

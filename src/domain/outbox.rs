@@ -19,6 +19,10 @@ pub const TIMELINE: &str = "TIMELINE";
 /// (`kontor_counters_refresh`, migration 000006) and by the counter ticker.
 pub const COUNTERS: &str = "COUNTERS";
 
+/// Something that decides who may do what changed (a token, a user, a role, a department);
+/// written by triggers (migration 000012). Live connections re-check their token on it.
+pub const ACCESS: &str = "ACCESS";
+
 /// Whether a COUNTERS event concerns `user_id`.
 pub fn counters_concern(payload: &Json, user_id: i64) -> bool {
     payload.get("users").and_then(Json::as_array).is_some_and(|u| u.iter().any(|v| v.as_i64() == Some(user_id)))

@@ -128,6 +128,29 @@ impl Rights {
         Arc::new(self)
     }
 
+    /// The same rights, whatever order the database listed lines and users in.
+    pub fn same_as(&self, other: &Rights) -> bool {
+        fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+            let mut v = v.to_vec();
+            v.sort_unstable();
+            v
+        }
+        let lines = |r: &Rights| {
+            let keys: Vec<_> = r
+                .grants
+                .iter()
+                .map(|g| (g.role_id, g.element_type.as_str(), g.pipeline_id, g.action, g.level))
+                .collect();
+            sorted(&keys)
+        };
+        self.user_id == other.user_id
+            && self.admin == other.admin
+            && self.settings == other.settings
+            && lines(self) == lines(other)
+            && sorted(&self.department_users) == sorted(&other.department_users)
+            && sorted(&self.subtree_users) == sorted(&other.subtree_users)
+    }
+
     /// The level each of my roles gives `action` on `element_type` elements (in `pipeline`
     /// for deals): a role's line for that pipeline wins over its line for all pipelines. My
     /// rights are their union.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::{EVENT_COLUMNS, Event};
 use crate::db::Pool;
@@ -23,6 +23,9 @@ pub struct Bus {
 
 struct Inner {
     tx: broadcast::Sender<Arc<Event>>,
+    /// The newest ACCESS event; live connections watch it (events/access.rs) without waking
+    /// for every other event.
+    access: watch::Sender<i64>,
     inbox: mpsc::UnboundedSender<Event>,
     last: AtomicI64,
     pool: Pool,
@@ -38,13 +41,19 @@ impl Bus {
             let mut conn = pool.get().await?;
             max_seq(&mut conn).await?
         };
-        let bus = Bus { inner: Arc::new(Inner { tx, inbox, last: AtomicI64::new(last), pool }) };
+        let access = watch::Sender::new(last);
+        let bus = Bus { inner: Arc::new(Inner { tx, access, inbox, last: AtomicI64::new(last), pool }) };
         tokio::spawn(deliver(bus.clone(), rx, poll));
         Ok(bus)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.inner.tx.subscribe()
+    }
+
+    /// Changes to the `seq` of each ACCESS event delivered on this instance.
+    pub fn watch_access(&self) -> watch::Receiver<i64> {
+        self.inner.access.subscribe()
     }
 
     /// The newest event delivered on this instance.
@@ -67,6 +76,9 @@ impl Bus {
 
     fn publish(&self, event: Event) {
         self.inner.last.store(event.seq, Ordering::SeqCst);
+        if event.action == crate::domain::outbox::ACCESS {
+            self.inner.access.send_replace(event.seq);
+        }
         // No receivers is fine: nobody is subscribed on this instance.
         let _ = self.inner.tx.send(Arc::new(event));
     }

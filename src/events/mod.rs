@@ -4,6 +4,7 @@
 //! instances: an instance that misses a message (Redis down, reconnecting) notices the gap
 //! and reads the missing events from PostgreSQL, so nothing committed is lost.
 
+pub mod access;
 pub mod bus;
 pub mod relay;
 

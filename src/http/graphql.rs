@@ -3,6 +3,7 @@
 //! for requests that never ran, while legacy `application/json` clients get 200.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
@@ -17,6 +18,7 @@ use serde_json::{Value as Json, json};
 
 use super::AppState;
 use crate::domain::{Actor, DomainError, auth};
+use crate::events::access;
 use crate::graphql::loaders::{RequestLoader, request_loader};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -331,6 +333,7 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                 }
             }
         });
+        let tx_weak = tx.downgrade();
         let sink = futures_util::sink::unfold(tx, |tx, msg: Message| async move {
             // A failed init means a missing or bad token: say so with 4401.
             let msg = match msg {
@@ -342,6 +345,10 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
             tx.send(msg).await.map_err(|_| axum::Error::new("socket closed"))?;
             Ok::<_, axum::Error>(tx)
         });
+        // Set once the connection is authenticated; ends it when access changes.
+        let watcher: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let watcher_slot = watcher.clone();
+        let closer = tx_weak;
         GraphQLWebSocket::new_with_pair(sink, socket_rx, schema, protocol)
             .on_connection_init(move |payload| async move {
                 let token = payload
@@ -358,10 +365,23 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                 let actor = auth::actor_for_token(&mut conn, &token)
                     .await
                     .map_err(|e| async_graphql::Error::new(format!("{UNAUTHORIZED}: {}", e.message())))?;
+                let watch =
+                    access::watch(state.bus.clone(), state.pool.clone(), state.rechecks.clone(), token, actor.clone());
+                let handle = tokio::spawn(async move {
+                    let (code, reason) = watch.await;
+                    // Weak: the watcher must not keep a finished connection's writer alive.
+                    if let Some(tx) = closer.upgrade() {
+                        let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    }
+                });
+                *watcher_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
                 Ok(connection_data(&state, actor))
             })
             .serve()
             .await;
+        if let Some(handle) = watcher.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            handle.abort();
+        }
         let _ = writer.await;
     })
 }

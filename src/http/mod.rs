@@ -35,6 +35,9 @@ pub struct HttpSettings {
 pub struct AppState {
     pub schema: AppSchema,
     pub pool: Pool,
+    /// This instance's events; WebSocket connections watch it for access changes.
+    pub bus: crate::events::Bus,
+    pub rechecks: crate::events::access::Rechecks,
     pub statements: StatementCounter,
     /// Wakes the outbox relay after a mutation commits.
     pub wake: Arc<tokio::sync::Notify>,

@@ -1,0 +1,152 @@
+//! Live WebSocket connections authenticate once, in connection_init, and their subscriptions
+//! run with the rights they had then. When access changes anywhere (an ACCESS event), each
+//! connection re-checks its token: one whose token stopped working (revoked, user deactivated)
+//! is closed with 4401; one whose rights changed is closed with 4403, on which graphql-ws
+//! clients reconnect and resubscribe under the new rights (`after` replays what they missed).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use super::Bus;
+use crate::db::Pool;
+use crate::domain::{Actor, DomainError, auth};
+
+/// What a token gives now.
+#[derive(Clone, Debug)]
+pub enum Checked {
+    Valid(Arc<Actor>),
+    /// Unknown, revoked, or its user deactivated.
+    Invalid,
+    /// The check itself failed (the database); reconnecting checks again.
+    Failed,
+}
+
+/// What a connection must do after access changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Keep,
+    Reconnect,
+    Unauthorized,
+}
+
+impl Verdict {
+    /// The WebSocket close frame, if the connection must end.
+    pub fn close(self) -> Option<(u16, &'static str)> {
+        match self {
+            Verdict::Keep => None,
+            Verdict::Reconnect => Some((4403, "Forbidden: your access changed; reconnect")),
+            Verdict::Unauthorized => Some((4401, "Unauthorized: token revoked or user deactivated")),
+        }
+    }
+}
+
+/// What a connection that authenticated as `before` must do, given what its token gives now.
+pub fn verdict(before: &Actor, now: &Checked) -> Verdict {
+    match now {
+        Checked::Invalid => Verdict::Unauthorized,
+        Checked::Failed => Verdict::Reconnect,
+        Checked::Valid(a)
+            if a.user_id == before.user_id
+                && a.is_admin == before.is_admin
+                && a.department_id == before.department_id
+                && a.rights.same_as(&before.rights) =>
+        {
+            Verdict::Keep
+        }
+        Checked::Valid(_) => Verdict::Reconnect,
+    }
+}
+
+/// One token check per token and ACCESS event on this instance, however many connections
+/// share the token (dashboards often open many with one).
+#[derive(Clone, Default)]
+pub struct Rechecks {
+    inner: Arc<Mutex<Round>>,
+}
+
+#[derive(Default)]
+struct Round {
+    seq: i64,
+    checks: HashMap<String, Arc<OnceCell<Checked>>>,
+}
+
+impl Rechecks {
+    pub async fn check(&self, pool: &Pool, token: &str, seq: i64) -> Checked {
+        let cell = {
+            let mut round = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            if seq > round.seq {
+                // A newer change: earlier answers may be stale.
+                round.seq = seq;
+                round.checks.clear();
+            }
+            round.checks.entry(token.to_owned()).or_default().clone()
+        };
+        cell.get_or_init(|| async {
+            let Ok(mut conn) = pool.get().await else { return Checked::Failed };
+            match auth::actor_for_token(&mut conn, token).await {
+                Ok(actor) => Checked::Valid(Arc::new(actor)),
+                Err(DomainError::Unauthenticated(_)) => Checked::Invalid,
+                Err(e) => {
+                    tracing::warn!(error = %e.message(), "token re-check failed");
+                    Checked::Failed
+                }
+            }
+        })
+        .await
+        .clone()
+    }
+}
+
+/// Waits until the connection of `actor` (authenticated with `token`) must end, and says how.
+pub async fn watch(bus: Bus, pool: Pool, rechecks: Rechecks, token: String, actor: Actor) -> (u16, &'static str) {
+    let mut changes = bus.watch_access();
+    // Changes before this connection authenticated are already in `actor`.
+    changes.borrow_and_update();
+    loop {
+        if changes.changed().await.is_err() {
+            // The bus is gone with the server; nothing will change any more.
+            std::future::pending::<()>().await;
+        }
+        let seq = *changes.borrow_and_update();
+        if let Some(close) = verdict(&actor, &rechecks.check(&pool, &token, seq).await).close() {
+            return close;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::permissions::Rights;
+
+    fn actor(user_id: i64, department: Option<i64>, colleagues: Vec<i64>) -> Actor {
+        Actor {
+            user_id,
+            email: format!("u{user_id}@example.com"),
+            is_admin: false,
+            department_id: department,
+            time_zone: "UTC".into(),
+            rights: Rights { user_id, department_users: colleagues, ..Default::default() }.shared(),
+        }
+    }
+
+    #[test]
+    fn only_changed_rights_end_a_connection() {
+        let me = actor(1, Some(1), vec![1, 2]);
+        // The same rights listed in another order are the same rights.
+        let reordered = Checked::Valid(Arc::new(actor(1, Some(1), vec![2, 1])));
+        assert_eq!(verdict(&me, &reordered), Verdict::Keep);
+        let moved = Checked::Valid(Arc::new(actor(1, Some(2), vec![1, 3])));
+        assert_eq!(verdict(&me, &moved), Verdict::Reconnect);
+        let mut promoted = actor(1, Some(1), vec![1, 2]);
+        promoted.is_admin = true;
+        assert_eq!(verdict(&me, &Checked::Valid(Arc::new(promoted))), Verdict::Reconnect);
+        assert_eq!(verdict(&me, &Checked::Invalid), Verdict::Unauthorized);
+        assert_eq!(verdict(&me, &Checked::Failed), Verdict::Reconnect);
+        assert_eq!(Verdict::Unauthorized.close().map(|c| c.0), Some(4401));
+        assert_eq!(Verdict::Reconnect.close().map(|c| c.0), Some(4403));
+        assert_eq!(Verdict::Keep.close(), None);
+    }
+}
