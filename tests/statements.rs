@@ -12,8 +12,14 @@ const NESTED: &str = "query($n: Int!) { deals(first: $n, orderBy: [{ field: ID }
     timeline(first: 3) { nodes { kind } } } } }";
 
 async fn statements_for(s: &TestServer, n: usize) -> (u64, usize) {
+    statements_as(s, &s.token, n).await
+}
+
+async fn statements_as(s: &TestServer, token: &str, n: usize) -> (u64, usize) {
     let before = s.statements();
-    let data = s.ok(NESTED, json!({ "n": n })).await;
+    let data = s.gql_as(token, NESTED, json!({ "n": n })).await;
+    assert!(data.get("errors").is_none(), "{data}");
+    let data = &data["data"];
     let after = s.statements();
     (after - before, data["deals"]["nodes"].as_array().unwrap().len())
 }
@@ -76,4 +82,27 @@ async fn nested_deals_query_runs_the_same_statements_for_5_and_50_rows() {
     assert_eq!(small, large, "5 rows ran {small} statements, 50 rows ran {large}");
     // auth + list + count + contacts + companies + company + stage + user + timeline
     assert!((5..=10).contains(&large), "the nested query ran {large} statements");
+
+    // A user whose role reads only their department runs the same statements: the rights
+    // come with the token, and the predicate is part of each statement.
+    let role =
+        s.ok("mutation { createRole(name: \"Department\") { id } }", json!({})).await["createRole"]["id"].clone();
+    let lines: Vec<_> = ["LEAD", "CONTACT", "COMPANY", "DEAL"]
+        .iter()
+        .map(|t| json!({ "elementType": t, "action": "READ", "level": "DEPARTMENT" }))
+        .collect();
+    s.ok(
+        "mutation($r: ID!, $p: [PermissionInput!]!) { setRolePermissions(roleId: $r, permissions: $p) { id } }",
+        json!({ "r": role, "p": lines }),
+    )
+    .await;
+    s.ok(
+        "mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }",
+        json!({ "u": users[0], "r": [role] }),
+    )
+    .await;
+    let rep = s.token_for("rep0@test.local", false).await;
+    statements_as(&s, &rep, 5).await;
+    let (restricted, _) = statements_as(&s, &rep, 5).await;
+    assert_eq!(restricted, small, "a DEPARTMENT-level user ran {restricted} statements, an admin {small}");
 }

@@ -19,8 +19,10 @@ struct CountingInstrumentation(StatementCounter);
 
 impl Instrumentation for CountingInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
             self.0.inc();
+            // `RUST_LOG=kontor::sql=debug` prints every statement, to see which one a request adds.
+            tracing::debug!(target: "kontor::sql", "{query}");
         }
     }
 }

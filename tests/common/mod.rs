@@ -176,7 +176,10 @@ impl TestServer {
     /// Starts a server with adjusted settings.
     pub async fn start_with(adjust: impl FnOnce(&mut Global)) -> TestServer {
         // Server-side errors show in the output of failing tests.
-        let _ = tracing_subscriber::fmt().with_env_filter("kontor=error").with_test_writer().try_init();
+        // RUST_LOG overrides, e.g. `RUST_LOG=kontor::sql=debug` for every statement.
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("kontor=error"));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         let db = TestDb::new().await;
         let mut settings = global(&db.url);
         adjust(&mut settings);
