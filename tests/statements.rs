@@ -84,7 +84,25 @@ async fn nested_deals_query_runs_the_same_statements_for_5_and_50_rows() {
     assert!((5..=10).contains(&large), "the nested query ran {large} statements");
 
     // A user whose role reads only their department runs the same statements: the rights
-    // come with the token, and the predicate is part of each statement.
+    // come with the token, the predicate is part of each statement, and relations to hidden
+    // elements (here the companies of other departments) are not asked for again.
+    let dept = s.ok("mutation { createDepartment(input: { name: \"Sales\" }) { id } }", json!({})).await
+        ["createDepartment"]["id"]
+        .clone();
+    for u in &users[..2] {
+        s.ok(
+            "mutation($u: ID!, $d: ID) { updateUser(id: $u, input: { departmentId: $d }) { id } }",
+            json!({ "u": u, "d": dept }),
+        )
+        .await;
+    }
+    for c in &companies[..5] {
+        s.ok(
+            "mutation($c: ID!, $u: ID) { updateCompany(id: $c, input: { assignedToId: $u }) { id } }",
+            json!({ "c": c, "u": users[1] }),
+        )
+        .await;
+    }
     let role =
         s.ok("mutation { createRole(name: \"Department\") { id } }", json!({})).await["createRole"]["id"].clone();
     let lines: Vec<_> = ["LEAD", "CONTACT", "COMPANY", "DEAL"]
@@ -102,7 +120,21 @@ async fn nested_deals_query_runs_the_same_statements_for_5_and_50_rows() {
     )
     .await;
     let rep = s.token_for("rep0@test.local", false).await;
-    statements_as(&s, &rep, 5).await;
-    let (restricted, _) = statements_as(&s, &rep, 5).await;
-    assert_eq!(restricted, small, "a DEPARTMENT-level user ran {restricted} statements, an admin {small}");
+    let seen = s.gql_as(&rep, NESTED, json!({ "n": 10 })).await;
+    let companies_seen: Vec<bool> =
+        seen["data"]["deals"]["nodes"].as_array().unwrap().iter().map(|d| d["company"].is_object()).collect();
+    assert!(companies_seen.contains(&true) && companies_seen.contains(&false), "{seen}");
+    // The list and one batch of companies, for the admin and for the user who sees only some.
+    let companies_of_deals = "query($n: Int!) { deals(first: $n) { nodes { id company { id title } } } }";
+    let mut counts = Vec::new();
+    for token in [&s.token, &rep] {
+        let before = s.statements();
+        let r = s.gql_as(token, companies_of_deals, json!({ "n": 10 })).await;
+        assert!(r.get("errors").is_none(), "{r}");
+        counts.push(s.statements() - before);
+    }
+    assert_eq!(counts[0], 3, "auth, deals, companies: {counts:?}");
+    assert_eq!(counts[1], counts[0], "a DEPARTMENT-level user who cannot see some companies: {counts:?}");
+    let (restricted, _) = statements_as(&s, &rep, 10).await;
+    assert!(restricted <= small, "a DEPARTMENT-level user ran {restricted} statements, an admin {small}");
 }

@@ -303,7 +303,7 @@ pub struct ActivityQuery;
 impl ActivityQuery {
     async fn activity(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Activity>> {
         let n = lookup_id(IdKind::Activity, &id)?;
-        match loader(ctx).load_one(ById::<Activity>::new(n)).await.map_err(load_error)? {
+        match loader(ctx).load_one(ById::<Activity>::new(n)).await.map_err(load_error)?.flatten() {
             Some(a) => Ok(Some(a)),
             None => Err(DomainError::not_found(format!("activity `{}`", id.as_str())).into()),
         }

@@ -156,7 +156,7 @@ impl Deal {
     async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
         match self.company_id {
             None => Ok(None),
-            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error),
+            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error).map(Option::flatten),
         }
     }
     /// Ids of the deal's contacts, the primary one first.

@@ -154,7 +154,7 @@ impl Lead {
     async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
         match self.contact_id {
             None => Ok(None),
-            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error),
+            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error).map(Option::flatten),
         }
     }
     async fn company_id(&self) -> Option<ID> {
@@ -163,7 +163,7 @@ impl Lead {
     async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
         match self.company_id {
             None => Ok(None),
-            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error),
+            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error).map(Option::flatten),
         }
     }
     /// The lead points at a known contact or company (a repeat lead).
@@ -222,21 +222,25 @@ impl Lead {
     /// The contact the lead was converted into.
     async fn converted_contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
         match conversion(ctx, self.id).await?.and_then(|c| c.contact_id) {
-            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error),
+            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error).map(Option::flatten),
             None => Ok(None),
         }
     }
     /// The company the lead was converted into.
     async fn converted_company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
         match conversion(ctx, self.id).await?.and_then(|c| c.company_id) {
-            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error),
+            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error).map(Option::flatten),
             None => Ok(None),
         }
     }
     /// The deal the lead was converted into.
     async fn converted_deal(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::domain::models::Deal>> {
         match conversion(ctx, self.id).await?.and_then(|c| c.deal_id) {
-            Some(id) => loader(ctx).load_one(ById::<crate::domain::models::Deal>::new(id)).await.map_err(load_error),
+            Some(id) => loader(ctx)
+                .load_one(ById::<crate::domain::models::Deal>::new(id))
+                .await
+                .map_err(load_error)
+                .map(Option::flatten),
             None => Ok(None),
         }
     }
@@ -347,7 +351,7 @@ impl LeadInput {
 }
 
 async fn conversion(ctx: &Context<'_>, lead: i64) -> GqlResult<Option<crate::domain::models::LeadConversion>> {
-    loader(ctx).load_one(super::loaders::ConversionOf(lead)).await.map_err(load_error)
+    loader(ctx).load_one(super::loaders::ConversionOf(lead)).await.map_err(load_error).map(Option::flatten)
 }
 
 /// Leads of a contact or company, as a nested connection.

@@ -201,7 +201,7 @@ pub struct LifecycleQuery;
 impl LifecycleQuery {
     async fn product(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Product>> {
         let n = lookup_id(IdKind::Product, &id)?;
-        match loader(ctx).load_one(ById::<Product>::new(n)).await.map_err(load_error)? {
+        match loader(ctx).load_one(ById::<Product>::new(n)).await.map_err(load_error)?.flatten() {
             Some(p) => Ok(Some(p)),
             None => Err(DomainError::not_found(format!("product `{}`", id.as_str())).into()),
         }
@@ -243,12 +243,14 @@ impl LifecycleQuery {
         for m in found {
             let id = m.element.id;
             let element = match m.element.element_type {
-                ElementType::Lead => l.load_one(ById::<Lead>::new(id)).await.map_err(load_error)?.map(CrmElement::Lead),
+                ElementType::Lead => {
+                    l.load_one(ById::<Lead>::new(id)).await.map_err(load_error)?.flatten().map(CrmElement::Lead)
+                }
                 ElementType::Contact => {
-                    l.load_one(ById::<Contact>::new(id)).await.map_err(load_error)?.map(CrmElement::Contact)
+                    l.load_one(ById::<Contact>::new(id)).await.map_err(load_error)?.flatten().map(CrmElement::Contact)
                 }
                 ElementType::Company => {
-                    l.load_one(ById::<Company>::new(id)).await.map_err(load_error)?.map(CrmElement::Company)
+                    l.load_one(ById::<Company>::new(id)).await.map_err(load_error)?.flatten().map(CrmElement::Company)
                 }
                 ElementType::Deal => None,
             };

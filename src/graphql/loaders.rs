@@ -118,15 +118,18 @@ impl<T> Hash for ById<T> {
     }
 }
 
+/// None for ids that do not exist or are hidden from the actor: the request's cache then
+/// knows they are absent, and a row that refers to a hidden element does not ask again.
 impl<T: Listable> Loader<ById<T>> for Loaders {
-    type Value = T;
+    type Value = Option<T>;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, T>, LoadError> {
+    async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, Option<T>>, LoadError> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
         let rows = query::by_ids::<T>(&mut conn, &self.actor, &ids).await.map_err(err)?;
-        Ok(rows.into_iter().map(|r| (ById::new(r.row_id()), r)).collect())
+        let mut found: HashMap<i64, T> = rows.into_iter().map(|r| (r.row_id(), r)).collect();
+        Ok(ids.into_iter().map(|id| (ById::new(id), found.remove(&id))).collect())
     }
 }
 
@@ -295,15 +298,33 @@ impl Loader<StageHistory> for Loaders {
 
 simple_key!(ConversionOf);
 
+/// None for leads never converted (so lists of open leads do not ask again per lead).
 impl Loader<ConversionOf> for Loaders {
-    type Value = crate::domain::models::LeadConversion;
+    type Value = Option<crate::domain::models::LeadConversion>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[ConversionOf]) -> Result<HashMap<ConversionOf, Self::Value>, LoadError> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
         let rows = crate::domain::leads::conversions_of(&mut conn, &ids).await.map_err(err)?;
-        Ok(rows.into_iter().map(|r| (ConversionOf(r.lead_id), r)).collect())
+        let mut found: HashMap<i64, _> = rows.into_iter().map(|r| (r.lead_id, r)).collect();
+        Ok(ids.into_iter().map(|id| (ConversionOf(id), found.remove(&id))).collect())
+    }
+}
+
+simple_key!(CompanyRequisites);
+
+/// A company's requisites; None for companies without any.
+impl Loader<CompanyRequisites> for Loaders {
+    type Value = Option<crate::domain::requisites::Requisites>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[CompanyRequisites]) -> Result<HashMap<CompanyRequisites, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::requisites::of(&mut conn, &ids).await.map_err(err)?;
+        let mut found: HashMap<i64, _> = rows.into_iter().map(|r| (r.company_id, r)).collect();
+        Ok(ids.into_iter().map(|id| (CompanyRequisites(id), found.remove(&id))).collect())
     }
 }
 

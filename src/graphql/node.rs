@@ -28,16 +28,16 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
     };
     let l = loader(ctx);
     Ok(match kind {
-        IdKind::Lead => l.load_one(ById::<Lead>::new(n)).await.map_err(load_error)?.map(Node::Lead),
-        IdKind::Contact => l.load_one(ById::<Contact>::new(n)).await.map_err(load_error)?.map(Node::Contact),
-        IdKind::Company => l.load_one(ById::<Company>::new(n)).await.map_err(load_error)?.map(Node::Company),
-        IdKind::Deal => l.load_one(ById::<Deal>::new(n)).await.map_err(load_error)?.map(Node::Deal),
+        IdKind::Lead => l.load_one(ById::<Lead>::new(n)).await.map_err(load_error)?.flatten().map(Node::Lead),
+        IdKind::Contact => l.load_one(ById::<Contact>::new(n)).await.map_err(load_error)?.flatten().map(Node::Contact),
+        IdKind::Company => l.load_one(ById::<Company>::new(n)).await.map_err(load_error)?.flatten().map(Node::Company),
+        IdKind::Deal => l.load_one(ById::<Deal>::new(n)).await.map_err(load_error)?.flatten().map(Node::Deal),
         IdKind::User => l.load_one(UserId(n)).await.map_err(load_error)?.map(Node::User),
         IdKind::StatusItem => l.load_one(StatusId(n)).await.map_err(load_error)?.map(Node::StatusItem),
         IdKind::Pipeline => l.load_one(PipelineId(n)).await.map_err(load_error)?.map(Node::Pipeline),
         IdKind::Stage => l.load_one(StageId(n)).await.map_err(load_error)?.map(Node::Stage),
         IdKind::TimelineEntry => {
-            l.load_one(ById::<TimelineEntry>::new(n)).await.map_err(load_error)?.map(Node::TimelineEntry)
+            l.load_one(ById::<TimelineEntry>::new(n)).await.map_err(load_error)?.flatten().map(Node::TimelineEntry)
         }
         IdKind::Department
         | IdKind::ProductRow
@@ -45,6 +45,6 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
         | IdKind::Role
         | IdKind::ApiToken
         | IdKind::CustomField => None,
-        IdKind::Product => l.load_one(ById::<Product>::new(n)).await.map_err(load_error)?.map(Node::Product),
+        IdKind::Product => l.load_one(ById::<Product>::new(n)).await.map_err(load_error)?.flatten().map(Node::Product),
     })
 }

@@ -23,7 +23,7 @@ use super::lead::{LeadFilter, LeadOrder};
 use super::loaders::{
     ById, Comms, ContactCompanies, DealContacts, Nested, NestedCount, PipelineId, StageId, StatusId, UserId,
 };
-use super::loaders::{ConversionOf, ProductRows, StageHistory};
+use super::loaders::{CompanyRequisites, ConversionOf, ProductRows, StageHistory};
 use super::timeline::{TimelineFilter, timeline_args, timeline_relation};
 use super::{GqlResult, load_error, loader};
 use crate::domain::ElementType;
@@ -89,7 +89,7 @@ where
     (look.exists() && !ids.is_empty()).then(|| {
         async move {
             let found = loader(ctx).load_many(ids.into_iter().map(ById::<T>::new)).await.map_err(load_error)?;
-            let rows: Vec<T> = found.into_values().collect();
+            let rows: Vec<T> = found.into_values().flatten().collect();
             T::prefetch(ctx, look, &rows).await
         }
         .boxed()
@@ -237,7 +237,14 @@ impl Prefetch for Company {
                     ids.clone(),
                 ),
                 connection::<Deal, DealFilter, DealOrder>(ctx, look.field("deals"), COMPANY_DEALS, ids.clone()),
-                connection::<Lead, LeadFilter, LeadOrder>(ctx, look.field("leads"), COMPANY_LEADS, ids),
+                connection::<Lead, LeadFilter, LeadOrder>(ctx, look.field("leads"), COMPANY_LEADS, ids.clone()),
+                look.field("requisites").exists().then(|| {
+                    async move {
+                        loader(ctx).load_many(ids.into_iter().map(CompanyRequisites)).await.map_err(load_error)?;
+                        Ok(())
+                    }
+                    .boxed()
+                }),
             ]);
             run(jobs).await
         }

@@ -96,7 +96,7 @@ impl ProductRow {
     async fn product(&self, ctx: &Context<'_>) -> GqlResult<Option<Product>> {
         match self.product_id {
             None => Ok(None),
-            Some(id) => loader(ctx).load_one(ById::<Product>::new(id)).await.map_err(load_error),
+            Some(id) => loader(ctx).load_one(ById::<Product>::new(id)).await.map_err(load_error).map(Option::flatten),
         }
     }
     async fn name(&self) -> &str {

@@ -24,7 +24,7 @@ pub struct Query;
 
 async fn one<T: crate::domain::query::Listable>(ctx: &Context<'_>, kind: IdKind, id: &ID) -> GqlResult<Option<T>> {
     let n = lookup_id(kind, id)?;
-    match loader(ctx).load_one(ById::<T>::new(n)).await.map_err(load_error)? {
+    match loader(ctx).load_one(ById::<T>::new(n)).await.map_err(load_error)?.flatten() {
         Some(row) => Ok(Some(row)),
         None => Err(DomainError::not_found(format!("{} `{}`", kind.prefix(), id.as_str())).into()),
     }

@@ -111,7 +111,8 @@ pub struct MyCompanyInput {
 
 /// `Company.requisites`.
 pub async fn of(ctx: &Context<'_>, company_id: i64) -> GqlResult<Option<Requisites>> {
-    Ok(requisites::of(&mut *conn(ctx).await?, &[company_id]).await?.pop())
+    let found = super::loader(ctx).load_one(super::loaders::CompanyRequisites(company_id)).await;
+    Ok(found.map_err(super::load_error)?.flatten())
 }
 
 #[derive(Default)]
