@@ -110,7 +110,10 @@ pub async fn watch(bus: Bus, pool: Pool, rechecks: Rechecks, token: String, acto
             std::future::pending::<()>().await;
         }
         let seq = *changes.borrow_and_update();
-        if let Some(close) = verdict(&actor, &rechecks.check(&pool, &token, seq).await).close() {
+        // Boxed: the check's future (a database round trip) is large, and every idle
+        // connection holds this one's state.
+        let checked = Box::pin(rechecks.check(&pool, &token, seq)).await;
+        if let Some(close) = verdict(&actor, &checked).close() {
             return close;
         }
     }
