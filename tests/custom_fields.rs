@@ -241,9 +241,9 @@ impl diesel::deserialize::QueryableByName<diesel::pg::Pg> for PlanLine {
     }
 }
 
-/// Every custom-field filter that can use an index does: equality and lists through the GIN
-/// index on `custom`, ranges and isNull through the field's own expression index, for single
-/// and multiple fields. Sequential scans are disabled so the plan shows what is possible, not
+/// Every custom-field filter that can use an index does: equality and `in` through the GIN
+/// index on `custom` (single and multiple fields), ranges and isNull of single fields through
+/// the field's own expression index. (A range over a multiple field reads every list.) Sequential scans are disabled so the plan shows what is possible, not
 /// what is cheapest on a near-empty table.
 #[tokio::test]
 async fn custom_field_filters_use_indexes() {
@@ -262,7 +262,6 @@ async fn custom_field_filters_use_indexes() {
         ("UF_SEATS", CustomOp::In(vec![json!(1), json!(2)]), "deals_custom_gin"),
         ("UF_SEATS", CustomOp::Gt(json!(5)), "deals_uf_seats_idx"),
         ("UF_SEATS", CustomOp::Lte(json!(5)), "deals_uf_seats_idx"),
-        ("UF_TAGS", CustomOp::Gte(json!("m")), "deals_uf_tags_idx"),
         ("UF_SEATS", CustomOp::IsNull(false), "deals_uf_seats_idx"),
     ] {
         let cond = Cond::Custom { code: code.into(), op: op.clone() };

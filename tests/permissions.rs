@@ -467,12 +467,16 @@ async fn history_subscribers_only_hear_about_elements_they_may_read() {
     assert_eq!(v["data"]["timelineAdded"]["entry"]["text"], "for me", "{v}");
 }
 
-/// The close code the server ends the socket with, skipping other messages.
+/// The close code the server ends the socket with; no event may come first.
 async fn close_code(ws: &mut Ws) -> u16 {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a close frame in time");
         match msg {
             Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)).unwrap_or(0),
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                assert_ne!(v["type"], "next", "an event went out after access changed: {v}");
+            }
             Some(Ok(_)) => continue,
             other => panic!("socket ended without a close frame: {other:?}"),
         }
@@ -499,8 +503,10 @@ async fn live_connections_end_when_access_changes() {
     w.s.ok(create, json!({ "t": "still heard", "u": admin_id })).await;
     assert_eq!(next_payload(&mut ws).await["data"]["elementChanged"]["element"]["title"], "still heard");
 
-    // Narrower rights close it with 4403; the reconnected subscription has the new rights.
+    // Narrower rights close it with 4403, and nothing written after the change reaches it
+    // under the old rights; the reconnected subscription has the new rights.
     w.set_all(&[("READ", "OWN")]).await;
+    w.s.ok(create, json!({ "t": "after the change", "u": admin_id })).await;
     assert_eq!(close_code(&mut ws).await, 4403);
     let mut ws = w.subscribe(query).await;
     w.s.ok(create, json!({ "t": "not mine", "u": admin_id })).await;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore, watch};
 
 use super::Bus;
 use crate::db::Pool;
@@ -60,10 +60,23 @@ pub fn verdict(before: &Actor, now: &Checked) -> Verdict {
 }
 
 /// One token check per token and ACCESS event on this instance, however many connections
-/// share the token (dashboards often open many with one).
-#[derive(Clone, Default)]
+/// share the token (dashboards often open many with one), and at most `CONCURRENT_CHECKS` at
+/// a time, so a change seen by thousands of connections cannot take the request pool.
+#[derive(Clone)]
 pub struct Rechecks {
     inner: Arc<Mutex<Round>>,
+    permits: Arc<Semaphore>,
+}
+
+const CONCURRENT_CHECKS: usize = 4;
+/// A failed check (the database busy or away) is retried this often, a second apart, before
+/// the connection is sent away to reconnect.
+const CHECK_ATTEMPTS: usize = 3;
+
+impl Default for Rechecks {
+    fn default() -> Self {
+        Rechecks { inner: Arc::default(), permits: Arc::new(Semaphore::new(CONCURRENT_CHECKS)) }
+    }
 }
 
 #[derive(Default)]
@@ -84,6 +97,7 @@ impl Rechecks {
             round.checks.entry(token.to_owned()).or_default().clone()
         };
         cell.get_or_init(|| async {
+            let Ok(_permit) = self.permits.acquire().await else { return Checked::Failed };
             let Ok(mut conn) = pool.get().await else { return Checked::Failed };
             match auth::actor_for_token(&mut conn, token).await {
                 Ok(actor) => Checked::Valid(Arc::new(actor)),
@@ -97,24 +111,73 @@ impl Rechecks {
         .await
         .clone()
     }
+
+    /// Forgets a failed answer so the next attempt asks again.
+    fn forget_failure(&self, token: &str, seq: i64) {
+        let mut round = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if round.seq == seq && round.checks.get(token).is_some_and(|c| matches!(c.get(), Some(Checked::Failed))) {
+            round.checks.remove(token);
+        }
+    }
 }
 
-/// Waits until the connection of `actor` (authenticated with `token`) must end, and says how.
-pub async fn watch(bus: Bus, pool: Pool, rechecks: Rechecks, token: String, actor: Actor) -> (u16, &'static str) {
-    let mut changes = bus.watch_access();
-    // Changes before this connection authenticated are already in `actor`.
-    changes.borrow_and_update();
-    loop {
-        if changes.changed().await.is_err() {
-            // The bus is gone with the server; nothing will change any more.
-            std::future::pending::<()>().await;
-        }
-        let seq = *changes.borrow_and_update();
-        // Boxed: the check's future (a database round trip) is large, and every idle
-        // connection holds this one's state.
-        let checked = Box::pin(rechecks.check(&pool, &token, seq)).await;
-        if let Some(close) = verdict(&actor, &checked).close() {
-            return close;
+/// What a connection's subscriptions wait on: the newest ACCESS event its token has been
+/// re-checked against. A subscription that meets an ACCESS event in its stream holds later
+/// events back until the check is done, so nothing after an access change goes out under the
+/// old rights. Ends (`passed` is false) when the connection is being closed.
+#[derive(Clone)]
+pub struct Gate(watch::Receiver<i64>);
+
+impl Gate {
+    pub async fn passed(&mut self, seq: i64) -> bool {
+        self.0.wait_for(|checked| *checked >= seq).await.is_ok()
+    }
+}
+
+/// The access side of one WebSocket connection, created before its token is checked so no
+/// change can fall between the check and the watching.
+pub struct Watcher {
+    changes: watch::Receiver<i64>,
+    checked: watch::Sender<i64>,
+}
+
+impl Watcher {
+    pub fn new(bus: &Bus) -> (Watcher, Gate) {
+        let mut changes = bus.watch_access();
+        // Changes up to now are in the rights the token check is about to read.
+        let now = *changes.borrow_and_update();
+        let (checked, gate) = watch::channel(now);
+        (Watcher { changes, checked }, Gate(gate))
+    }
+
+    /// Runs until the connection of `actor` (authenticated with `token`) must end, and says
+    /// how; the gate closes with it.
+    pub async fn run(mut self, pool: Pool, rechecks: Rechecks, token: String, actor: Actor) -> (u16, &'static str) {
+        loop {
+            if self.changes.changed().await.is_err() {
+                // The bus is gone with the server; nothing will change any more.
+                std::future::pending::<()>().await;
+            }
+            let seq = *self.changes.borrow_and_update();
+            let mut checked = Checked::Failed;
+            for attempt in 0..CHECK_ATTEMPTS {
+                if attempt > 0 {
+                    rechecks.forget_failure(&token, seq);
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                // Boxed: the check's future (a database round trip) is large, and every idle
+                // connection holds this one's state.
+                checked = Box::pin(rechecks.check(&pool, &token, seq)).await;
+                if !matches!(checked, Checked::Failed) {
+                    break;
+                }
+            }
+            match verdict(&actor, &checked).close() {
+                None => {
+                    self.checked.send_replace(seq);
+                }
+                Some(close) => return close,
+            }
         }
     }
 }

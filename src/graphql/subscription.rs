@@ -13,6 +13,7 @@ use super::timeline::{ElementRef, ElementTypeGql};
 use super::{GqlResult, actor, conn};
 use crate::domain::models::{Company, Contact, Deal, Lead, TimelineEntry};
 use crate::domain::{Actor, DomainError, ElementType, elements, outbox, visibility};
+use crate::events::access::Gate;
 use crate::events::{Bus, Event};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -87,7 +88,13 @@ fn parse_after(after: Option<String>) -> Result<Option<i64>, DomainError> {
 
 /// Replayed events first, then live ones after the last replayed; `Lagged` ends the stream
 /// with an error naming where to resume, so a slow client cannot grow memory.
-fn events(bus: Bus, after: Option<i64>) -> impl Stream<Item = Result<Arc<Event>, async_graphql::Error>> {
+/// ACCESS events are not yielded: at each, the stream waits until the connection's token has
+/// been checked against it (`Gate`), and ends if the connection is being closed.
+fn events(
+    bus: Bus,
+    after: Option<i64>,
+    gate: Option<Gate>,
+) -> impl Stream<Item = Result<Arc<Event>, async_graphql::Error>> {
     // Subscribe before reading the replay, so nothing falls between the two.
     let rx = bus.subscribe();
     struct State {
@@ -96,9 +103,10 @@ fn events(bus: Bus, after: Option<i64>) -> impl Stream<Item = Result<Arc<Event>,
         replay: Option<VecDeque<Arc<Event>>>,
         after: Option<i64>,
         last: i64,
+        gate: Option<Gate>,
         done: bool,
     }
-    let state = State { last: after.unwrap_or(0), bus, rx, replay: None, after, done: false };
+    let state = State { last: after.unwrap_or(0), bus, rx, replay: None, after, gate, done: false };
     futures_util::stream::unfold(state, |mut st| async move {
         if st.done {
             return None;
@@ -115,13 +123,21 @@ fn events(bus: Bus, after: Option<i64>) -> impl Stream<Item = Result<Arc<Event>,
                 },
             });
         }
-        if let Some(e) = st.replay.as_mut().and_then(VecDeque::pop_front) {
-            st.last = e.seq;
-            return Some((Ok(e), st));
-        }
         loop {
-            match st.rx.recv().await {
+            let next = match st.replay.as_mut().and_then(VecDeque::pop_front) {
+                Some(e) => Ok(e),
+                None => st.rx.recv().await,
+            };
+            match next {
                 Ok(e) if e.seq <= st.last => continue,
+                Ok(e) if e.action == outbox::ACCESS => {
+                    st.last = e.seq;
+                    if let Some(gate) = st.gate.as_mut() {
+                        if !gate.passed(e.seq).await {
+                            return None;
+                        }
+                    }
+                }
                 Ok(e) => {
                     st.last = e.seq;
                     return Some((Ok(e), st));
@@ -142,6 +158,11 @@ fn events(bus: Bus, after: Option<i64>) -> impl Stream<Item = Result<Arc<Event>,
     })
 }
 
+/// The connection's access gate (WebSocket connections have one).
+fn gate(ctx: &Context<'_>) -> Option<Gate> {
+    ctx.data_opt::<Gate>().cloned()
+}
+
 fn bus(ctx: &Context<'_>) -> GqlResult<Bus> {
     ctx.data::<Bus>().cloned().map_err(|_| async_graphql::Error::new("events are not available"))
 }
@@ -154,6 +175,7 @@ fn counters_stream(
     rights: Arc<crate::domain::permissions::Rights>,
     pool: crate::db::Pool,
     bus: Bus,
+    gate: Option<Gate>,
 ) -> impl Stream<Item = Result<super::activity::CountersGql, async_graphql::Error>> {
     use crate::domain::counters::{self, Counters};
     struct State {
@@ -161,16 +183,25 @@ fn counters_stream(
         rights: Arc<crate::domain::permissions::Rights>,
         pool: crate::db::Pool,
         rx: tokio::sync::broadcast::Receiver<Arc<Event>>,
+        gate: Option<Gate>,
         last: Option<Counters>,
     }
     let rx = bus.subscribe();
-    futures_util::stream::unfold(State { user, rights, pool, rx, last: None }, |mut st| async move {
+    futures_util::stream::unfold(State { user, rights, pool, rx, gate, last: None }, |mut st| async move {
         loop {
             if st.last.is_some() {
                 loop {
                     match st.rx.recv().await {
                         Ok(e) if e.action == outbox::COUNTERS && outbox::counters_concern(&e.payload, st.user.id) => {
                             break;
+                        }
+                        // Nothing more under rights that may be gone (see `events`).
+                        Ok(e) if e.action == outbox::ACCESS => {
+                            if let Some(gate) = st.gate.as_mut() {
+                                if !gate.passed(e.seq).await {
+                                    return None;
+                                }
+                            }
                         }
                         Ok(_) => {}
                         // Missed events may have concerned us: recompute.
@@ -216,7 +247,7 @@ impl SubscriptionRoot {
         let me: Actor = actor(ctx)?.clone();
         let after = parse_after(after)?;
         let types: Option<Vec<ElementType>> = types.map(|t| t.into_iter().map(Into::into).collect());
-        let stream = events(bus(ctx)?, after);
+        let stream = events(bus(ctx)?, after, gate(ctx));
         Ok(futures_util::StreamExt::filter_map(stream, move |item| {
             let me = me.clone();
             let types = types.clone();
@@ -252,7 +283,7 @@ impl SubscriptionRoot {
     {
         let user = super::activity::counter_user(ctx, user_id).await?;
         let pool = ctx.data::<super::ApiState>()?.pool.clone();
-        Ok(counters_stream(user, actor(ctx)?.rights.clone(), pool, bus(ctx)?))
+        Ok(counters_stream(user, actor(ctx)?.rights.clone(), pool, bus(ctx)?, gate(ctx)))
     }
 
     /// Every new history entry of one element, or (without `element`) of every element the
@@ -279,7 +310,7 @@ impl SubscriptionRoot {
                 Some(r)
             }
         };
-        let stream = events(bus(ctx)?, after);
+        let stream = events(bus(ctx)?, after, gate(ctx));
         let pool = ctx.data::<super::ApiState>()?.pool.clone();
         Ok(futures_util::StreamExt::filter_map(stream, move |item| {
             let me = me.clone();

@@ -197,7 +197,9 @@ async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, reques
         Ok(a) => a,
         Err(e) => return unauthenticated(media, e),
     };
-    let request = request.data(loader(state, &actor, true)).data(actor);
+    // Mutation fields run one after another and change rows, so a cache would answer a later
+    // field with what an earlier one read; queries cache (prefetching relies on it).
+    let request = request.data(loader(state, &actor, !is_mutation)).data(actor);
     let response = state.schema.execute(request).await;
     if is_mutation {
         state.wake.notify_one();
@@ -361,12 +363,13 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                             "{UNAUTHORIZED}: connection_init needs {{\"Authorization\": \"Bearer <token>\"}}"
                         ))
                     })?;
+                let (watcher, gate) = access::Watcher::new(&state.bus);
                 let mut conn = state.pool.get().await.map_err(|e| async_graphql::Error::from(DomainError::from(e)))?;
                 let actor = auth::actor_for_token(&mut conn, &token)
                     .await
                     .map_err(|e| async_graphql::Error::new(format!("{UNAUTHORIZED}: {}", e.message())))?;
-                let watch =
-                    access::watch(state.bus.clone(), state.pool.clone(), state.rechecks.clone(), token, actor.clone());
+                drop(conn);
+                let watch = watcher.run(state.pool.clone(), state.rechecks.clone(), token, actor.clone());
                 let handle = tokio::spawn(async move {
                     let (code, reason) = watch.await;
                     // Weak: the watcher must not keep a finished connection's writer alive.
@@ -375,7 +378,9 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                     }
                 });
                 *watcher_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
-                Ok(connection_data(&state, actor))
+                let mut data = connection_data(&state, actor);
+                data.insert(gate);
+                Ok(data)
             })
             .serve()
             .await;
