@@ -216,3 +216,27 @@ async fn only_one_company_is_my_company() {
     let count = s.ok("{ companies(filter: { isMyCompany: { eq: true } }) { totalCount } }", json!({})).await;
     assert_eq!(count["companies"]["totalCount"], 1);
 }
+
+/// Mutation fields run in order, and each sees what the ones before it wrote, relations
+/// included (no cached row from an earlier field).
+#[tokio::test]
+async fn later_mutation_fields_see_earlier_changes() {
+    let s = TestServer::start().await;
+    let company = s.ok("mutation { createCompany(input: { title: \"Old name\" }) { id } }", json!({})).await
+        ["createCompany"]["id"]
+        .clone();
+    let deal =
+        s.ok("mutation { createDeal(input: { title: \"D\" }) { id } }", json!({})).await["createDeal"]["id"].clone();
+    let r = s
+        .ok(
+            "mutation($d: ID!, $c: ID!) {
+               first: updateDeal(id: $d, input: { companyId: $c }) { company { title } }
+               rename: updateCompany(id: $c, input: { title: \"New name\" }) { title }
+               last: updateDeal(id: $d, input: { title: \"D2\" }) { company { title } }
+             }",
+            json!({ "d": deal, "c": company }),
+        )
+        .await;
+    assert_eq!(r["first"]["company"]["title"], "Old name");
+    assert_eq!(r["last"]["company"]["title"], "New name", "{r}");
+}
