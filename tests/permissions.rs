@@ -504,9 +504,23 @@ async fn live_connections_end_when_access_changes() {
     assert_eq!(next_payload(&mut ws).await["data"]["elementChanged"]["element"]["title"], "still heard");
 
     // Narrower rights close it with 4403, and nothing written after the change reaches it
-    // under the old rights; the reconnected subscription has the new rights.
+    // under the old rights, however long the re-check takes. Here it waits for a row lock:
+    // my token's last use is an hour ago, so the check records it, and another transaction
+    // holds the row.
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let mut db = AsyncPgConnection::establish(&w.s.db.url).await.unwrap();
+    let mine = "api_tokens WHERE user_id = (SELECT id FROM users WHERE email = 'me@example.com')";
+    db.batch_execute(&format!(
+        "UPDATE api_tokens SET last_used_at = now() - interval '1 hour' WHERE id IN (SELECT id FROM {mine})"
+    ))
+    .await
+    .unwrap();
+    db.batch_execute(&format!("BEGIN; SELECT 1 FROM {mine} FOR UPDATE")).await.unwrap();
     w.set_all(&[("READ", "OWN")]).await;
     w.s.ok(create, json!({ "t": "after the change", "u": admin_id })).await;
+    let early = tokio::time::timeout(Duration::from_millis(700), ws.next()).await;
+    assert!(early.is_err(), "nothing may arrive while the check is pending: {early:?}");
+    db.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(close_code(&mut ws).await, 4403);
     let mut ws = w.subscribe(query).await;
     w.s.ok(create, json!({ "t": "not mine", "u": admin_id })).await;
