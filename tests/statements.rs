@@ -138,3 +138,53 @@ async fn nested_deals_query_runs_the_same_statements_for_5_and_50_rows() {
     let (restricted, _) = statements_as(&s, &rep, 10).await;
     assert!(restricted <= small, "a DEPARTMENT-level user ran {restricted} statements, an admin {small}");
 }
+
+const ORG: &str = "{ departments { name users { email roles { name permissions { action level } } }
+    children { name users { email roles { name } } children { name } } } }";
+
+/// The org chart loads per level, not per department or user.
+#[tokio::test]
+async fn org_chart_runs_the_same_statements_for_small_and_large_trees() {
+    let s = TestServer::start().await;
+    let mut made = 0;
+    let mut grow = async |s: &TestServer, tops: usize| {
+        for _ in 0..tops {
+            made += 1;
+            let top = s
+                .ok(
+                    "mutation($n: String!) { createDepartment(input: { name: $n }) { id } }",
+                    json!({ "n": format!("Top {made}") }),
+                )
+                .await["createDepartment"]["id"]
+                .clone();
+            for c in 0..2 {
+                let child = s
+                    .ok(
+                        "mutation($n: String!, $p: ID) { createDepartment(input: { name: $n, parentId: $p }) { id } }",
+                        json!({ "n": format!("Child {made}.{c}"), "p": top }),
+                    )
+                    .await["createDepartment"]["id"]
+                    .clone();
+                for (u, dept) in [(0, &top), (1, &child)] {
+                    s.ok(
+                        "mutation($e: String!, $d: ID) { createUser(input: { email: $e, departmentId: $d }) { id } }",
+                        json!({ "e": format!("u{made}.{c}.{u}@test.local"), "d": dept }),
+                    )
+                    .await;
+                }
+            }
+        }
+    };
+    let count = async |s: &TestServer| {
+        s.ok(ORG, json!({})).await;
+        let before = s.statements();
+        let data = s.ok(ORG, json!({})).await;
+        (s.statements() - before, data["departments"].as_array().unwrap().len())
+    };
+    grow(&s, 1).await;
+    let (small, tops_small) = count(&s).await;
+    grow(&s, 4).await;
+    let (large, tops_large) = count(&s).await;
+    assert_eq!((tops_small, tops_large), (1, 5));
+    assert_eq!(small, large, "1 top department ran {small} statements, 5 ran {large}");
+}

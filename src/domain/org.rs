@@ -1,6 +1,8 @@
 //! The organisation: users, departments, API tokens and roles. Changing any of it needs the
 //! settings right, except a user's own tokens.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
@@ -459,10 +461,21 @@ pub async fn create_department(
     Ok(q.get_result(conn).await?)
 }
 
-pub async fn department_users(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<Vec<User>> {
-    let mut q = Sql::new("SELECT * FROM users WHERE active AND department_id = ");
-    q.bind(Bind::Int8(id)).push(" ORDER BY name, id");
-    Ok(q.load(conn).await?)
+/// Active users of each of `department_ids`, by name.
+pub async fn department_users(
+    conn: &mut AsyncPgConnection,
+    department_ids: &[i64],
+) -> DomainResult<HashMap<i64, Vec<User>>> {
+    let mut q = Sql::new("SELECT * FROM users WHERE active AND department_id = ANY(");
+    q.bind(Bind::Int8s(department_ids.to_vec())).push(") ORDER BY name, id");
+    let users: Vec<User> = q.load(conn).await?;
+    let mut out: HashMap<i64, Vec<User>> = department_ids.iter().map(|d| (*d, Vec::new())).collect();
+    for u in users {
+        if let Some(d) = u.department_id {
+            out.entry(d).or_default().push(u);
+        }
+    }
+    Ok(out)
 }
 
 /// Moves a department under another one (or to the top); never under itself or below it.

@@ -341,3 +341,72 @@ impl Loader<ActivityBindings> for Loaders {
         Ok(found.into_iter().map(|(k, v)| (ActivityBindings(k), v)).collect())
     }
 }
+
+simple_key!(UserRoles);
+
+/// A user's roles (for `User.roles`).
+impl Loader<UserRoles> for Loaders {
+    type Value = Vec<crate::domain::org::Role>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[UserRoles]) -> Result<HashMap<UserRoles, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows = crate::domain::org::roles_of(&mut conn, &ids).await.map_err(err)?;
+        let mut out: HashMap<UserRoles, Self::Value> = ids.iter().map(|id| (UserRoles(*id), Vec::new())).collect();
+        for (user, role) in rows {
+            out.entry(UserRoles(user)).or_default().push(role);
+        }
+        Ok(out)
+    }
+}
+
+simple_key!(RoleLines);
+
+/// A role's permission lines (for `Role.permissions`).
+impl Loader<RoleLines> for Loaders {
+    type Value = Vec<crate::domain::org::PermissionLine>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[RoleLines]) -> Result<HashMap<RoleLines, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let lines = crate::domain::org::role_lines(&mut conn, &ids).await.map_err(err)?;
+        let mut out: HashMap<RoleLines, Self::Value> = ids.iter().map(|id| (RoleLines(*id), Vec::new())).collect();
+        for line in lines {
+            out.entry(RoleLines(line.role_id)).or_default().push(line);
+        }
+        Ok(out)
+    }
+}
+
+simple_key!(DepartmentUsers);
+
+/// Active users of a department (for `Department.users`).
+impl Loader<DepartmentUsers> for Loaders {
+    type Value = Vec<User>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[DepartmentUsers]) -> Result<HashMap<DepartmentUsers, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let found = crate::domain::org::department_users(&mut conn, &ids).await.map_err(err)?;
+        Ok(found.into_iter().map(|(d, users)| (DepartmentUsers(d), users)).collect())
+    }
+}
+
+/// Every department (for `Department.children`): the tree is small, and one read serves
+/// every node of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AllDepartments;
+
+impl Loader<AllDepartments> for Loaders {
+    type Value = Arc<Vec<crate::domain::models::Department>>;
+    type Error = LoadError;
+
+    async fn load(&self, _: &[AllDepartments]) -> Result<HashMap<AllDepartments, Self::Value>, LoadError> {
+        let mut conn = self.conn().await?;
+        let all = crate::domain::org::departments(&mut conn).await.map_err(err)?;
+        Ok(HashMap::from([(AllDepartments, Arc::new(all))]))
+    }
+}

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Simp
 use chrono::{DateTime, Utc};
 
 use super::timeline::ElementTypeGql;
-use super::{GqlResult, actor, conn, lookup_id, opt_id, to_id};
+use super::{GqlResult, actor, conn, load_error, loader, loaders, lookup_id, opt_id, to_id};
 use crate::domain::ElementType;
 use crate::domain::ids::{self, IdKind};
 use crate::domain::models::{Department, User};
@@ -56,7 +56,8 @@ impl Role {
         self.is_default
     }
     async fn permissions(&self, ctx: &Context<'_>) -> GqlResult<Vec<PermissionLine>> {
-        Ok(org::role_lines(&mut *conn(ctx).await?, &[self.id]).await?)
+        let lines = loader(ctx).load_one(loaders::RoleLines(self.id)).await.map_err(load_error)?;
+        Ok(lines.unwrap_or_default())
     }
 }
 
@@ -125,12 +126,13 @@ impl Department {
     }
     /// The departments directly below this one.
     async fn children(&self, ctx: &Context<'_>) -> GqlResult<Vec<Department>> {
-        let all = org::departments(&mut *conn(ctx).await?).await?;
-        Ok(all.into_iter().filter(|d| d.parent_id == Some(self.id)).collect())
+        let all = loader(ctx).load_one(loaders::AllDepartments).await.map_err(load_error)?.unwrap_or_default();
+        Ok(all.iter().filter(|d| d.parent_id == Some(self.id)).cloned().collect())
     }
     /// Active users of this department.
     async fn users(&self, ctx: &Context<'_>) -> GqlResult<Vec<User>> {
-        Ok(org::department_users(&mut *conn(ctx).await?, self.id).await?)
+        let users = loader(ctx).load_one(loaders::DepartmentUsers(self.id)).await.map_err(load_error)?;
+        Ok(users.unwrap_or_default())
     }
 }
 
@@ -400,6 +402,6 @@ impl OrgMutation {
 
 /// Roles of a user, for `User.roles`.
 pub async fn user_roles(ctx: &Context<'_>, user_id: i64) -> GqlResult<Vec<Role>> {
-    let rows = org::roles_of(&mut *conn(ctx).await?, &[user_id]).await?;
-    Ok(rows.into_iter().map(|(_, r)| r).collect())
+    let roles = loader(ctx).load_one(loaders::UserRoles(user_id)).await.map_err(load_error)?;
+    Ok(roles.unwrap_or_default())
 }
