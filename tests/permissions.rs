@@ -314,6 +314,27 @@ async fn nested_relations_and_pipelines_follow_the_same_rule() {
     .await;
     let all = w.as_me("{ deals { totalCount } }", json!({})).await;
     assert_eq!(all["data"]["deals"]["totalCount"], 5, "{all}");
+
+    // Moving a deal into another pipeline needs the right to write it there.
+    let other =
+        w.s.ok("mutation { createPipeline(name: \"Partners\") { id } }", json!({})).await["createPipeline"]["id"]
+            .clone();
+    w.set(json!([
+        { "elementType": "DEAL", "action": "READ", "level": "OWN" },
+        { "elementType": "DEAL", "action": "WRITE", "level": "OWN" },
+        { "elementType": "DEAL", "pipelineId": other, "action": "WRITE", "level": "NONE" },
+    ]))
+    .await;
+    let move_to = "mutation($id: ID!, $p: ID!) { updateDeal(id: $id, input: { pipelineId: $p }) { id } }";
+    let r = w.as_me(move_to, json!({ "id": deal, "p": other })).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+    let renamed = w
+        .as_me(
+            "mutation($id: ID!) { updateDeal(id: $id, input: { title: \"Still mine\" }) { title } }",
+            json!({ "id": deal }),
+        )
+        .await;
+    assert_eq!(renamed["data"]["updateDeal"]["title"], "Still mine", "{renamed}");
     let bad = w
         .s
         .gql(
@@ -422,6 +443,28 @@ async fn settings_need_the_settings_right() {
     let made = try_settings().await;
     assert!(made.get("errors").is_none(), "{made}");
     assert_eq!(code(&try_settings().await), "CONFLICT", "role names are unique");
+
+    // The settings right manages other users' tokens, but an administrator's token would make
+    // its holder an administrator.
+    let admin_id = w.s.ok("{ me { id } }", json!({})).await["me"]["id"].clone();
+    let mint = "mutation($u: ID!) { createApiToken(userId: $u, name: \"x\") { token } }";
+    assert_eq!(code(&w.as_me(mint, json!({ "u": admin_id })).await), "FORBIDDEN");
+    assert_eq!(
+        code(&w.as_me("query($u: ID) { apiTokens(userId: $u) { id } }", json!({ "u": admin_id })).await),
+        "FORBIDDEN"
+    );
+    let admin_tokens = w.s.ok("{ apiTokens { id } }", json!({})).await;
+    let r = w
+        .as_me(
+            "mutation($id: ID!) { revokeApiToken(id: $id) { id } }",
+            json!({ "id": admin_tokens["apiTokens"][0]["id"] }),
+        )
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+    let departments = w.s.ok("{ departments { id } }", json!({})).await;
+    let colleague = user(&w.s, "colleague@example.com", departments["departments"][0]["id"].as_str().unwrap()).await;
+    let minted = w.as_me(mint, json!({ "u": colleague })).await;
+    assert!(minted["data"]["createApiToken"]["token"].is_string(), "{minted}");
 }
 
 #[tokio::test]

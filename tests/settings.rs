@@ -197,9 +197,28 @@ async fn pipelines_and_stages_keep_exactly_one_success_stage() {
         code(&s.gql("mutation($id: ID!) { deletePipeline(id: $id) }", json!({ "id": default })).await),
         "CONFLICT"
     );
-    // An empty stage goes.
+    // An empty stage goes, but not the last FAILURE stage: lost deals close into it.
     let lose = stages[6]["id"].clone();
     s.ok("mutation($id: ID!) { deleteStage(id: $id) }", json!({ "id": lose })).await;
+    let apology = stages[7]["id"].clone();
+    let r = s.gql("mutation($id: ID!) { deleteStage(id: $id) }", json!({ "id": apology })).await;
+    assert_eq!(code(&r), "CONFLICT", "{r}");
+    let r = s
+        .gql(
+            "mutation($id: ID!) { updateStage(id: $id, input: { semantics: PROCESS }) { id } }",
+            json!({ "id": apology }),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    // A stage that holds deals keeps its kind: its deals are open or closed by it.
+    let r = s
+        .gql(
+            "mutation($id: ID!) { updateStage(id: $id, input: { semantics: FAILURE }) { id } }",
+            json!({ "id": first }),
+        )
+        .await;
+    assert_eq!(code(&r), "CONFLICT", "{r}");
+    assert_eq!(r["errors"][0]["extensions"]["usedBy"], 1);
 
     // Another default.
     s.ok("mutation($id: ID!) { setDefaultPipeline(id: $id) { isDefault } }", json!({ "id": pipeline })).await;

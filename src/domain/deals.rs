@@ -79,10 +79,9 @@ async fn final_stage(
             }
             Ok(stage)
         }
-        None => stages
-            .into_iter()
-            .find(|s| s.semantics == wanted)
-            .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("pipeline {pipeline_id} has no {wanted} stage"))),
+        None => stages.into_iter().find(|s| s.semantics == wanted).ok_or_else(|| {
+            DomainError::conflict(format!("the deal's pipeline has no {wanted} stage"), serde_json::Value::Null)
+        }),
     }
 }
 

@@ -534,11 +534,18 @@ pub fn would_cycle(tree: &[(i64, Option<i64>)], id: i64, parent: i64) -> bool {
 
 // ---- API tokens --------------------------------------------------------------------------
 
-fn may_manage_tokens_of(actor: &Actor, user_id: i64) -> DomainResult<()> {
-    if user_id == actor.user_id {
+/// Users manage their own tokens; the settings right manages other users' tokens, except an
+/// administrator's: a token is the user's identity, and only administrators make
+/// administrators.
+fn may_manage_tokens_of(actor: &Actor, owner: &User) -> DomainResult<()> {
+    if owner.id == actor.user_id {
         return Ok(());
     }
-    actor.rights.check_settings()
+    actor.rights.check_settings()?;
+    if owner.is_admin && !actor.is_admin {
+        return Err(DomainError::Forbidden("only administrators manage an administrator's tokens".into()));
+    }
+    Ok(())
 }
 
 const TOKEN_COLUMNS: &str = "id, user_id, name, created_at, last_used_at, revoked_at";
@@ -550,9 +557,9 @@ pub async fn create_api_token(
     user_id: i64,
     token_name: &str,
 ) -> DomainResult<(String, ApiToken)> {
-    may_manage_tokens_of(actor, user_id)?;
     let token_name = validate::name("name", token_name)?;
     let u = user(conn, user_id).await?;
+    may_manage_tokens_of(actor, &u)?;
     if !u.active {
         return Err(DomainError::bad_input("userId", "the user is deactivated"));
     }
@@ -567,7 +574,8 @@ pub async fn revoke_api_token(conn: &mut AsyncPgConnection, actor: &Actor, id: i
     q.bind(Bind::Int8(id));
     let rows: Vec<ApiToken> = q.load(conn).await?;
     let token = rows.into_iter().next().ok_or_else(|| not_found(ids::IdKind::ApiToken, id))?;
-    if may_manage_tokens_of(actor, token.user_id).is_err() {
+    let owner = user(conn, token.user_id).await?;
+    if may_manage_tokens_of(actor, &owner).is_err() {
         // Someone else's token: do not reveal that it exists.
         return Err(not_found(ids::IdKind::ApiToken, id));
     }
@@ -583,7 +591,7 @@ pub async fn api_tokens(
     user_id: Option<i64>,
 ) -> DomainResult<Vec<ApiToken>> {
     let user_id = user_id.unwrap_or(actor.user_id);
-    may_manage_tokens_of(actor, user_id)?;
+    may_manage_tokens_of(actor, &user(conn, user_id).await?)?;
     let mut q = Sql::new(format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = "));
     q.bind(Bind::Int8(user_id)).push(" ORDER BY id");
     Ok(q.load(conn).await?)

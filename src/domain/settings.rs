@@ -309,6 +309,16 @@ pub fn check_semantic_order(semantics: &[&str]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// A pipeline's stages: the semantic order rule, and at least one FAILURE stage, because a
+/// lost deal closes into one.
+pub fn check_stage_order(semantics: &[&str]) -> Result<(), &'static str> {
+    check_semantic_order(semantics)?;
+    if !semantics.contains(&FAILURE) {
+        return Err("a pipeline needs at least one FAILURE stage: lost deals close into it");
+    }
+    Ok(())
+}
+
 /// Puts items (id, semantics, sort) in rule order, keeping the relative order within each
 /// group, and numbers them 10, 20, ...
 pub fn renumber(items: &mut [(i64, String, i32)]) -> Vec<(i64, i32)> {
@@ -781,6 +791,16 @@ pub async fn update_stage(
         if input.code.is_some() {
             return Err(DomainError::bad_input("code", "codes do not change: integrations refer to them"));
         }
+        if semantics != old.semantics {
+            // Its deals are open or closed by the stage's kind; they would be left in the wrong state.
+            let deals = deals_in(conn, "stage_id", id).await?;
+            if deals > 0 {
+                return Err(DomainError::conflict(
+                    format!("the stage holds {deals} deal(s); move them before changing its semantics"),
+                    serde_json::json!({ "usedBy": deals }),
+                ));
+            }
+        }
         let color = match input.color {
             Some(c) => check_color(Some(c))?,
             None => old.color.clone(),
@@ -799,7 +819,7 @@ pub async fn update_stage(
         renumber_stages(conn, old.pipeline_id).await?;
         let stages = stages_of(conn, &[old.pipeline_id]).await?.remove(&old.pipeline_id).unwrap_or_default();
         let order: Vec<&str> = stages.iter().map(|s| s.semantics.as_str()).collect();
-        check_semantic_order(&order).map_err(|m| DomainError::bad_input("semantics", m))?;
+        check_stage_order(&order).map_err(|m| DomainError::bad_input("semantics", m))?;
         Ok(stages_by_id(conn, &[id]).await?.remove(0))
     })
     .await
@@ -825,7 +845,7 @@ pub async fn delete_stage(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) 
             .filter(|s| s.id != id)
             .collect();
         let order: Vec<&str> = rest.iter().map(|s| s.semantics.as_str()).collect();
-        check_semantic_order(&order).map_err(|m| {
+        check_stage_order(&order).map_err(|m| {
             DomainError::conflict(format!("deleting this stage would break the pipeline: {m}"), serde_json::Value::Null)
         })?;
         diesel::delete(stages::table.find(id)).execute(conn).await?;
@@ -870,6 +890,8 @@ mod tests {
         assert!(check_semantic_order(&[PROCESS, FAILURE]).is_err(), "no SUCCESS");
         assert!(check_semantic_order(&[PROCESS, SUCCESS, SUCCESS]).is_err(), "two SUCCESS");
         assert!(check_semantic_order(&[SUCCESS, FAILURE]).is_err(), "no PROCESS");
+        assert!(check_stage_order(&[PROCESS, SUCCESS, FAILURE]).is_ok());
+        assert!(check_stage_order(&[PROCESS, SUCCESS]).is_err(), "a pipeline needs a FAILURE stage");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use super::history::{self, Change};
 use super::ids;
 use super::models::{self, TimelineEntry};
 use super::outbox;
-use super::permissions::Action;
+use super::permissions::{Action, Facts};
 use super::query::{self, Listable};
 use super::{ElementRef, ElementType};
 use crate::db::sql::{Bind, Sql};
@@ -401,6 +401,21 @@ pub fn check_version(expected: Option<i32>, actual: i32) -> DomainResult<()> {
     }
 }
 
+/// Moving a deal into another pipeline needs WRITE on it there too: role lines may differ
+/// by pipeline. (Handing an element to another assignee needs no right over theirs.)
+fn check_pipeline_move(actor: &Actor, element_type: ElementType, old: &Json, new: &Json) -> DomainResult<()> {
+    let (before, after) = (Facts::of(old), Facts::of(new));
+    if after.pipeline_id == before.pipeline_id {
+        return Ok(());
+    }
+    let moved = Facts { pipeline_id: after.pipeline_id, ..before };
+    if actor.rights.allows(element_type, Action::Write, &moved) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden("your roles do not allow WRITE on deals in that pipeline".into()))
+    }
+}
+
 /// Applies a write to a row the caller has locked, inside the caller's transaction.
 /// `extra` carries changes made outside the row (product rows, merged links) for history.
 pub(crate) async fn update_locked<T: Element>(
@@ -416,6 +431,7 @@ pub(crate) async fn update_locked<T: Element>(
     (write.apply)(&mut row)?;
     custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, false).await?;
     T::check(conn, ctx, &mut row, Some(&old)).await?;
+    check_pipeline_move(&ctx.actor, T::TYPE, &snapshot(&old)?, &snapshot(&row)?)?;
     let comms_to_set = write.comms.validate(ctx.phone_region)?;
     let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);
     changes.extend(finish_write(conn, ctx, &row, write.links, comms_to_set).await?);
