@@ -118,6 +118,16 @@ async fn custom_values_round_trip_validate_filter_and_show_in_history() {
     assert_eq!(code(&bad), "BAD_USER_INPUT", "{bad}");
     assert_eq!(bad["errors"][0]["extensions"]["field"], "customField.eq", "{bad}");
 
+    // New enumeration items must keep the default, or change it too.
+    let defs = s.ok("{ customFields(elementType: DEAL) { id code } }", json!({})).await;
+    let tier = defs["customFields"].as_array().unwrap().iter().find(|d| d["code"] == "UF_TIER").unwrap()["id"].clone();
+    let upd = "mutation($id: ID!, $in: CustomFieldInput!) { updateCustomField(id: $id, input: $in) { items default } }";
+    let r = s.gql(upd, json!({ "id": tier, "in": { "items": ["gold", "bronze"] } })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "items", "{r}");
+    let r = s.ok(upd, json!({ "id": tier, "in": { "items": ["gold", "bronze"], "default": "gold" } })).await;
+    assert_eq!(r["updateCustomField"], json!({ "items": ["gold", "bronze"], "default": "gold" }));
+    s.ok(upd, json!({ "id": tier, "in": { "items": ["gold", "silver"], "default": "silver" } })).await;
+
     // Changes show in history like built-in fields; null clears; mandatory stays.
     s.ok(
         "mutation($id: ID!) { updateDeal(id: $id, input: { customFields: [{ code: \"UF_SEATS\", value: 45 }, { code: \"UF_DUE\", value: null }] }) { id } }",

@@ -32,6 +32,16 @@ async fn our_company_and_client_requisites() {
     let again = s.ok("{ myCompany { title requisites { legalName } } }", json!({})).await;
     assert_eq!(again["myCompany"], json!({ "title": "Kontor", "requisites": { "legalName": "Kontor GmbH" } }));
 
+    // A company's own bank fields get the same checks.
+    let c = "mutation($in: CompanyInput!) { createCompany(input: $in) { iban bic } }";
+    let r = s.gql(c, json!({ "in": { "title": "Client", "iban": "DE44 5001 0517 5407 3249 32" } })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "iban", "{r}");
+    let r = s.gql(c, json!({ "in": { "title": "Client", "bic": "DEUT" } })).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "bic", "{r}");
+    let ok =
+        s.ok(c, json!({ "in": { "title": "Client", "iban": "de44 5001 0517 5407 3249 31", "bic": "deutdeff" } })).await;
+    assert_eq!(ok["createCompany"], json!({ "iban": "DE44500105175407324931", "bic": "DEUTDEFF" }));
+
     // Bad bank details name the field and change nothing.
     for (acc, field) in [
         (json!({ "iban": "DE44 5001 0517 5407 3249 32" }), "bankAccounts[0].iban"),
@@ -52,11 +62,12 @@ async fn our_company_and_client_requisites() {
             .clone();
     let set = s
         .ok(
-            "mutation($id: ID!) { setCompanyRequisites(companyId: $id, input: { vatId: \"FR40303265045\", taxId: \"303265045\" }) { requisites { vatId taxId } timeline(first: 1) { edges { node { changes { field newValue } } } } } }",
+            "mutation($id: ID!) { setCompanyRequisites(companyId: $id, input: { vatId: \"FR40303265045\", taxId: \"303265045\" }) { version requisites { vatId taxId } timeline(first: 1) { edges { node { changes { field newValue } } } } } }",
             json!({ "id": client }),
         )
         .await;
     assert_eq!(set["setCompanyRequisites"]["requisites"], json!({ "vatId": "FR40303265045", "taxId": "303265045" }));
+    assert_eq!(set["setCompanyRequisites"]["version"], 2, "requisites are part of the company's version");
     assert_eq!(
         set["setCompanyRequisites"]["timeline"]["edges"][0]["node"]["changes"],
         json!([{ "field": "requisites.vatId", "newValue": "FR40303265045" }, { "field": "requisites.taxId", "newValue": "303265045" }])

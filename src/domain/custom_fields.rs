@@ -465,6 +465,20 @@ pub async fn update(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, input:
     def.show_in_filter = input.show_in_filter.unwrap_or(def.show_in_filter);
     if let Some(v) = input.default_value {
         def.default_value = if v.is_null() { None } else { Some(normalise(&def, &v, "default")?) };
+        if let Some(d) = &def.default_value {
+            check_references(conn, actor, &def, d, "default").await?;
+        }
+    } else if def.items != old.items {
+        // New items must still hold the default (stored values are left as they are).
+        let kept = |v: &Json| v.as_str().is_some_and(|s| def.items.iter().any(|i| i == s));
+        let defaults: Vec<&Json> = match &def.default_value {
+            Some(Json::Array(list)) => list.iter().collect(),
+            Some(v) => vec![v],
+            None => vec![],
+        };
+        if let Some(gone) = defaults.into_iter().find(|v| !kept(v)) {
+            return Err(bad("items", format!("the default {gone} is not among the items; change the default too")));
+        }
     }
     let mut q = Sql::new("UPDATE custom_fields SET label = ");
     q.bind(Bind::Text(def.label.clone()))

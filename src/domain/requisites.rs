@@ -13,6 +13,7 @@ use super::elements::{self, Ctx, Write};
 use super::error::{DomainError, DomainResult};
 use super::history::{self, Change};
 use super::models::Company;
+use super::outbox;
 use super::permissions::Action;
 use super::{ElementRef, ElementType};
 use crate::db::sql::{Bind, Sql};
@@ -202,9 +203,20 @@ pub async fn set(
                  updated_by_id = EXCLUDED.updated_by_id, updated_at = now()",
             );
         q.execute(conn).await?;
+        // Requisites are part of the company: a new version (so optimistic writes notice),
+        // history and an event like any other change of it.
+        let mut stamp = Sql::new("UPDATE companies SET version = version + 1, updated_at = now(), updated_by_id = ");
+        stamp
+            .bind(Bind::Int8(ctx.actor.user_id))
+            .push(" WHERE id = ")
+            .bind(Bind::Int8(company_id))
+            .push(" RETURNING *");
+        let saved: Company = stamp.get_result(conn).await?;
         let r = ElementRef { element_type: ElementType::Company, id: company_id };
         history::record(conn, ctx.actor.user_id, r, history::UPDATED, None, &changed).await?;
-        Ok(company)
+        let fields = changed.iter().map(|c| c.field.clone()).collect();
+        outbox::append(conn, ctx.actor.user_id, r, outbox::UPDATED, fields, elements::snapshot(&saved)?).await?;
+        Ok(saved)
     })
     .await
 }

@@ -60,6 +60,19 @@ impl Element for Company {
             }
         }
         check_money("revenue", &mut row.revenue, &mut row.currency)?;
+        // The same checks as the bank accounts of `requisites`; stored values that predate them
+        // do not block other changes.
+        for v in [&mut row.iban, &mut row.bic] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *v = None;
+            }
+        }
+        if let Some(iban) = row.iban.clone().filter(|v| old.is_none_or(|o| o.iban.as_ref() != Some(v))) {
+            row.iban = Some(crate::domain::requisites::check_iban("iban", &iban)?);
+        }
+        if let Some(bic) = row.bic.clone().filter(|v| old.is_none_or(|o| o.bic.as_ref() != Some(v))) {
+            row.bic = Some(crate::domain::requisites::check_bic("bic", &bic)?);
+        }
         if let Some(user) = row.assigned_to_id.filter(|u| old.is_none_or(|o| o.assigned_to_id != Some(*u))) {
             check_user(conn, user, "assignedToId").await?;
         }
