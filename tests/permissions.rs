@@ -582,3 +582,23 @@ async fn live_connections_end_when_access_changes() {
     w.s.ok("mutation($id: ID!) { deactivateUser(id: $id) { active } }", json!({ "id": w.me })).await;
     assert_eq!(close_code(&mut ws2).await, 4401);
 }
+
+#[tokio::test]
+async fn duplicate_search_only_finds_what_the_reader_may_see() {
+    let w = world().await;
+    w.set_all(&[("READ", "OWN")]).await;
+    let q = "query($t: [String!]!) { findDuplicates(companyTitles: $t) { elementType id } }";
+    let titles = json!({ "t": ["Company of me", "Company of mate"] });
+    let ids = |v: &Value, path: &str| -> BTreeSet<String> {
+        v[path]["findDuplicates"]
+            .as_array()
+            .unwrap_or(&vec![])
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = w.s.gql(q, titles.clone()).await;
+    assert_eq!(ids(&all, "data"), [w.elements[2][0].clone(), w.elements[2][1].clone()].into_iter().collect(), "{all}");
+    let mine = w.as_me(q, titles).await;
+    assert_eq!(ids(&mine, "data"), [w.elements[2][0].clone()].into_iter().collect(), "{mine}");
+}
