@@ -78,9 +78,16 @@ pub async fn merge<T: Element + DeserializeOwned>(
         }
         let et = T::TYPE;
         let mut map = elements::to_map(&keep)?;
+        // Bank fields stored before they were checked would fail the kept company's write:
+        // those are not carried over.
+        let unchecked_bank = |k: &str, v: &serde_json::Value| match (k, v.as_str()) {
+            ("iban", Some(s)) => super::requisites::check_iban(k, s).is_err(),
+            ("bic", Some(s)) => super::requisites::check_bic(k, s).is_err(),
+            _ => false,
+        };
         for m in &merged {
             for (k, v) in elements::to_map(m)? {
-                if !KEEP_OWN.contains(&k.as_str()) {
+                if !KEEP_OWN.contains(&k.as_str()) && !unchecked_bank(&k, &v) {
                     elements::fill_empty(&mut map, &k, &v);
                 }
             }

@@ -257,10 +257,13 @@ pub async fn stages_by_id(conn: &mut AsyncPgConnection, ids: &[i64]) -> DomainRe
     Ok(stages::table.filter(stages::id.eq_any(ids)).select(Stage::as_select()).load(conn).await?)
 }
 
+/// A stage a deal moves into, share-locked so its semantics cannot change (`update_stage`)
+/// before the deal is written.
 pub async fn stage(conn: &mut AsyncPgConnection, id: i64, field: &str) -> DomainResult<Stage> {
     stages::table
         .find(id)
         .select(Stage::as_select())
+        .for_share()
         .first(conn)
         .await
         .optional()?
@@ -309,12 +312,13 @@ pub fn check_semantic_order(semantics: &[&str]) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A pipeline's stages: the semantic order rule, and at least one FAILURE stage, because a
-/// lost deal closes into one.
-pub fn check_stage_order(semantics: &[&str]) -> Result<(), &'static str> {
-    check_semantic_order(semantics)?;
-    if !semantics.contains(&FAILURE) {
-        return Err("a pipeline needs at least one FAILURE stage: lost deals close into it");
+/// A pipeline's stages after a change: the semantic order rule, and the last FAILURE stage
+/// stays, because lost deals close into one. (A pipeline that had none before this rule may
+/// still change; adding a FAILURE stage fixes it.)
+pub fn check_stage_order(before: &[&str], after: &[&str]) -> Result<(), &'static str> {
+    check_semantic_order(after)?;
+    if before.contains(&FAILURE) && !after.contains(&FAILURE) {
+        return Err("a pipeline keeps at least one FAILURE stage: lost deals close into it");
     }
     Ok(())
 }
@@ -781,7 +785,16 @@ pub async fn update_stage(
     actor.rights.check_settings()?;
     conn.transaction(async move |conn| {
         lock_settings(conn).await?;
-        let old = stages_by_id(conn, &[id]).await?.pop().ok_or_else(|| stage_not_found(id))?;
+        // Locked: deals moving into it wait, so the count below stays true (see `stage`).
+        let old = stages::table
+            .find(id)
+            .select(Stage::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| stage_not_found(id))?;
+        let before = stages_of(conn, &[old.pipeline_id]).await?.remove(&old.pipeline_id).unwrap_or_default();
         let name = match input.name.as_deref() {
             Some(n) => validate::name("name", n)?,
             None => old.name.clone(),
@@ -819,7 +832,8 @@ pub async fn update_stage(
         renumber_stages(conn, old.pipeline_id).await?;
         let stages = stages_of(conn, &[old.pipeline_id]).await?.remove(&old.pipeline_id).unwrap_or_default();
         let order: Vec<&str> = stages.iter().map(|s| s.semantics.as_str()).collect();
-        check_stage_order(&order).map_err(|m| DomainError::bad_input("semantics", m))?;
+        let before: Vec<&str> = before.iter().map(|s| s.semantics.as_str()).collect();
+        check_stage_order(&before, &order).map_err(|m| DomainError::bad_input("semantics", m))?;
         Ok(stages_by_id(conn, &[id]).await?.remove(0))
     })
     .await
@@ -837,15 +851,10 @@ pub async fn delete_stage(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) 
                 serde_json::json!({ "usedBy": deals }),
             ));
         }
-        let rest: Vec<Stage> = stages_of(conn, &[stage.pipeline_id])
-            .await?
-            .remove(&stage.pipeline_id)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|s| s.id != id)
-            .collect();
-        let order: Vec<&str> = rest.iter().map(|s| s.semantics.as_str()).collect();
-        check_stage_order(&order).map_err(|m| {
+        let all = stages_of(conn, &[stage.pipeline_id]).await?.remove(&stage.pipeline_id).unwrap_or_default();
+        let before: Vec<&str> = all.iter().map(|s| s.semantics.as_str()).collect();
+        let order: Vec<&str> = all.iter().filter(|s| s.id != id).map(|s| s.semantics.as_str()).collect();
+        check_stage_order(&before, &order).map_err(|m| {
             DomainError::conflict(format!("deleting this stage would break the pipeline: {m}"), serde_json::Value::Null)
         })?;
         diesel::delete(stages::table.find(id)).execute(conn).await?;
@@ -890,8 +899,10 @@ mod tests {
         assert!(check_semantic_order(&[PROCESS, FAILURE]).is_err(), "no SUCCESS");
         assert!(check_semantic_order(&[PROCESS, SUCCESS, SUCCESS]).is_err(), "two SUCCESS");
         assert!(check_semantic_order(&[SUCCESS, FAILURE]).is_err(), "no PROCESS");
-        assert!(check_stage_order(&[PROCESS, SUCCESS, FAILURE]).is_ok());
-        assert!(check_stage_order(&[PROCESS, SUCCESS]).is_err(), "a pipeline needs a FAILURE stage");
+        let full = [PROCESS, SUCCESS, FAILURE];
+        assert!(check_stage_order(&full, &full).is_ok());
+        assert!(check_stage_order(&full, &[PROCESS, SUCCESS]).is_err(), "the last FAILURE stage stays");
+        assert!(check_stage_order(&[PROCESS, SUCCESS], &[PROCESS, SUCCESS]).is_ok(), "older pipelines still change");
     }
 
     #[test]
