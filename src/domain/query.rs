@@ -154,18 +154,19 @@ pub enum CustomOp {
     IsNull(bool),
 }
 
-/// Bounds of a JSON scalar type within jsonb's total order (null < string < number <
-/// boolean < array < object), as (lower inclusive, upper exclusive) literals where jsonb has
-/// one. Adding them to a range comparison keeps it on the field's btree index instead of
-/// running into the values of other types.
-fn jsonb_type_bounds(v: &Json) -> (Option<&'static str>, Option<&'static str>) {
+/// A JSON scalar's type as `jsonb_typeof` names it, with its bounds within jsonb's total
+/// order (null < string < number < boolean < array < object) as (lower inclusive, upper
+/// exclusive) literals where jsonb has one. Adding them to a range comparison keeps it on the
+/// field's btree index instead of running into the values of other types. None for lists and
+/// null, which are not one value to compare with.
+fn jsonb_scalar(v: &Json) -> Option<(&'static str, Option<&'static str>, Option<&'static str>)> {
     match v {
-        Json::String(_) => (Some("\"\""), None),
-        Json::Number(_) => (None, Some("false")),
+        Json::String(_) => Some(("string", Some("\"\""), None)),
+        Json::Number(_) => Some(("number", None, Some("false"))),
         // Empty top-level arrays sort below null, so the first array above booleans is `[null]`.
-        Json::Bool(_) => (Some("false"), Some("[null]")),
-        Json::Object(_) => (Some("{}"), None),
-        Json::Array(_) | Json::Null => (None, None),
+        Json::Bool(_) => Some(("boolean", Some("false"), Some("[null]"))),
+        Json::Object(_) => Some(("object", Some("{}"), None)),
+        Json::Array(_) | Json::Null => None,
     }
 }
 
@@ -179,14 +180,13 @@ fn compile_custom(code: &str, op: CustomOp) -> DomainResult<Sql> {
     // The same expression as the field's btree index, so the planner can use it.
     let target = format!("(t.custom -> '{code}')");
     let jsonb = |v: Json| Bind::Jsonb(crate::db::sql::JsonText(v.to_string()));
-    let scalar = |name: &str, v: &Json| -> DomainResult<()> {
-        match v {
-            Json::Array(_) | Json::Null => Err(DomainError::bad_input(
+    let scalar = |name: &str, v: &Json| {
+        jsonb_scalar(v).ok_or_else(|| {
+            DomainError::bad_input(
                 format!("customField.{name}"),
                 "compare with one value (use `in` for several, `isNull` for none)",
-            )),
-            _ => Ok(()),
-        }
+            )
+        })
     };
     let eq = |s: &mut Sql, v: &Json| {
         s.push("(t.custom @> ")
@@ -196,36 +196,27 @@ fn compile_custom(code: &str, op: CustomOp) -> DomainResult<Sql> {
             .push(")");
         if v.is_object() {
             // Containment of objects is partial; an amount or address matches only as a whole.
-            s.push(format!(" AND ({target} = "))
-                .bind(jsonb(v.clone()))
-                .push(format!(
-                    " OR (jsonb_typeof({target}) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements({target}) e(v) WHERE e.v = "
-                ))
-                .bind(jsonb(v.clone()))
-                .push(")))");
+            s.push(format!(" AND ({target} = ")).bind(jsonb(v.clone())).push(format!(
+                " OR (jsonb_typeof({target}) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements({target}) e(v) \
+                 WHERE e.v = "
+            ));
+            s.bind(jsonb(v.clone())).push(")))");
         }
     };
     let range = |s: &mut Sql, name: &str, sym: &str, v: Json| -> DomainResult<()> {
-        scalar(name, &v)?;
-        let (lower, upper) = jsonb_type_bounds(&v);
-        s.push(format!("(({target} {sym} ")).bind(jsonb(v.clone()));
+        let (kind, lower, upper) = scalar(name, &v)?;
+        let mut bounds = String::new();
         if let Some(l) = lower {
-            s.push(format!(" AND {target} >= '{l}'::jsonb"));
+            bounds.push_str(&format!(" AND {target} >= '{l}'::jsonb"));
         }
         if let Some(u) = upper {
-            s.push(format!(" AND {target} < '{u}'::jsonb"));
+            bounds.push_str(&format!(" AND {target} < '{u}'::jsonb"));
         }
-        s.push(format!(
-            " AND jsonb_typeof({target}) = jsonb_typeof("
-        ))
-        .bind(jsonb(v.clone()))
-        .push(format!(
-            ")) OR ({target} >= '[null]'::jsonb AND {target} < '{{}}'::jsonb AND EXISTS (SELECT 1 FROM jsonb_array_elements({target}) e(v) WHERE e.v {sym} "
-        ))
-        .bind(jsonb(v.clone()))
-        .push(" AND jsonb_typeof(e.v) = jsonb_typeof(")
-        .bind(jsonb(v))
-        .push("))))");
+        s.push(format!("(({target} {sym} ")).bind(jsonb(v.clone())).push(format!(
+            "{bounds} AND jsonb_typeof({target}) = '{kind}') OR ({target} >= '[null]'::jsonb AND {target} < '{{}}'::jsonb \
+             AND EXISTS (SELECT 1 FROM jsonb_array_elements({target}) e(v) WHERE e.v {sym} "
+        ));
+        s.bind(jsonb(v)).push(format!(" AND jsonb_typeof(e.v) = '{kind}')))"));
         Ok(())
     };
     let mut s = Sql::default();
@@ -249,9 +240,8 @@ fn compile_custom(code: &str, op: CustomOp) -> DomainResult<Sql> {
             let mut parts = Vec::with_capacity(vs.len());
             for v in &vs {
                 scalar("in", v)?;
-                let mut p = Sql::new("(");
+                let mut p = Sql::default();
                 eq(&mut p, v);
-                p.push(")");
                 parts.push(p);
             }
             s.push("(").append(&Sql::join(&parts, " OR ", "FALSE")).push(")");
