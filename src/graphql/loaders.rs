@@ -47,6 +47,30 @@ fn err(e: impl Into<DomainError>) -> LoadError {
     Arc::new(e.into())
 }
 
+/// Answers every id: its row, or None, so the request's cache also knows what is absent.
+fn each_or_none<K: Hash + Eq, V>(
+    ids: Vec<i64>,
+    rows: Vec<V>,
+    id_of: impl Fn(&V) -> i64,
+    key: impl Fn(i64) -> K,
+) -> HashMap<K, Option<V>> {
+    let mut found: HashMap<i64, V> = rows.into_iter().map(|r| (id_of(&r), r)).collect();
+    ids.into_iter().map(|id| (key(id), found.remove(&id))).collect()
+}
+
+/// Answers every id with its rows in the order given (an empty list for none).
+fn grouped<K: Hash + Eq, V>(
+    ids: &[i64],
+    rows: impl IntoIterator<Item = (i64, V)>,
+    key: impl Fn(i64) -> K,
+) -> HashMap<K, Vec<V>> {
+    let mut out: HashMap<K, Vec<V>> = ids.iter().map(|id| (key(*id), Vec::new())).collect();
+    for (id, v) in rows {
+        out.entry(key(id)).or_default().push(v);
+    }
+    out
+}
+
 macro_rules! simple_key {
     ($name:ident) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -128,8 +152,7 @@ impl<T: Listable> Loader<ById<T>> for Loaders {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
         let rows = query::by_ids::<T>(&mut conn, &self.actor, &ids).await.map_err(err)?;
-        let mut found: HashMap<i64, T> = rows.into_iter().map(|r| (r.row_id(), r)).collect();
-        Ok(ids.into_iter().map(|id| (ById::new(id), found.remove(&id))).collect())
+        Ok(each_or_none(ids, rows, T::row_id, ById::new))
     }
 }
 
@@ -307,8 +330,7 @@ impl Loader<ConversionOf> for Loaders {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
         let rows = crate::domain::leads::conversions_of(&mut conn, &ids).await.map_err(err)?;
-        let mut found: HashMap<i64, _> = rows.into_iter().map(|r| (r.lead_id, r)).collect();
-        Ok(ids.into_iter().map(|id| (ConversionOf(id), found.remove(&id))).collect())
+        Ok(each_or_none(ids, rows, |r| r.lead_id, ConversionOf))
     }
 }
 
@@ -323,8 +345,7 @@ impl Loader<CompanyRequisites> for Loaders {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
         let rows = crate::domain::requisites::of(&mut conn, &ids).await.map_err(err)?;
-        let mut found: HashMap<i64, _> = rows.into_iter().map(|r| (r.company_id, r)).collect();
-        Ok(ids.into_iter().map(|id| (CompanyRequisites(id), found.remove(&id))).collect())
+        Ok(each_or_none(ids, rows, |r| r.company_id, CompanyRequisites))
     }
 }
 
@@ -353,11 +374,7 @@ impl Loader<UserRoles> for Loaders {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
         let rows = crate::domain::org::roles_of(&mut conn, &ids).await.map_err(err)?;
-        let mut out: HashMap<UserRoles, Self::Value> = ids.iter().map(|id| (UserRoles(*id), Vec::new())).collect();
-        for (user, role) in rows {
-            out.entry(UserRoles(user)).or_default().push(role);
-        }
-        Ok(out)
+        Ok(grouped(&ids, rows, UserRoles))
     }
 }
 
@@ -372,11 +389,7 @@ impl Loader<RoleLines> for Loaders {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
         let lines = crate::domain::org::role_lines(&mut conn, &ids).await.map_err(err)?;
-        let mut out: HashMap<RoleLines, Self::Value> = ids.iter().map(|id| (RoleLines(*id), Vec::new())).collect();
-        for line in lines {
-            out.entry(RoleLines(line.role_id)).or_default().push(line);
-        }
-        Ok(out)
+        Ok(grouped(&ids, lines.into_iter().map(|l| (l.role_id, l)), RoleLines))
     }
 }
 
