@@ -80,10 +80,8 @@ pub async fn merge<T: Element + DeserializeOwned>(
         let mut map = elements::to_map(&keep)?;
         // Bank fields stored before they were checked would fail the kept company's write:
         // those are not carried over.
-        let unchecked_bank = |k: &str, v: &serde_json::Value| match (k, v.as_str()) {
-            ("iban", Some(s)) => super::requisites::check_iban(k, s).is_err(),
-            ("bic", Some(s)) => super::requisites::check_bic(k, s).is_err(),
-            _ => false,
+        let unchecked_bank = |k: &str, v: &serde_json::Value| {
+            super::requisites::bank_field_check(k).zip(v.as_str()).is_some_and(|(check, s)| check(k, s).is_err())
         };
         for m in &merged {
             for (k, v) in elements::to_map(m)? {

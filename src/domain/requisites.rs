@@ -65,6 +65,15 @@ pub struct RequisitesInput {
     pub bank_accounts: Option<Vec<BankAccount>>,
 }
 
+/// The check of a company's own bank field (`iban`, `bic`), if `field` is one of them.
+pub fn bank_field_check(field: &str) -> Option<fn(&str, &str) -> DomainResult<String>> {
+    match field {
+        "iban" => Some(check_iban),
+        "bic" => Some(check_bic),
+        _ => None,
+    }
+}
+
 /// An IBAN in electronic form, or BAD_USER_INPUT naming `field`.
 pub fn check_iban(field: &str, raw: &str) -> DomainResult<String> {
     let iban: iban::Iban = raw.trim().to_ascii_uppercase().parse().map_err(|_| {

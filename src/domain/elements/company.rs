@@ -62,16 +62,17 @@ impl Element for Company {
         check_money("revenue", &mut row.revenue, &mut row.currency)?;
         // The same checks as the bank accounts of `requisites`; stored values that predate them
         // do not block other changes.
-        for v in [&mut row.iban, &mut row.bic] {
-            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
-                *v = None;
+        for (field, value, before) in [
+            ("iban", &mut row.iban, old.and_then(|o| o.iban.as_ref())),
+            ("bic", &mut row.bic, old.and_then(|o| o.bic.as_ref())),
+        ] {
+            if value.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *value = None;
             }
-        }
-        if let Some(iban) = row.iban.clone().filter(|v| old.is_none_or(|o| o.iban.as_ref() != Some(v))) {
-            row.iban = Some(crate::domain::requisites::check_iban("iban", &iban)?);
-        }
-        if let Some(bic) = row.bic.clone().filter(|v| old.is_none_or(|o| o.bic.as_ref() != Some(v))) {
-            row.bic = Some(crate::domain::requisites::check_bic("bic", &bic)?);
+            let check = crate::domain::requisites::bank_field_check(field);
+            if let (Some(v), Some(check)) = (value.as_ref().filter(|v| before != Some(*v)), check) {
+                *value = Some(check(field, v)?);
+            }
         }
         if let Some(user) = row.assigned_to_id.filter(|u| old.is_none_or(|o| o.assigned_to_id != Some(*u))) {
             check_user(conn, user, "assignedToId").await?;
