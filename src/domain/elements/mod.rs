@@ -426,12 +426,13 @@ pub(crate) async fn update_locked<T: Element>(
     op: Op,
     extra: Vec<Change>,
 ) -> DomainResult<T> {
-    ctx.actor.rights.check(T::TYPE, Action::Write, &snapshot(&old)?)?;
+    let old_snapshot = snapshot(&old)?;
+    ctx.actor.rights.check(T::TYPE, Action::Write, &old_snapshot)?;
     let mut row = old.clone();
     (write.apply)(&mut row)?;
     custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, false).await?;
     T::check(conn, ctx, &mut row, Some(&old)).await?;
-    check_pipeline_move(&ctx.actor, T::TYPE, &snapshot(&old)?, &snapshot(&row)?)?;
+    check_pipeline_move(&ctx.actor, T::TYPE, &old_snapshot, &snapshot(&row)?)?;
     let comms_to_set = write.comms.validate(ctx.phone_region)?;
     let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);
     changes.extend(finish_write(conn, ctx, &row, write.links, comms_to_set).await?);
