@@ -335,7 +335,8 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                 }
             }
         });
-        let tx_weak = tx.downgrade();
+        // Weak: the access watcher must not keep a finished connection's writer alive.
+        let closer = tx.downgrade();
         let sink = futures_util::sink::unfold(tx, |tx, msg: Message| async move {
             // A failed init means a missing or bad token: say so with 4401.
             let msg = match msg {
@@ -350,7 +351,6 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
         // Set once the connection is authenticated; ends it when access changes.
         let watcher: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
         let watcher_slot = watcher.clone();
-        let closer = tx_weak;
         GraphQLWebSocket::new_with_pair(sink, socket_rx, schema, protocol)
             .on_connection_init(move |payload| async move {
                 let token = payload
@@ -372,7 +372,6 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                 let watch = watcher.run(state.pool.clone(), state.rechecks.clone(), token, actor.clone());
                 let handle = tokio::spawn(async move {
                     let (code, reason) = watch.await;
-                    // Weak: the watcher must not keep a finished connection's writer alive.
                     if let Some(tx) = closer.upgrade() {
                         let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                     }
