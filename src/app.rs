@@ -62,7 +62,9 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
 /// On a fresh installation, creates the first admin and prints its token once.
 async fn announce_first_admin(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
     let mut conn = state.pool.get().await?;
-    if let Some((admin, token)) = auth::bootstrap_admin(&mut conn).await.map_err(|e| anyhow::anyhow!("{e:?}"))? {
+    if let Some((admin, token)) =
+        auth::bootstrap_admin(&mut conn).await.map_err(crate::domain::DomainError::into_anyhow)?
+    {
         println!("Created the first administrator {} with this API token (shown only once):", admin.email);
         println!("  {token}");
         println!("GraphiQL: http://{addr}/  (send the header  Authorization: Bearer <token>)");

@@ -286,3 +286,54 @@ async fn custom_field_filters_use_indexes() {
         assert!(!plan.contains("Seq Scan"), "{code} {op:?}:\n{plan}");
     }
 }
+
+#[tokio::test]
+async fn unknown_codes_in_filters_and_sorts_are_bad_input_naming_the_code() {
+    let s = TestServer::start().await;
+    field(&s, "DEAL", json!({ "code": "UF_SEATS", "label": "Seats", "type": "INTEGER" })).await;
+    let company = s.ok("mutation { createCompany(input: { title: \"Co\" }) { id } }", json!({})).await;
+    let company = company["createCompany"]["id"].clone();
+    s.ok("mutation($c: ID!) { createDeal(input: { title: \"D\", companyId: $c }) { id } }", json!({ "c": company }))
+        .await;
+
+    // A known code answers, even with no match.
+    let known =
+        s.ok("{ deals(filter: { customField: { code: \"UF_SEATS\", eq: 99 } }) { totalCount } }", json!({})).await;
+    assert_eq!(known["deals"]["totalCount"], 0);
+    s.ok("{ deals(orderBy: [{ customField: \"UF_SEATS\" }]) { totalCount } }", json!({})).await;
+
+    for (query, field_name, code_name) in [
+        (
+            "{ deals(filter: { customField: { code: \"UF_SEATZ\", eq: 3 } }) { totalCount } }",
+            "customField.code",
+            "UF_SEATZ",
+        ),
+        (
+            "{ deals(filter: { or: [{ title: { eq: \"D\" } }, { not: { customField: { code: \"UF_GONE\", isNull: true } } }] }) { totalCount } }",
+            "customField.code",
+            "UF_GONE",
+        ),
+        ("{ deals(orderBy: [{ customField: \"UF_SEATZ\" }]) { totalCount } }", "orderBy", "UF_SEATZ"),
+        // Deals have UF_SEATS; leads do not.
+        (
+            "{ leads(filter: { customField: { code: \"UF_SEATS\", gt: 1 } }) { totalCount } }",
+            "customField.code",
+            "UF_SEATS",
+        ),
+        (
+            "{ companies { nodes { deals(filter: { customField: { code: \"UF_SEATZ\", eq: 3 } }) { totalCount } } } }",
+            "customField.code",
+            "UF_SEATZ",
+        ),
+        (
+            "{ companies { nodes { deals(orderBy: [{ customField: \"UF_NOPE\" }]) { totalCount } } } }",
+            "orderBy",
+            "UF_NOPE",
+        ),
+    ] {
+        let r = s.gql(query, json!({})).await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{query}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["field"], field_name, "{query}: {r}");
+        assert!(r["errors"][0]["message"].as_str().unwrap().contains(code_name), "{query}: {r}");
+    }
+}

@@ -19,6 +19,8 @@ use crate::db::sql::{Bind, Sql};
 pub const ACTIVITY_ADDED: &str = "ACTIVITY_ADDED";
 pub const ACTIVITY_COMPLETED: &str = "ACTIVITY_COMPLETED";
 pub const ACTIVITY_REOPENED: &str = "ACTIVITY_REOPENED";
+/// History of an element that took over an activity from a deleted element.
+pub const ACTIVITY_MOVED: &str = "ACTIVITY_MOVED";
 /// The outbox element type of activity events.
 pub const ACTIVITY: &str = "ACTIVITY";
 
@@ -172,12 +174,16 @@ async fn record(
     action: &str,
     bound: &[ElementRef],
 ) -> DomainResult<()> {
-    let text =
-        format!("{} {}: {}", a.activity_type.to_lowercase(), ids::encode(ids::IdKind::Activity, a.id), a.subject);
+    let text = describe(a);
     for r in bound {
         history::record(conn, ctx.actor.user_id, *r, kind, Some(text.clone()), &[]).await?;
     }
     activity_event(conn, ctx, a, action).await
+}
+
+/// How an activity reads in history: `call activity:7: Call back`.
+fn describe(a: &Activity) -> String {
+    format!("{} {}: {}", a.activity_type.to_lowercase(), ids::encode(ids::IdKind::Activity, a.id), a.subject)
 }
 
 async fn activity_event(conn: &mut AsyncPgConnection, ctx: &Ctx, a: &Activity, action: &str) -> DomainResult<()> {
@@ -396,6 +402,64 @@ pub async fn delete(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64) -> DomainR
         Ok(id)
     })
     .await
+}
+
+/// What becomes of activities when `element` is deleted (inside the caller's transaction).
+/// An activity it owns that is bound to other elements too passes to the first of them (by
+/// type name, then id), with an ACTIVITY_MOVED entry in that element's history; one bound to
+/// nothing else is deleted with it. Every binding to the element goes. Returns the deleted
+/// activities as a change for the element's own DELETED history entry.
+pub(crate) async fn element_deleted(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    element: ElementRef,
+) -> DomainResult<Option<history::Change>> {
+    let owned: Vec<Activity> = activities::table
+        .filter(activities::owner_type.eq(element.element_type.as_str()))
+        .filter(activities::owner_id.eq(element.id))
+        .order(activities::id)
+        .for_update()
+        .select(Activity::as_select())
+        .load(conn)
+        .await?;
+    let ids: Vec<i64> = owned.iter().map(|a| a.id).collect();
+    let mut bound = bindings_for(conn, &ids).await?;
+    let from = ids::encode(element.element_type.id_kind(), element.id);
+    let mut deleted = Vec::new();
+    for a in owned {
+        let next = bound.remove(&a.id).unwrap_or_default().into_iter().find(|r| *r != element);
+        match next {
+            Some(next) => {
+                let saved: Activity = diesel::update(activities::table.find(a.id))
+                    .set((
+                        activities::owner_type.eq(next.element_type.as_str()),
+                        activities::owner_id.eq(next.id),
+                        activities::version.eq(a.version + 1),
+                        activities::updated_at.eq(Utc::now()),
+                        activities::updated_by_id.eq(Some(ctx.actor.user_id)),
+                    ))
+                    .returning(Activity::as_returning())
+                    .get_result(conn)
+                    .await?;
+                let text = format!("{} (from deleted {from})", describe(&saved));
+                history::record(conn, ctx.actor.user_id, next, ACTIVITY_MOVED, Some(text), &[]).await?;
+                activity_event(conn, ctx, &saved, "UPDATED").await?;
+            }
+            None => {
+                diesel::delete(activities::table.find(a.id)).execute(conn).await?;
+                activity_event(conn, ctx, &a, "DELETED").await?;
+                deleted.push(describe(&a));
+            }
+        }
+    }
+    diesel::delete(
+        activity_bindings::table
+            .filter(activity_bindings::element_type.eq(element.element_type.as_str()))
+            .filter(activity_bindings::element_id.eq(element.id)),
+    )
+    .execute(conn)
+    .await?;
+    Ok((!deleted.is_empty()).then(|| history::list_change("activities", &deleted, &[])))
 }
 
 /// Elements an activity is bound to, for many activities at once.

@@ -205,8 +205,8 @@ pub async fn check_user(conn: &mut AsyncPgConnection, id: i64, field: &str) -> D
 pub async fn cli_token(database_url: &str, email: &str, admin: bool, name: &str) -> anyhow::Result<String> {
     use diesel_async::AsyncConnection;
     let mut conn = AsyncPgConnection::establish(database_url).await?;
-    let user = ensure_user(&mut conn, email, admin).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-    let (token, _) = create_token(&mut conn, user.id, name).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let user = ensure_user(&mut conn, email, admin).await.map_err(DomainError::into_anyhow)?;
+    let (token, _) = create_token(&mut conn, user.id, name).await.map_err(DomainError::into_anyhow)?;
     Ok(token)
 }
 

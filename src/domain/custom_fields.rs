@@ -191,6 +191,39 @@ fn is_empty(v: Option<&Json>) -> bool {
     }
 }
 
+/// Fills the codes `kept` has no value for (absent, null, blank text, empty list) with the
+/// values of `from`: how a merge keeps the custom values of the elements merged away. The kept
+/// element's own values win.
+pub fn fill_empty(kept: &mut Json, from: &Json) {
+    let Some(from) = from.as_object() else { return };
+    if !kept.is_object() {
+        *kept = empty();
+    }
+    if let Some(map) = kept.as_object_mut() {
+        for (code, v) in from {
+            if is_empty(map.get(code)) && !is_empty(Some(v)) {
+                map.insert(code.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The codes of the custom fields an element type has.
+pub async fn codes(conn: &mut AsyncPgConnection, element_type: ElementType) -> DomainResult<Vec<String>> {
+    Ok(definitions(conn, element_type).await?.into_iter().map(|d| d.code).collect())
+}
+
+/// Refuses a filter or sort on a code that is no custom field of the element type: a typo
+/// must not read as "no data". `wanted` holds (code, input field that named it).
+pub fn check_known(element_type: ElementType, known: &[String], wanted: &[(String, &str)]) -> DomainResult<()> {
+    match wanted.iter().find(|(code, _)| !known.contains(code)) {
+        None => Ok(()),
+        Some((code, field)) => {
+            Err(bad(field, format!("`{code}` is not a custom field of {}", element_type.as_str().to_lowercase())))
+        }
+    }
+}
+
 const COLUMNS: &str = "id, element_type, code, label, field_type, multiple, mandatory, default_value, items, sort, \
                        show_in_filter, created_at";
 
@@ -519,6 +552,36 @@ pub async fn delete(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> Dom
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merges_fill_only_empty_codes_and_the_kept_value_wins() {
+        let mut kept = json!({"UF_A": "mine", "UF_B": "", "UF_C": [], "UF_D": null});
+        fill_empty(
+            &mut kept,
+            &json!({"UF_A": "theirs", "UF_B": "b", "UF_C": [1], "UF_D": 4, "UF_E": true, "UF_F": ""}),
+        );
+        fill_empty(&mut kept, &json!({"UF_B": "later", "UF_E": false, "UF_G": 7}));
+        assert_eq!(kept, json!({"UF_A": "mine", "UF_B": "b", "UF_C": [1], "UF_D": 4, "UF_E": true, "UF_G": 7}));
+    }
+
+    #[test]
+    fn unknown_codes_are_named() {
+        let known = vec!["UF_A".to_owned()];
+        assert!(check_known(ElementType::Lead, &known, &[("UF_A".into(), "orderBy")]).is_ok());
+        let e = check_known(
+            ElementType::Lead,
+            &known,
+            &[("UF_A".into(), "orderBy"), ("UF_TYPO".into(), "customField.code")],
+        )
+        .unwrap_err();
+        match e {
+            DomainError::BadInput { field, message } => {
+                assert_eq!(field, "customField.code");
+                assert!(message.contains("UF_TYPO"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     fn def(t: &str, multiple: bool) -> FieldDef {
         FieldDef {

@@ -71,16 +71,6 @@ fn not_found(kind: ids::IdKind, id: i64) -> DomainError {
     DomainError::not_found(format!("`{}`", ids::encode(kind, id)))
 }
 
-fn unique_violation(e: diesel::result::Error, message: &str) -> DomainError {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            DomainError::conflict(message.to_owned(), serde_json::Value::Null)
-        }
-        other => other.into(),
-    }
-}
-
 // ---- roles -------------------------------------------------------------------------------
 
 pub async fn roles(conn: &mut AsyncPgConnection) -> DomainResult<Vec<Role>> {
@@ -136,7 +126,7 @@ pub async fn create_role(
         .push(", ")
         .bind(Bind::Bool(is_default))
         .push(") RETURNING id, name, settings, is_default");
-    q.get_result(conn).await.map_err(|e| unique_violation(e, "a role with this name exists"))
+    q.get_result(conn).await.map_err(DomainError::from)
 }
 
 pub async fn update_role(
@@ -162,7 +152,7 @@ pub async fn update_role(
         .push(", updated_at = now() WHERE id = ")
         .bind(Bind::Int8(id))
         .push(" RETURNING id, name, settings, is_default");
-    q.get_result(conn).await.map_err(|e| unique_violation(e, "a role with this name exists"))
+    q.get_result(conn).await.map_err(DomainError::from)
 }
 
 pub async fn delete_role(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<i64> {
@@ -333,7 +323,7 @@ pub async fn create_user(conn: &mut AsyncPgConnection, actor: &Actor, input: Use
             q.bind(Bind::Int8(d));
         }
         q.push(", ").bind(Bind::Bool(input.is_admin.unwrap_or(false))).push(") RETURNING *");
-        let user: User = q.get_result(conn).await.map_err(|e| unique_violation(e, "a user with this e-mail exists"))?;
+        let user: User = q.get_result(conn).await?;
         match input.role_ids {
             Some(roles) => {
                 check_roles(conn, &roles).await?;
@@ -409,7 +399,7 @@ pub async fn update_user(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, i
             .push(", updated_at = now(), version = version + 1 WHERE id = ")
             .bind(Bind::Int8(id))
             .push(" RETURNING *");
-        let user: User = q.get_result(conn).await.map_err(|e| unique_violation(e, "a user with this e-mail exists"))?;
+        let user: User = q.get_result(conn).await?;
         if let Some(roles) = input.role_ids {
             check_roles(conn, &roles).await?;
             set_roles(conn, id, &roles).await?;

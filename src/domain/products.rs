@@ -428,6 +428,20 @@ pub async fn set_rows(
     .await
 }
 
+/// Deletes the product rows of an element being deleted (inside the caller's transaction), so
+/// they neither linger unseen nor keep a product from being deleted. The change, for history.
+pub(crate) async fn delete_rows_of(conn: &mut AsyncPgConnection, owner: ElementRef) -> DomainResult<Option<Change>> {
+    let names: Vec<String> = diesel::delete(
+        product_rows::table
+            .filter(product_rows::owner_type.eq(owner.element_type.as_str()))
+            .filter(product_rows::owner_id.eq(owner.id)),
+    )
+    .returning(product_rows::name)
+    .get_results(conn)
+    .await?;
+    Ok(rows_change(&names, &[]))
+}
+
 fn rows_change(old: &[String], new: &[ProductRow]) -> Option<Change> {
     let new: Vec<String> = new.iter().map(|r| r.name.clone()).collect();
     // Equal names can still hide changed figures, so a replaced list is always news.

@@ -683,6 +683,24 @@ impl ListArgs {
     fn order_no_id(&self) -> Vec<OrderKey> {
         self.order.iter().copied().filter(|k| k.column != "id").collect()
     }
+
+    /// The custom field codes the filter and the order name, each with the input field that
+    /// named it (`customField.code`, `orderBy`), so unknown ones can be refused by name.
+    pub fn custom_codes(&self) -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Cond> = self.filter.iter().collect();
+        while let Some(c) = stack.pop() {
+            match c {
+                Cond::And(cs) | Cond::Or(cs) => stack.extend(cs),
+                Cond::Not(c) => stack.push(c),
+                Cond::Custom { code, .. } => out.push((code.clone(), "customField.code")),
+                Cond::Field { .. } | Cond::Comm { .. } | Cond::Bound(_) | Cond::Linked { .. } => {}
+            }
+        }
+        out.extend(self.order.iter().filter_map(|k| custom_code(k.column)).map(|c| (c.to_owned(), "orderBy")));
+        out.dedup();
+        out
+    }
 }
 
 /// One page of rows with what the connection needs to answer `pageInfo` and cursors.

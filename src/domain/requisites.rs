@@ -129,7 +129,44 @@ pub async fn of(conn: &mut AsyncPgConnection, company_ids: &[i64]) -> DomainResu
     Ok(q.load(conn).await?)
 }
 
-fn changes(old: &Requisites, new: &Requisites) -> Vec<Change> {
+/// The requisites a kept company has after a merge: each empty field takes the first value
+/// the merged companies have (in `mergeIds` order); bank accounts are all kept, the kept
+/// company's first, then each merged company's accounts whose IBAN is not there yet (an
+/// account is real money, not a duplicate to drop).
+pub fn fill_from(kept: &Requisites, others: &[Requisites]) -> Requisites {
+    let mut out = kept.clone();
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+    let mut accounts = kept.accounts();
+    for o in others {
+        for (mine, theirs) in [
+            (&mut out.legal_name, &o.legal_name),
+            (&mut out.vat_id, &o.vat_id),
+            (&mut out.tax_id, &o.tax_id),
+            (&mut out.registration_number, &o.registration_number),
+            (&mut out.registration_address, &o.registration_address),
+        ] {
+            if blank(mine) && !blank(theirs) {
+                mine.clone_from(theirs);
+            }
+        }
+        for a in o.accounts() {
+            if !accounts.iter().any(|k| k.iban == a.iban) {
+                accounts.push(a);
+            }
+        }
+    }
+    if accounts != kept.accounts() {
+        out.bank_accounts = serde_json::to_value(accounts).unwrap_or(Json::Array(vec![]));
+    }
+    out
+}
+
+/// The requisites a company without any has.
+pub fn none_for(company_id: i64) -> Requisites {
+    Requisites { company_id, bank_accounts: Json::Array(vec![]), ..Default::default() }
+}
+
+pub(crate) fn changes(old: &Requisites, new: &Requisites) -> Vec<Change> {
     let mut out = Vec::new();
     let mut field = |name: &str, a: &Option<String>, b: &Option<String>| {
         if a != b {
@@ -146,6 +183,35 @@ fn changes(old: &Requisites, new: &Requisites) -> Vec<Change> {
         out.push(history::list_change("requisites.bankAccounts", &ibans(old), &ibans(new)));
     }
     out
+}
+
+/// Stores a company's requisites, replacing what it had.
+pub(crate) async fn upsert(conn: &mut AsyncPgConnection, user_id: i64, new: &Requisites) -> DomainResult<()> {
+    let opt = |v: &Option<String>| v.clone().map(Bind::Text);
+    let mut q = Sql::new(
+        "INSERT INTO requisites (company_id, legal_name, vat_id, tax_id, registration_number, \
+         registration_address, bank_accounts, updated_by_id) VALUES (",
+    );
+    q.bind(Bind::Int8(new.company_id));
+    for v in [&new.legal_name, &new.vat_id, &new.tax_id, &new.registration_number, &new.registration_address] {
+        q.push(", ");
+        match opt(v) {
+            Some(b) => q.bind(b),
+            None => q.push("NULL"),
+        };
+    }
+    q.push(", CAST(")
+        .bind(Bind::Text(new.bank_accounts.to_string()))
+        .push(" AS jsonb), ")
+        .bind(Bind::Int8(user_id))
+        .push(
+            ") ON CONFLICT (company_id) DO UPDATE SET legal_name = EXCLUDED.legal_name, vat_id = EXCLUDED.vat_id, \
+             tax_id = EXCLUDED.tax_id, registration_number = EXCLUDED.registration_number, \
+             registration_address = EXCLUDED.registration_address, bank_accounts = EXCLUDED.bank_accounts, \
+             updated_by_id = EXCLUDED.updated_by_id, updated_at = now()",
+        );
+    q.execute(conn).await?;
+    Ok(())
 }
 
 /// Sets a company's requisites: WRITE on the company; recorded in its history.
@@ -166,11 +232,7 @@ pub async fn set(
     conn.transaction(async move |conn| {
         let company: Company = elements::lock(conn, &ctx.actor, company_id).await?;
         ctx.actor.rights.check(ElementType::Company, Action::Write, &elements::snapshot(&company)?)?;
-        let old = of(conn, &[company_id]).await?.pop().unwrap_or(Requisites {
-            company_id,
-            bank_accounts: Json::Array(vec![]),
-            ..Default::default()
-        });
+        let old = of(conn, &[company_id]).await?.pop().unwrap_or_else(|| none_for(company_id));
         let new = Requisites {
             company_id,
             legal_name: pick("legalName", input.legal_name, &old.legal_name)?,
@@ -188,30 +250,7 @@ pub async fn set(
         if changed.is_empty() {
             return Ok(company);
         }
-        let opt = |v: &Option<String>| v.clone().map(Bind::Text);
-        let mut q = Sql::new(
-            "INSERT INTO requisites (company_id, legal_name, vat_id, tax_id, registration_number, \
-             registration_address, bank_accounts, updated_by_id) VALUES (",
-        );
-        q.bind(Bind::Int8(company_id));
-        for v in [&new.legal_name, &new.vat_id, &new.tax_id, &new.registration_number, &new.registration_address] {
-            q.push(", ");
-            match opt(v) {
-                Some(b) => q.bind(b),
-                None => q.push("NULL"),
-            };
-        }
-        q.push(", CAST(")
-            .bind(Bind::Text(new.bank_accounts.to_string()))
-            .push(" AS jsonb), ")
-            .bind(Bind::Int8(ctx.actor.user_id))
-            .push(
-                ") ON CONFLICT (company_id) DO UPDATE SET legal_name = EXCLUDED.legal_name, vat_id = EXCLUDED.vat_id, \
-                 tax_id = EXCLUDED.tax_id, registration_number = EXCLUDED.registration_number, \
-                 registration_address = EXCLUDED.registration_address, bank_accounts = EXCLUDED.bank_accounts, \
-                 updated_by_id = EXCLUDED.updated_by_id, updated_at = now()",
-            );
-        q.execute(conn).await?;
+        upsert(conn, ctx.actor.user_id, &new).await?;
         // Requisites are part of the company: a new version (so optimistic writes notice),
         // history and an event like any other change of it.
         let mut stamp = Sql::new("UPDATE companies SET version = version + 1, updated_at = now(), updated_by_id = ");
@@ -304,6 +343,26 @@ mod tests {
         for bad in ["DEUTDEF", "DEUTDEFF5", "1EUTDEFF", "DEUT-EFF", "DEUTDEFF5000"] {
             assert!(check_bic("bic", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn merged_requisites_fill_blanks_and_keep_every_account() {
+        let account = |iban: &str| BankAccount { iban: iban.into(), ..Default::default() };
+        let with = |id: i64, legal: Option<&str>, vat: Option<&str>, ibans: &[&str]| Requisites {
+            company_id: id,
+            legal_name: legal.map(Into::into),
+            vat_id: vat.map(Into::into),
+            bank_accounts: serde_json::to_value(ibans.iter().map(|i| account(i)).collect::<Vec<_>>()).unwrap(),
+            ..Default::default()
+        };
+        let kept = with(1, Some("Keep"), Some(" "), &["A"]);
+        let out = fill_from(&kept, &[with(2, Some("Other"), None, &["B", "A"]), with(3, None, Some("DE1"), &["C"])]);
+        assert_eq!(out.company_id, 1);
+        assert_eq!(out.legal_name.as_deref(), Some("Keep"));
+        assert_eq!(out.vat_id.as_deref(), Some("DE1"));
+        let ibans: Vec<String> = out.accounts().into_iter().map(|a| a.iban).collect();
+        assert_eq!(ibans, ["A", "B", "C"]);
+        assert_eq!(fill_from(&kept, &[]), kept);
     }
 
     #[test]

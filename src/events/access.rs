@@ -103,7 +103,7 @@ impl Rechecks {
                 Ok(actor) => Checked::Valid(Arc::new(actor)),
                 Err(DomainError::Unauthenticated(_)) => Checked::Invalid,
                 Err(e) => {
-                    tracing::warn!(error = %e.message(), "token re-check failed");
+                    tracing::warn!(error = ?e.into_anyhow(), "token re-check failed");
                     Checked::Failed
                 }
             }

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use super::{Bus, CHANNEL, EVENT_COLUMNS, Event};
 use crate::db::sql::{Bind, Sql};
-use crate::domain::{counters, outbox};
+use crate::domain::{DomainError, counters, outbox};
 
 const RELAY_LOCK: i64 = 0x6b6f_6e74_7265;
 const BATCH: i64 = 500;
@@ -120,7 +120,7 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
     let mut last_prune = std::time::Instant::now() - Duration::from_secs(3600);
     // The counter ticker: counters move with no write when a deadline passes or a user's day
     // ends. It looks again whenever counters changed (a new deadline may come first).
-    let mut last_tick = counters::last_tick(&mut conn).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let mut last_tick = counters::last_tick(&mut conn).await.map_err(DomainError::into_anyhow)?;
     let mut next_tick = chrono::Utc::now();
     let mut recheck = true;
     loop {
@@ -130,9 +130,8 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
         }
         let now = chrono::Utc::now();
         if recheck || now >= next_tick {
-            let (users, next) =
-                counters::passed(&mut conn, last_tick, now).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
-            counters::record_tick(&mut conn, users, now).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+            let (users, next) = counters::passed(&mut conn, last_tick, now).await.map_err(DomainError::into_anyhow)?;
+            counters::record_tick(&mut conn, users, now).await.map_err(DomainError::into_anyhow)?;
             (last_tick, next_tick, recheck) = (now, next, false);
         }
         let pending = stamp(&mut conn).await?;

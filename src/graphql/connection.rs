@@ -94,7 +94,9 @@ pub(crate) use connection;
 macro_rules! top_level_list {
     ($ctx:expr, $node:ty, $conn:ident, $args:expr) => {{
         let actor = crate::graphql::actor($ctx)?;
-        let plan = crate::domain::query::plan::<$node>(actor, $args, None)?;
+        let args = $args;
+        crate::graphql::filters::check_custom_codes::<$node>($ctx, &args).await?;
+        let plan = crate::domain::query::plan::<$node>(actor, args, None)?;
         let mut conn = crate::graphql::conn($ctx).await?;
         let page = crate::domain::query::list::<$node>(&mut conn, &plan).await?;
         Ok::<_, async_graphql::Error>($conn { page, count: crate::graphql::connection::CountSource::TopLevel(plan) })
@@ -106,12 +108,14 @@ pub(crate) use top_level_list;
 macro_rules! nested_list {
     ($ctx:expr, $node:ty, $conn:ident, $args:expr, $relation:expr, $parent:expr) => {{
         let actor = crate::graphql::actor($ctx)?;
-        let plan = crate::domain::query::plan::<$node>(actor, $args, Some($relation))?;
+        let args = $args;
+        crate::graphql::filters::check_custom_codes::<$node>($ctx, &args).await?;
+        let plan = crate::domain::query::plan::<$node>(actor, args, Some($relation))?;
         let page = crate::graphql::loader($ctx)
             .load_one(crate::graphql::loaders::Nested::<$node>::new(plan.clone(), $parent))
             .await
             .map_err(crate::graphql::load_error)?
-            .ok_or_else(|| async_graphql::Error::new("nested page missing"))?;
+            .ok_or_else(|| crate::domain::DomainError::Internal(anyhow::anyhow!("nested page missing")))?;
         Ok::<_, async_graphql::Error>($conn {
             page,
             count: crate::graphql::connection::CountSource::Nested(plan, $parent),

@@ -249,6 +249,27 @@ pub trait OrderInput: Sized {
 /// List arguments as the domain takes them. Resolvers and prefetching both build them here,
 /// so equal arguments give equal plans and share one DataLoader batch.
 #[allow(clippy::too_many_arguments)]
+/// Refuses custom field codes in a list's filter or order that the listed element type does
+/// not have. Lists of other rows have no custom fields to check.
+pub async fn check_custom_codes<T: crate::domain::query::Listable>(
+    ctx: &async_graphql::Context<'_>,
+    args: &crate::domain::query::ListArgs,
+) -> super::GqlResult<()> {
+    let wanted = args.custom_codes();
+    let Some(et) = crate::domain::ElementType::ALL.into_iter().find(|e| e.table() == T::TABLE) else {
+        return Ok(());
+    };
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let known = super::loader(ctx)
+        .load_one(super::loaders::CustomCodes(et))
+        .await
+        .map_err(super::load_error)?
+        .unwrap_or_default();
+    Ok(crate::domain::custom_fields::check_known(et, &known, &wanted)?)
+}
+
 pub fn list_args<F: FilterInput, O: OrderInput>(
     region: phonenumber::country::Id,
     filter: Option<F>,

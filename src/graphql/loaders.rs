@@ -226,6 +226,24 @@ impl Loader<NestedCount> for Loaders {
     }
 }
 
+/// The custom field codes of an element type (lists check the codes they filter and sort on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CustomCodes(pub ElementType);
+
+impl Loader<CustomCodes> for Loaders {
+    type Value = Vec<String>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[CustomCodes]) -> Result<HashMap<CustomCodes, Vec<String>>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        for k in keys {
+            out.insert(*k, crate::domain::custom_fields::codes(&mut conn, k.0).await.map_err(err)?);
+        }
+        Ok(out)
+    }
+}
+
 /// Communications of an element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Comms(pub ElementType, pub i64);

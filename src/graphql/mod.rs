@@ -94,9 +94,7 @@ pub fn load_error(e: std::sync::Arc<DomainError>) -> async_graphql::Error {
 
 fn to_gql(e: &DomainError) -> async_graphql::Error {
     {
-        if let DomainError::Internal(inner) = e {
-            tracing::error!(error = ?inner, "internal error in a resolver");
-        }
+        e.log_internal("internal error in a resolver");
         let message = e.message();
         let code = e.code();
         async_graphql::Error::new(message).extend_with(|_, ext| {

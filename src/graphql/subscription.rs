@@ -118,7 +118,7 @@ fn events(
                     Ok(v) => v.into_iter().map(Arc::new).collect(),
                     Err(e) => {
                         st.done = true;
-                        return Some((Err(async_graphql::Error::new(format!("replay failed: {e}"))), st));
+                        return Some((Err(DomainError::Internal(e.context("replaying events")).into()), st));
                     }
                 },
             });
@@ -211,10 +211,8 @@ fn counters_stream(
                 }
             }
             let computed = async {
-                let mut conn = st.pool.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-                counters::compute(&mut conn, &st.user, &st.rights, chrono::Utc::now())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.message()))
+                let mut conn = st.pool.get().await.map_err(DomainError::from)?;
+                counters::compute(&mut conn, &st.user, &st.rights, chrono::Utc::now()).await
             }
             .await;
             match computed {
@@ -225,7 +223,7 @@ fn counters_stream(
                         return Some((Ok(super::activity::CountersGql(c)), st));
                     }
                 }
-                Err(e) => return Some((Err(async_graphql::Error::new(format!("counters failed: {e}"))), st)),
+                Err(e) => return Some((Err(e.into()), st)),
             }
         }
     })

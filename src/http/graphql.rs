@@ -136,6 +136,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, Do
 }
 
 fn unauthenticated(media: MediaType, e: DomainError) -> Response {
+    e.log_internal("authentication failed");
     let code = e.code();
     let status = if code == "UNAUTHENTICATED" { StatusCode::UNAUTHORIZED } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut resp = reply(status, media, &error_body(&e.message(), code));
@@ -365,9 +366,10 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                     })?;
                 let (watcher, gate) = access::Watcher::new(&state.bus);
                 let mut conn = state.pool.get().await.map_err(|e| async_graphql::Error::from(DomainError::from(e)))?;
-                let actor = auth::actor_for_token(&mut conn, &token)
-                    .await
-                    .map_err(|e| async_graphql::Error::new(format!("{UNAUTHORIZED}: {}", e.message())))?;
+                let actor = auth::actor_for_token(&mut conn, &token).await.map_err(|e| {
+                    e.log_internal("authentication failed");
+                    async_graphql::Error::new(format!("{UNAUTHORIZED}: {}", e.message()))
+                })?;
                 drop(conn);
                 let watch = watcher.run(state.pool.clone(), state.rechecks.clone(), token, actor.clone());
                 let handle = tokio::spawn(async move {

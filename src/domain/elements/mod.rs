@@ -174,10 +174,6 @@ pub(crate) async fn lock<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor
 fn map_write_error(e: diesel::result::Error) -> DomainError {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => DomainError::conflict(
-            format!("conflicts with an existing element ({})", info.constraint_name().unwrap_or("unique")),
-            Json::Null,
-        ),
         Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => DomainError::bad_input(
             info.column_name().map(history::camel_case).unwrap_or_else(|| "input".into()),
             "refers to something that does not exist",
@@ -460,11 +456,17 @@ pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64
         if matches!(T::TYPE, ElementType::Lead | ElementType::Contact | ElementType::Company) {
             comms::delete_all(conn, T::TYPE, id).await?;
         }
+        let r = element_ref(&old);
+        // Nothing may stay behind that no one can see: activities and product rows go with
+        // the element (recorded in its DELETED entry) or pass to what they are bound to.
+        let mut changes: Vec<Change> = super::activities::element_deleted(conn, &ctx, r).await?.into_iter().collect();
+        if matches!(T::TYPE, ElementType::Lead | ElementType::Deal) {
+            changes.extend(super::products::delete_rows_of(conn, r).await?);
+        }
         let mut q = Sql::new(format!("DELETE FROM {} WHERE id = ", T::TABLE));
         q.bind(Bind::Int8(id));
         q.execute(conn).await?;
-        let r = element_ref(&old);
-        history::record(conn, ctx.actor.user_id, r, history::DELETED, None, &[]).await?;
+        history::record(conn, ctx.actor.user_id, r, history::DELETED, None, &changes).await?;
         outbox::append(
             conn,
             ctx.actor.user_id,
