@@ -85,10 +85,7 @@ impl W {
             .to_owned();
         let token = self
             .s
-            .ok(
-                "mutation($u: ID!) { createApiToken(userId: $u, name: \"t\") { token } }",
-                json!({ "u": id }),
-            )
+            .ok("mutation($u: ID!) { createApiToken(userId: $u, name: \"t\") { token } }", json!({ "u": id }))
             .await["createApiToken"]["token"]
             .as_str()
             .unwrap()
@@ -205,7 +202,8 @@ async fn converting_a_lead_needs_write_on_it_add_for_what_it_creates_and_write_o
     // An existing contact it would fill needs WRITE.
     let contact = w.contact("Kern", &w.admin).await;
     let another = w.lead("Another lead", &own_deals.id).await;
-    let contact_state = "query($c: ID!, $l: ID!) { contact(id: $c) { version } lead(id: $l) { version status { code } } }";
+    let contact_state =
+        "query($c: ID!, $l: ID!) { contact(id: $c) { version } lead(id: $l) { version status { code } } }";
     let vars = json!({ "c": contact, "l": another });
     let before = w.seen(contact_state, vars.clone()).await;
     let r = w
@@ -275,11 +273,14 @@ async fn activities_need_write_on_the_owner_and_every_binding() {
     let before = w.seen(bound, json!({ "id": shared })).await;
     let r = w.as_user(&writer, rebind, json!({ "id": shared, "b": [] })).await;
     assert_eq!(code(&r), "FORBIDDEN", "unbinding a colleague's deal: {r}");
-    let r = w.as_user(&writer, "mutation($id: ID!) { completeActivity(id: $id) { id } }", json!({ "id": shared })).await;
+    let r =
+        w.as_user(&writer, "mutation($id: ID!) { completeActivity(id: $id) { id } }", json!({ "id": shared })).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     assert_eq!(w.seen(bound, json!({ "id": shared })).await, before);
     assert_eq!(before["activity"]["bindings"].as_array().unwrap().len(), 2);
-    let r = w.as_user(&writer, "mutation($id: ID!) { completeActivity(id: $id) { completed } }", json!({ "id": own })).await;
+    let r = w
+        .as_user(&writer, "mutation($id: ID!) { completeActivity(id: $id) { completed } }", json!({ "id": own }))
+        .await;
     assert_eq!(r["data"]["completeActivity"]["completed"], true, "{r}");
 }
 
@@ -297,10 +298,7 @@ async fn the_product_catalogue_needs_the_settings_right_and_everyone_reads_it() 
     let state = "{ products { totalCount nodes { id version price active } } }";
     let before = w.seen(state, json!({})).await;
     for (query, vars) in [
-        (
-            "mutation($id: ID!) { updateProduct(id: $id, input: { price: \"0.01\" }) { id } }",
-            json!({ "id": product }),
-        ),
+        ("mutation($id: ID!) { updateProduct(id: $id, input: { price: \"0.01\" }) { id } }", json!({ "id": product })),
         ("mutation { createProduct(input: { name: \"Bolt\", price: \"2.00\", currency: \"EUR\" }) { id } }", json!({})),
         ("mutation($id: ID!) { deleteProduct(id: $id) }", json!({ "id": product })),
         // Validation comes after the right.
@@ -460,7 +458,11 @@ async fn my_company_needs_the_settings_right_through_every_write() {
 
     // The settings right may.
     let r = w
-        .as_user(&office, "mutation($id: ID!) { updateCompany(id: $id, input: { title: \"Kontor AG\" }) { title } }", json!({ "id": ours }))
+        .as_user(
+            &office,
+            "mutation($id: ID!) { updateCompany(id: $id, input: { title: \"Kontor AG\" }) { title } }",
+            json!({ "id": ours }),
+        )
         .await;
     assert_eq!(r["data"]["updateCompany"]["title"], "Kontor AG", "{r}");
     let r = w
@@ -473,7 +475,11 @@ async fn my_company_needs_the_settings_right_through_every_write() {
     assert!(r.get("errors").is_none(), "{r}");
     // Other companies stay plain element writes.
     let r = w
-        .as_user(&sales, "mutation($id: ID!) { updateCompany(id: $id, input: { title: \"Client GmbH\" }) { title } }", json!({ "id": client }))
+        .as_user(
+            &sales,
+            "mutation($id: ID!) { updateCompany(id: $id, input: { title: \"Client GmbH\" }) { title } }",
+            json!({ "id": client }),
+        )
         .await;
     assert_eq!(r["data"]["updateCompany"]["title"], "Client GmbH", "{r}");
 }
@@ -581,8 +587,8 @@ async fn operations_over_an_open_websocket_use_the_callers_current_rights() {
     let mut ws = connect(&w.s, &u.token).await;
     let r = over_ws(&mut ws, "3", state, json!({ "id": deal })).await.unwrap();
     assert_eq!(r["data"]["deal"]["title"], "Renamed live", "{r}");
-    let token_id = w.s.ok("query($u: ID!) { apiTokens(userId: $u) { id } }", json!({ "u": u.id })).await["apiTokens"][0]
-        ["id"]
+    let token_id = w.s.ok("query($u: ID!) { apiTokens(userId: $u) { id } }", json!({ "u": u.id })).await["apiTokens"]
+        [0]["id"]
         .clone();
     w.s.ok("mutation($id: ID!) { revokeApiToken(id: $id) { id } }", json!({ "id": token_id })).await;
     match over_ws(&mut ws, "4", state, json!({ "id": deal })).await {

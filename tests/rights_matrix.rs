@@ -40,7 +40,8 @@ const ELEMENTS: &str = "{ leads { totalCount nodes { id version } } contacts { t
     companies { totalCount nodes { id version isMyCompany requisites { legalName } } }
     deals { totalCount nodes { id version productRows { name } } } myCompany { id version }
     history { totalCount } }";
-const ACTIVITIES: &str = "{ activities { totalCount nodes { id version completed bindings { id } } } history { totalCount } }";
+const ACTIVITIES: &str =
+    "{ activities { totalCount nodes { id version completed bindings { id } } } history { totalCount } }";
 const PRODUCTS: &str = "{ products { totalCount nodes { id version name price active } } }";
 const ORG: &str = "{ roles { id name canManageSettings isDefault permissions { elementType pipelineId action level } }
     users { totalCount nodes { id email name active isAdmin departmentId roles { id } } }
@@ -61,10 +62,18 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
     let id = |k: &str| json!({ "id": f[k] });
     let mut m = BTreeMap::new();
     // Elements.
-    m.insert("createLead", case(Reader, "mutation { createLead(input: { title: \"x\" }) { id } }", json!({}), ELEMENTS));
+    m.insert(
+        "createLead",
+        case(Reader, "mutation { createLead(input: { title: \"x\" }) { id } }", json!({}), ELEMENTS),
+    );
     m.insert(
         "updateLead",
-        case(Reader, "mutation($id: ID!) { updateLead(id: $id, input: { title: \"x\" }) { id } }", id("lead"), ELEMENTS),
+        case(
+            Reader,
+            "mutation($id: ID!) { updateLead(id: $id, input: { title: \"x\" }) { id } }",
+            id("lead"),
+            ELEMENTS,
+        ),
     );
     m.insert("deleteLead", case(Reader, "mutation($id: ID!) { deleteLead(id: $id) }", id("lead"), ELEMENTS));
     m.insert(
@@ -95,10 +104,18 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
         ),
     );
     m.insert("deleteCompany", case(Reader, "mutation($id: ID!) { deleteCompany(id: $id) }", id("company"), ELEMENTS));
-    m.insert("createDeal", case(Reader, "mutation { createDeal(input: { title: \"x\" }) { id } }", json!({}), ELEMENTS));
+    m.insert(
+        "createDeal",
+        case(Reader, "mutation { createDeal(input: { title: \"x\" }) { id } }", json!({}), ELEMENTS),
+    );
     m.insert(
         "updateDeal",
-        case(Reader, "mutation($id: ID!) { updateDeal(id: $id, input: { title: \"x\" }) { id } }", id("deal"), ELEMENTS),
+        case(
+            Reader,
+            "mutation($id: ID!) { updateDeal(id: $id, input: { title: \"x\" }) { id } }",
+            id("deal"),
+            ELEMENTS,
+        ),
     );
     m.insert("deleteDeal", case(Reader, "mutation($id: ID!) { deleteDeal(id: $id) }", id("deal"), ELEMENTS));
     m.insert(
@@ -238,7 +255,12 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
     m.insert("createRole", case(Nobody, "mutation { createRole(name: \"x\") { id } }", json!({}), ORG));
     m.insert(
         "updateRole",
-        case(Nobody, "mutation($id: ID!) { updateRole(id: $id, input: { canManageSettings: true }) { id } }", id("role"), ORG),
+        case(
+            Nobody,
+            "mutation($id: ID!) { updateRole(id: $id, input: { canManageSettings: true }) { id } }",
+            id("role"),
+            ORG,
+        ),
     );
     m.insert("deleteRole", case(Nobody, "mutation($id: ID!) { deleteRole(id: $id) }", id("role"), ORG));
     m.insert(
@@ -259,7 +281,10 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
             ORG,
         ),
     );
-    m.insert("createUser", case(Nobody, "mutation { createUser(input: { email: \"x@example.com\" }) { id } }", json!({}), ORG));
+    m.insert(
+        "createUser",
+        case(Nobody, "mutation { createUser(input: { email: \"x@example.com\" }) { id } }", json!({}), ORG),
+    );
     m.insert(
         "updateUser",
         case(
@@ -341,7 +366,10 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
             SETTINGS,
         ),
     );
-    m.insert("deletePipeline", case(Nobody, "mutation($id: ID!) { deletePipeline(id: $id) }", id("pipeline"), SETTINGS));
+    m.insert(
+        "deletePipeline",
+        case(Nobody, "mutation($id: ID!) { deletePipeline(id: $id) }", id("pipeline"), SETTINGS),
+    );
     m.insert(
         "setDefaultPipeline",
         case(Nobody, "mutation($id: ID!) { setDefaultPipeline(id: $id) { id } }", id("pipeline"), SETTINGS),
@@ -357,7 +385,12 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
     );
     m.insert(
         "updateStage",
-        case(Nobody, "mutation($id: ID!) { updateStage(id: $id, input: { name: \"x\" }) { id } }", id("stage"), SETTINGS),
+        case(
+            Nobody,
+            "mutation($id: ID!) { updateStage(id: $id, input: { name: \"x\" }) { id } }",
+            id("stage"),
+            SETTINGS,
+        ),
     );
     m.insert("deleteStage", case(Nobody, "mutation($id: ID!) { deleteStage(id: $id) }", id("stage"), SETTINGS));
     m.insert(
@@ -487,8 +520,23 @@ async fn fixtures(s: &TestServer) -> Value {
         .await;
     let mut f = serde_json::Map::new();
     for k in [
-        "lead", "lead2", "contact", "contact2", "company", "company2", "deal", "closedDeal", "product", "role", "other",
-        "department", "department2", "statusItem", "pipeline", "customField", "myCompany",
+        "lead",
+        "lead2",
+        "contact",
+        "contact2",
+        "company",
+        "company2",
+        "deal",
+        "closedDeal",
+        "product",
+        "role",
+        "other",
+        "department",
+        "department2",
+        "statusItem",
+        "pipeline",
+        "customField",
+        "myCompany",
     ] {
         f.insert(k.into(), id_at(&d, &[k, "id"]));
     }
@@ -507,7 +555,10 @@ async fn fixtures(s: &TestServer) -> Value {
     s.ok("mutation($id: ID!) { completeActivity(id: $id) { id } }", json!({ "id": done })).await;
     f.insert("doneActivity".into(), done);
     let t = s
-        .ok("mutation($u: ID!) { createApiToken(userId: $u, name: \"theirs\") { apiToken { id } } }", json!({ "u": f["other"] }))
+        .ok(
+            "mutation($u: ID!) { createApiToken(userId: $u, name: \"theirs\") { apiToken { id } } }",
+            json!({ "u": f["other"] }),
+        )
         .await;
     f.insert("otherToken".into(), id_at(&t, &["createApiToken", "apiToken", "id"]));
     let lists = s
@@ -550,11 +601,15 @@ async fn every_mutation_refuses_a_caller_without_the_right_and_writes_nothing() 
         [("reader", "reader@example.com", json!([role])), ("nobody", "nobody@example.com", json!([]))]
     {
         let u = s
-            .ok("mutation($e: String!, $r: [ID!]) { createUser(input: { email: $e, roleIds: $r }) { id } }", json!({ "e": email, "r": roles }))
+            .ok(
+                "mutation($e: String!, $r: [ID!]) { createUser(input: { email: $e, roleIds: $r }) { id } }",
+                json!({ "e": email, "r": roles }),
+            )
             .await["createUser"]["id"]
             .clone();
-        let t = s.ok("mutation($u: ID!) { createApiToken(userId: $u, name: \"t\") { token } }", json!({ "u": u })).await
-            ["createApiToken"]["token"]
+        let t = s
+            .ok("mutation($u: ID!) { createApiToken(userId: $u, name: \"t\") { token } }", json!({ "u": u }))
+            .await["createApiToken"]["token"]
             .as_str()
             .unwrap()
             .to_owned();

@@ -221,9 +221,7 @@ async fn check_conversion_rights(
     let rights = &actor.rights;
     // What `blank` and the conversion give a new element.
     let assignee = lead.assigned_to_id.or(Some(actor.user_id));
-    let new_row = |pipeline_id: Option<i64>| {
-        serde_json::json!({ "assigned_to_id": assignee, "opened": true, "pipeline_id": pipeline_id })
-    };
+    let new_row = |pipeline_id: Option<i64>| serde_json::json!({ "assigned_to_id": assignee, "opened": true, "pipeline_id": pipeline_id });
     match company {
         Some(Target::Create) => rights.check(ElementType::Company, Action::Add, &new_row(None))?,
         Some(Target::Existing(id)) => existing_writable::<Company>(conn, actor, id, "company.existingId").await?,

@@ -275,7 +275,10 @@ impl Rights {
     /// client sent, so a caller without the right learns nothing from validation errors.
     pub fn may(&self, element_type: ElementType, action: Action) -> bool {
         self.admin
-            || self.grants.iter().any(|g| g.element_type == element_type && g.action == action && g.level != Level::None)
+            || self
+                .grants
+                .iter()
+                .any(|g| g.element_type == element_type && g.action == action && g.level != Level::None)
     }
 
     /// `may` as a check: FORBIDDEN when no role gives `action` on `element_type` at all.

@@ -12,8 +12,8 @@ use super::elements::{self, Ctx, Op, Write};
 use super::error::{DomainError, DomainResult};
 use super::history::Change;
 use super::models::{Deal, Lead, Product, ProductRow};
-use super::permissions::Action;
 use super::money::{self, Discount, RowInput};
+use super::permissions::Action;
 use super::{ElementRef, ElementType, ids, validate};
 use crate::db::schema::{product_rows, products};
 
