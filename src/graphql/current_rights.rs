@@ -33,6 +33,9 @@ impl ExtensionFactory for CurrentRights {
 }
 
 fn refused(e: &DomainError) -> ServerError {
+    if let DomainError::Internal(inner) = e {
+        tracing::error!(error = ?inner, "re-resolving a WebSocket operation's token failed");
+    }
     let code = e.code();
     async_graphql::Error::new(e.message()).extend_with(|_, ext| ext.set("code", code)).into_server_error(Pos::default())
 }
