@@ -596,3 +596,30 @@ async fn operations_over_an_open_websocket_use_the_callers_current_rights() {
         Err(close) => assert_eq!(close, 4401),
     }
 }
+
+#[tokio::test]
+async fn tokens_and_administrators_check_rights_before_input() {
+    let w = W::new().await;
+    let nobody = w.user("nobody@example.com", false, Value::Null).await;
+    let office = w.user("office@example.com", true, Value::Null).await;
+    let other = w.user("other@example.com", false, Value::Null).await;
+    let state = "{ users { nodes { id email name } } }";
+    let before = w.seen(state, json!({})).await;
+    let tokens = "query($u: ID!) { apiTokens(userId: $u) { id } }";
+    let tokens_before = w.seen(tokens, json!({ "u": other.id })).await;
+    // Someone else's token with a name that would not pass: the right comes first.
+    let create = "mutation($u: ID!, $n: String!) { createApiToken(userId: $u, name: $n) { token } }";
+    let r = w.as_user(&nobody, create, json!({ "u": other.id, "n": "" })).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let r = w.as_user(&nobody, create, json!({ "u": nobody.id, "n": "" })).await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "my own tokens are mine to manage: {r}");
+    assert_eq!(w.seen(tokens, json!({ "u": other.id })).await, tokens_before);
+
+    // The settings right changes users, but not an administrator.
+    let update = "mutation($id: ID!, $e: String!) { updateUser(id: $id, input: { email: $e }) { email } }";
+    let r = w.as_user(&office, update, json!({ "id": w.admin, "e": "mine@example.com" })).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    assert_eq!(w.seen(state, json!({})).await, before, "nothing was written");
+    let r = w.as_user(&office, update, json!({ "id": other.id, "e": "other2@example.com" })).await;
+    assert_eq!(r["data"]["updateUser"]["email"], "other2@example.com", "{r}");
+}
