@@ -215,6 +215,30 @@ async fn converting_a_lead_needs_write_on_it_add_for_what_it_creates_and_write_o
         .await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     assert_eq!(w.seen(contact_state, vars).await, before);
+
+    // Completing the lead's open activities needs WRITE on every element they are bound to.
+    let with_call = w.lead("With a call", &own_deals.id).await;
+    let colleagues_deal = w.deal("Colleague's deal", &w.admin).await;
+    let call = w
+        .create(
+            "mutation($l: ID!, $d: ID!) { createActivity(input: { type: \"CALL\", subject: \"Call\", owner: { type: LEAD, id: $l }, bindings: [{ type: DEAL, id: $d }] }) { id } }",
+            json!({ "l": with_call, "d": colleagues_deal }),
+        )
+        .await;
+    let call_state = "query($a: ID!, $l: ID!) { activity(id: $a) { version completed bindings { id } } lead(id: $l) { version } deals { totalCount } }";
+    let vars = json!({ "a": call, "l": with_call });
+    let before = w.seen(call_state, vars.clone()).await;
+    let r = w.as_user(&own_deals, deal_only, json!({ "l": with_call })).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    assert_eq!(w.seen(call_state, vars).await, before);
+    let r = w
+        .as_user(
+            &own_deals,
+            "mutation($l: ID!) { convertLead(input: { leadId: $l, deal: {}, completeActivities: false }) { deal { id } } }",
+            json!({ "l": with_call }),
+        )
+        .await;
+    assert!(r["data"]["convertLead"]["deal"]["id"].is_string(), "{r}");
 }
 
 #[tokio::test]

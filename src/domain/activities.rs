@@ -429,8 +429,14 @@ pub async fn set_completed(
     .await
 }
 
-/// Completes activities inside the caller's transaction (conversion).
+/// Completes activities inside the caller's transaction (conversion), with WRITE on every
+/// element each is bound to.
 pub async fn complete_in_tx(conn: &mut AsyncPgConnection, ctx: &Ctx, list: Vec<Activity>) -> DomainResult<()> {
+    for a in &list {
+        // Completing shows on every element the activity is bound to, not only the lead's.
+        let bound = bound_now(conn, a).await?;
+        check_writable(conn, &ctx.actor, &bound).await?;
+    }
     for mut a in list {
         a.completed = true;
         a.completed_at = Some(Utc::now());
