@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::Jsonb;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 
@@ -12,6 +13,7 @@ use super::auth::check_user;
 use super::elements::{self, Ctx};
 use super::error::{DomainError, DomainResult};
 use super::models::{Activity, Company, Contact, Deal, Lead};
+use super::permissions::Action;
 use super::{ElementRef, ElementType, history, ids, outbox};
 use crate::db::schema::{activities, activity_bindings};
 use crate::db::sql::{Bind, Sql};
@@ -56,6 +58,55 @@ async fn check_element(conn: &mut AsyncPgConnection, actor: &Actor, r: ElementRe
         Err(DomainError::NotFound(_)) => Err(DomainError::bad_input(field, format!("`{field}` names no element"))),
         other => other,
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct RightsFacts {
+    #[diesel(sql_type = Jsonb)]
+    row: serde_json::Value,
+}
+
+/// An activity shows on the timeline and in the counters of every element it is bound to,
+/// so creating, changing, rebinding, completing, reopening or deleting one needs WRITE on
+/// each of them (READ on its owner is enough to see it). The facts come from the stored
+/// rows whatever the caller may read: a binding the caller cannot see still needs WRITE, and
+/// one whose element is gone asks nothing.
+async fn check_writable(conn: &mut AsyncPgConnection, actor: &Actor, refs: &[ElementRef]) -> DomainResult<()> {
+    if actor.rights.admin {
+        return Ok(());
+    }
+    for et in ElementType::ALL {
+        let ids: Vec<i64> = refs.iter().filter(|r| r.element_type == et).map(|r| r.id).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let pipeline = if et == ElementType::Deal { "t.pipeline_id" } else { "NULL::bigint" };
+        let mut q = Sql::new(format!(
+            "SELECT jsonb_build_object('assigned_to_id', t.assigned_to_id, 'opened', t.opened, 'pipeline_id', {pipeline}) \
+             AS row FROM {} t WHERE t.id = ANY(",
+            et.table()
+        ));
+        q.bind(Bind::Int8s(ids)).push(")");
+        let rows: Vec<RightsFacts> = q.load(conn).await?;
+        for r in rows {
+            actor.rights.check(et, Action::Write, &r.row)?;
+        }
+    }
+    Ok(())
+}
+
+fn owner_of(a: &Activity) -> ElementRef {
+    ElementRef { element_type: ElementType::parse(&a.owner_type).unwrap_or(ElementType::Lead), id: a.owner_id }
+}
+
+/// The elements a stored activity is bound to, its owner always among them.
+async fn bound_now(conn: &mut AsyncPgConnection, a: &Activity) -> DomainResult<Vec<ElementRef>> {
+    let mut bound = bindings_of(conn, a.id).await?;
+    let owner = owner_of(a);
+    if !bound.contains(&owner) {
+        bound.insert(0, owner);
+    }
+    Ok(bound)
 }
 
 fn one_of(field: &str, value: &str, allowed: &[&str]) -> DomainResult<String> {
@@ -214,6 +265,7 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Ctx, patch: ActivityPatc
                 bound.push(r);
             }
         }
+        check_writable(conn, &ctx.actor, &bound).await?;
         let now = Utc::now();
         let mut a = Activity {
             id: 0,
@@ -279,9 +331,7 @@ async fn lock(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainRes
         .optional()?
         .ok_or_else(|| DomainError::not_found(format!("activity `{}`", ids::encode(ids::IdKind::Activity, id))))?;
     // Readable when its owner is.
-    let owner =
-        ElementRef { element_type: ElementType::parse(&a.owner_type).unwrap_or(ElementType::Lead), id: a.owner_id };
-    match check_element(conn, actor, owner, "id").await {
+    match check_element(conn, actor, owner_of(&a), "id").await {
         Ok(()) => Ok(a),
         Err(_) => Err(DomainError::not_found(format!("activity `{}`", ids::encode(ids::IdKind::Activity, id)))),
     }
@@ -324,6 +374,13 @@ pub async fn update(
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         let mut a = lock(conn, &ctx.actor, id).await?;
+        // Rebinding needs WRITE on what it leaves and on what it reaches.
+        let mut touched = bound_now(conn, &a).await?;
+        for (i, r) in patch.bindings.iter().flatten().enumerate() {
+            check_element(conn, &ctx.actor, *r, &format!("bindings[{i}]")).await?;
+            touched.push(*r);
+        }
+        check_writable(conn, &ctx.actor, &touched).await?;
         elements::check_version(expected_version, a.version)?;
         if patch.owner.is_some() {
             return Err(DomainError::bad_input(
@@ -336,13 +393,8 @@ pub async fn update(
             check_user(conn, a.responsible_id, "responsibleId").await?;
         }
         if let Some(extra) = &patch.bindings {
-            let owner = ElementRef {
-                element_type: ElementType::parse(&a.owner_type).unwrap_or(ElementType::Lead),
-                id: a.owner_id,
-            };
-            let mut bound = vec![owner];
-            for (i, r) in extra.iter().enumerate() {
-                check_element(conn, &ctx.actor, *r, &format!("bindings[{i}]")).await?;
+            let mut bound = vec![owner_of(&a)];
+            for r in extra {
                 if !bound.contains(r) {
                     bound.push(*r);
                 }
@@ -366,6 +418,8 @@ pub async fn set_completed(
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         let mut a = lock(conn, &ctx.actor, id).await?;
+        let bound = bound_now(conn, &a).await?;
+        check_writable(conn, &ctx.actor, &bound).await?;
         if a.completed == completed {
             return Ok(a);
         }
@@ -381,8 +435,14 @@ pub async fn set_completed(
     .await
 }
 
-/// Completes activities inside the caller's transaction (conversion).
+/// Completes activities inside the caller's transaction (conversion), with WRITE on every
+/// element each is bound to.
 pub async fn complete_in_tx(conn: &mut AsyncPgConnection, ctx: &Ctx, list: Vec<Activity>) -> DomainResult<()> {
+    for a in &list {
+        // Completing shows on every element the activity is bound to, not only the lead's.
+        let bound = bound_now(conn, a).await?;
+        check_writable(conn, &ctx.actor, &bound).await?;
+    }
     for mut a in list {
         a.completed = true;
         a.completed_at = Some(Utc::now());
@@ -397,6 +457,8 @@ pub async fn delete(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64) -> DomainR
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         let a = lock(conn, &ctx.actor, id).await?;
+        let bound = bound_now(conn, &a).await?;
+        check_writable(conn, &ctx.actor, &bound).await?;
         diesel::delete(activities::table.find(id)).execute(conn).await?;
         activity_event(conn, &ctx, &a, "DELETED").await?;
         Ok(id)

@@ -20,8 +20,10 @@ pub const STAGE_CHANGED: &str = "STAGE_CHANGED";
 pub const CLOSED: &str = "CLOSED";
 pub const REOPENED: &str = "REOPENED";
 
+/// The deal a lifecycle step changes: WRITE on it is checked before the step looks at the
+/// stage or anything else the client sent.
 async fn current(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<Deal> {
-    elements::get::<Deal>(conn, actor, id).await
+    elements::get_writable::<Deal>(conn, actor, id).await
 }
 
 /// Moves a deal to a stage of its pipeline, or of `pipeline_id`. A final stage closes it.

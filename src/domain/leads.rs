@@ -12,6 +12,7 @@ use super::elements::{self, Ctx, Op, Write};
 use super::error::{DomainError, DomainResult};
 use super::history::{self, Change};
 use super::models::{Communication, Company, Contact, Deal, Lead, LeadConversion};
+use super::permissions::Action;
 use super::visibility::element_predicate;
 use super::{ElementRef, ElementType, comms, custom_fields, ids, outbox, products, settings};
 use crate::db::schema::{contact_companies, lead_conversions};
@@ -24,6 +25,7 @@ pub const CONVERTED: &str = "CONVERTED";
 /// Moves a lead between statuses. The lead rules refuse SUCCESS (conversion only) and any
 /// move away from CONVERTED; a junk lead is reopened by moving it to a PROCESS status.
 pub async fn set_status(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64, status_id: i64) -> DomainResult<Lead> {
+    elements::get_writable::<Lead>(conn, &ctx.actor, id).await?;
     let status = settings::check_status(conn, "STATUS", status_id, "statusId").await?;
     let op = Op { kind: STATUS_CHANGED, action: outbox::UPDATED, text: Some(format!("status {}", status.name)) };
     elements::update_as(
@@ -48,6 +50,7 @@ pub async fn junk(
     status_id: Option<i64>,
     reason: Option<String>,
 ) -> DomainResult<Lead> {
+    elements::get_writable::<Lead>(conn, &ctx.actor, id).await?;
     let status = match status_id {
         Some(s) => settings::check_status(conn, "STATUS", s, "statusId").await?,
         None => settings::status_by_code(conn, "STATUS", "JUNK").await?,
@@ -204,6 +207,56 @@ async fn fill_existing<T: elements::Element + serde::de::DeserializeOwned>(
     .await
 }
 
+/// Conversion writes the lead, creates some elements and fills others: before any of it, the
+/// caller needs ADD for each element it creates (judged on the row it would create: the
+/// lead's assignee, `opened`, the deal's pipeline) and WRITE on each existing one it fills.
+async fn check_conversion_rights(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    lead: &Lead,
+    contact: Option<Target>,
+    company: Option<Target>,
+    deal: Option<&DealTarget>,
+) -> DomainResult<()> {
+    let rights = &actor.rights;
+    // What `blank` and the conversion give a new element.
+    let assignee = lead.assigned_to_id.or(Some(actor.user_id));
+    let new_row = |pipeline_id: Option<i64>| serde_json::json!({ "assigned_to_id": assignee, "opened": true, "pipeline_id": pipeline_id });
+    match company {
+        Some(Target::Create) => rights.check(ElementType::Company, Action::Add, &new_row(None))?,
+        Some(Target::Existing(id)) => existing_writable::<Company>(conn, actor, id, "company.existingId").await?,
+        None => {}
+    }
+    match contact {
+        Some(Target::Create) => rights.check(ElementType::Contact, Action::Add, &new_row(None))?,
+        Some(Target::Existing(id)) => existing_writable::<Contact>(conn, actor, id, "contact.existingId").await?,
+        None => {}
+    }
+    if let Some(d) = deal {
+        let pipeline_id = match d.pipeline_id {
+            Some(p) => p,
+            None => settings::default_pipeline(conn).await?.id,
+        };
+        rights.check(ElementType::Deal, Action::Add, &new_row(Some(pipeline_id)))?;
+    }
+    Ok(())
+}
+
+/// WRITE on an existing conversion target; one the caller cannot read names nothing.
+async fn existing_writable<T: elements::Element>(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: i64,
+    field: &str,
+) -> DomainResult<()> {
+    match elements::get_writable::<T>(conn, actor, id).await {
+        Err(DomainError::NotFound(_)) => {
+            Err(DomainError::bad_input(field, format!("`{field}` names no {}", T::TYPE.as_str().to_lowercase())))
+        }
+        other => other.map(drop),
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
@@ -216,6 +269,7 @@ pub async fn convert(conn: &mut AsyncPgConnection, ctx: &Ctx, req: Conversion) -
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         let lead: Lead = elements::lock(conn, &ctx.actor, req.lead_id).await?;
+        ctx.actor.rights.check(ElementType::Lead, Action::Write, &elements::snapshot(&lead)?)?;
         let status = settings::status_items_by_id(conn, &[lead.status_id]).await?;
         match status.into_iter().next().map(|s| s.semantics).as_deref() {
             Some(settings::SUCCESS) => {
@@ -232,6 +286,7 @@ pub async fn convert(conn: &mut AsyncPgConnection, ctx: &Ctx, req: Conversion) -
         if contact_target.is_none() && company_target.is_none() && req.deal.is_none() {
             return Err(DomainError::bad_input("input", "name at least one of contact, company or deal"));
         }
+        check_conversion_rights(conn, &ctx.actor, &lead, contact_target, company_target, req.deal.as_ref()).await?;
         let lead_comms = comms::load(conn, ElementType::Lead, &[lead.id]).await?.remove(&lead.id).unwrap_or_default();
 
         let company = match company_target {

@@ -70,13 +70,19 @@ pub async fn merge<T: Element + DeserializeOwned>(
     }
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
+        // WRITE on the kept element and DELETE on each merged one, before anything moves.
         let mut keep: T = elements::lock(conn, &ctx.actor, keep_id).await?;
+        ctx.actor.rights.check(T::TYPE, Action::Write, &elements::snapshot(&keep)?)?;
+        T::check_rights(&ctx.actor, &keep)?;
         let mut merged: Vec<T> = Vec::with_capacity(others.len());
         for id in &others {
             merged.push(elements::lock(conn, &ctx.actor, *id).await?);
         }
         for m in &merged {
             ctx.actor.rights.check(T::TYPE, Action::Delete, &elements::snapshot(m)?)?;
+            T::check_rights(&ctx.actor, m)?;
+        }
+        for m in &merged {
             T::check_delete(m)?;
         }
         let et = T::TYPE;

@@ -367,6 +367,10 @@ pub async fn update_user(conn: &mut AsyncPgConnection, actor: &Actor, id: i64, i
     }
     conn.transaction(async move |conn| {
         let old = user(conn, id).await?;
+        if old.is_admin && !actor.is_admin && id != actor.user_id {
+            // An administrator's e-mail, department and roles are theirs to keep, as their tokens are.
+            return Err(DomainError::Forbidden("only administrators change an administrator".into()));
+        }
         let email = match input.email.as_deref() {
             Some(e) => validate::email("email", e)?,
             None => old.email,
@@ -547,9 +551,9 @@ pub async fn create_api_token(
     user_id: i64,
     token_name: &str,
 ) -> DomainResult<(String, ApiToken)> {
-    let token_name = validate::name("name", token_name)?;
     let u = user(conn, user_id).await?;
     may_manage_tokens_of(actor, &u)?;
+    let token_name = validate::name("name", token_name)?;
     if !u.active {
         return Err(DomainError::bad_input("userId", "the user is deactivated"));
     }

@@ -270,7 +270,31 @@ impl Rights {
         )))
     }
 
-    /// Settings (status lists, pipelines, custom fields, roles, users) need the settings right.
+    /// Whether any of my roles gives `action` on `element_type` elements at all (some level
+    /// other than NONE, in some pipeline). Writes ask this before they look at anything the
+    /// client sent, so a caller without the right learns nothing from validation errors.
+    pub fn may(&self, element_type: ElementType, action: Action) -> bool {
+        self.admin
+            || self
+                .grants
+                .iter()
+                .any(|g| g.element_type == element_type && g.action == action && g.level != Level::None)
+    }
+
+    /// `may` as a check: FORBIDDEN when no role gives `action` on `element_type` at all.
+    pub fn check_may(&self, element_type: ElementType, action: Action) -> DomainResult<()> {
+        if self.may(element_type, action) {
+            return Ok(());
+        }
+        Err(DomainError::Forbidden(format!(
+            "your roles do not allow {} on any {}",
+            action.as_str(),
+            element_type.as_str().to_lowercase()
+        )))
+    }
+
+    /// Settings (status lists, pipelines, custom fields, roles, users, the product catalogue,
+    /// my company) need the settings right.
     pub fn check_settings(&self) -> DomainResult<()> {
         if self.admin || self.settings {
             return Ok(());
@@ -358,6 +382,19 @@ mod tests {
         assert_eq!(admin.read_predicate(ElementType::Deal, "t"), Sql::new("TRUE"));
         assert!(admin.check_settings().is_ok());
         assert!(none.check_settings().is_err());
+    }
+
+    #[test]
+    fn may_asks_whether_any_line_gives_the_action() {
+        let r = rights(&[
+            (1, ElementType::Deal, Some(7), Action::Add, Level::Own),
+            (1, ElementType::Lead, None, Action::Add, Level::None),
+        ]);
+        assert!(r.may(ElementType::Deal, Action::Add), "a pipeline line counts");
+        assert!(!r.may(ElementType::Lead, Action::Add), "NONE gives nothing");
+        assert!(!r.may(ElementType::Deal, Action::Write));
+        assert!(r.check_may(ElementType::Contact, Action::Add).is_err());
+        assert!(Rights { admin: true, ..rights(&[]) }.may(ElementType::Contact, Action::Delete));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::error::{DomainError, DomainResult};
 use super::history::Change;
 use super::models::{Deal, Lead, Product, ProductRow};
 use super::money::{self, Discount, RowInput};
+use super::permissions::Action;
 use super::{ElementRef, ElementType, ids, validate};
 use crate::db::schema::{product_rows, products};
 
@@ -81,7 +82,10 @@ fn sku_conflict(e: diesel::result::Error) -> DomainError {
     }
 }
 
+/// The catalogue is a setting: its prices are what every quote starts from, so creating,
+/// changing and deleting products needs the settings right. Everyone signed in may read it.
 pub async fn create(conn: &mut AsyncPgConnection, ctx: &Ctx, patch: ProductPatch) -> DomainResult<Product> {
+    ctx.actor.rights.check_settings()?;
     let now = Utc::now();
     let mut p = Product {
         id: 0,
@@ -141,6 +145,7 @@ pub async fn update(
     expected_version: Option<i32>,
     patch: ProductPatch,
 ) -> DomainResult<Product> {
+    ctx.actor.rights.check_settings()?;
     let user = ctx.actor.user_id;
     conn.transaction(async move |conn| {
         let mut p = lock(conn, id).await?;
@@ -160,7 +165,8 @@ pub async fn update(
 }
 
 /// Deletes a product, or deactivates it when rows still use it (their history stays whole).
-pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<i64> {
+pub async fn delete(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64) -> DomainResult<i64> {
+    ctx.actor.rights.check_settings()?;
     conn.transaction(async move |conn| {
         lock(conn, id).await?;
         let used: i64 = product_rows::table.filter(product_rows::product_id.eq(id)).count().get_result(conn).await?;
@@ -369,7 +375,8 @@ pub async fn store_rows(
 }
 
 /// `setProductRows`: replaces a lead's or deal's rows; the owner's opportunity follows the
-/// gross total (a deal's only while it is not manual).
+/// gross total (a deal's only while it is not manual). WRITE on the owner comes first, before
+/// the rows are looked at, so a caller without it learns nothing from row errors.
 pub async fn set_rows(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
@@ -380,6 +387,7 @@ pub async fn set_rows(
     conn.transaction(async move |conn| match owner.element_type {
         ElementType::Deal => {
             let deal: Deal = elements::lock(conn, &ctx.actor, owner.id).await?;
+            ctx.actor.rights.check(ElementType::Deal, Action::Write, &elements::snapshot(&deal)?)?;
             let (rows, currency) = clean_rows(conn, specs, deal.currency.as_deref()).await?;
             let (stored, old) = store_rows(conn, owner, &rows).await?;
             let total = money::totals(rows.iter().map(|r| r.line)).gross;
@@ -404,6 +412,7 @@ pub async fn set_rows(
         }
         ElementType::Lead => {
             let lead: Lead = elements::lock(conn, &ctx.actor, owner.id).await?;
+            ctx.actor.rights.check(ElementType::Lead, Action::Write, &elements::snapshot(&lead)?)?;
             let (rows, currency) = clean_rows(conn, specs, lead.currency.as_deref()).await?;
             let (stored, old) = store_rows(conn, owner, &rows).await?;
             let total = money::totals(rows.iter().map(|r| r.line)).gross;

@@ -214,7 +214,8 @@ pub(crate) async fn upsert(conn: &mut AsyncPgConnection, user_id: i64, new: &Req
     Ok(())
 }
 
-/// Sets a company's requisites: WRITE on the company; recorded in its history.
+/// Sets a company's requisites: WRITE on the company (and the settings right for my
+/// company), checked before the input is; recorded in its history.
 pub async fn set(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
@@ -227,11 +228,12 @@ pub async fn set(
             Some(v) => text(field, v),
         }
     };
-    let accounts = input.bank_accounts.clone().map(check_accounts).transpose()?;
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         let company: Company = elements::lock(conn, &ctx.actor, company_id).await?;
         ctx.actor.rights.check(ElementType::Company, Action::Write, &elements::snapshot(&company)?)?;
+        <Company as elements::Element>::check_rights(&ctx.actor, &company)?;
+        let accounts = input.bank_accounts.clone().map(check_accounts).transpose()?;
         let old = of(conn, &[company_id]).await?.pop().unwrap_or_else(|| none_for(company_id));
         let new = Requisites {
             company_id,

@@ -418,10 +418,10 @@ impl LifecycleMutation {
 
     /// Deletes a product; one that rows still use is deactivated instead.
     async fn delete_product(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
-        write_ctx(ctx)?;
+        let wctx = write_ctx(ctx)?;
         let n = lookup_id(IdKind::Product, &id)?;
         let mut c = conn(ctx).await?;
-        Ok(to_id(IdKind::Product, products::delete(&mut c, n).await?))
+        Ok(to_id(IdKind::Product, products::delete(&mut c, &wctx, n).await?))
     }
 
     /// Replaces the whole product list of a lead or deal.

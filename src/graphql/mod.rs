@@ -5,6 +5,7 @@ pub mod common;
 pub mod company;
 pub mod connection;
 pub mod contact;
+pub mod current_rights;
 pub mod custom_fields;
 pub mod deal;
 pub mod filters;
@@ -73,6 +74,7 @@ pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {
         .data(bus)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(current_rights::CurrentRights)
         .finish()
 }
 

@@ -19,6 +19,7 @@ use serde_json::{Value as Json, json};
 use super::AppState;
 use crate::domain::{Actor, DomainError, auth};
 use crate::events::access;
+use crate::graphql::current_rights::Session;
 use crate::graphql::loaders::{RequestLoader, request_loader};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -371,6 +372,7 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                     async_graphql::Error::new(format!("{UNAUTHORIZED}: {}", e.message()))
                 })?;
                 drop(conn);
+                let session = Session { token: token.clone(), loader_delay: state.settings.dataloader_delay };
                 let watch = watcher.run(state.pool.clone(), state.rechecks.clone(), token, actor.clone());
                 let handle = tokio::spawn(async move {
                     let (code, reason) = watch.await;
@@ -381,6 +383,7 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                 *watcher_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
                 let mut data = connection_data(&state, actor);
                 data.insert(gate);
+                data.insert(session);
                 Ok(data)
             })
             .serve()

@@ -5,6 +5,7 @@ use diesel_async::AsyncPgConnection;
 use super::lead::check_money;
 use super::{Ctx, Element, stamped};
 use crate::domain::ElementType;
+use crate::domain::actor::Actor;
 use crate::domain::auth::check_user;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::models::Company;
@@ -89,6 +90,17 @@ impl Element for Company {
                     serde_json::Value::Null,
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// My company carries our own legal details (what invoices and quotes show), so setting
+    /// or clearing the flag, changing, merging or deleting that company is a setting.
+    fn check_rights(actor: &Actor, row: &Self) -> DomainResult<()> {
+        if row.is_my_company && !(actor.rights.admin || actor.rights.settings) {
+            return Err(DomainError::Forbidden(
+                "my company holds our own details: changing it needs an administrator or the settings right".into(),
+            ));
         }
         Ok(())
     }

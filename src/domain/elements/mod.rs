@@ -99,6 +99,13 @@ pub trait Element: Listable + Serialize {
         Ok(())
     }
 
+    /// Rights a row asks for beyond its type's role lines (my company needs the settings
+    /// right). Every write asks it of the row before and after the change, every delete and
+    /// merge of the row it removes.
+    fn check_rights(_actor: &Actor, _row: &Self) -> DomainResult<()> {
+        Ok(())
+    }
+
     /// Work that follows a stored write in the same transaction (stage history, ...).
     fn after_save(
         _conn: &mut AsyncPgConnection,
@@ -332,11 +339,14 @@ pub(crate) async fn create_in_tx<T: Element>(
     write: Write<T>,
     op: Op,
 ) -> DomainResult<T> {
+    ctx.actor.rights.check_may(T::TYPE, Action::Add)?;
     let mut row = T::blank(conn, ctx).await?;
     (write.apply)(&mut row)?;
+    // The row's assignee, `opened` and pipeline are known once the client's fields are in.
+    ctx.actor.rights.check(T::TYPE, Action::Add, &snapshot(&row)?)?;
+    T::check_rights(&ctx.actor, &row)?;
     custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, true).await?;
     T::check(conn, ctx, &mut row, None).await?;
-    ctx.actor.rights.check(T::TYPE, Action::Add, &snapshot(&row)?)?;
     let comms_to_set = write.comms.validate(ctx.phone_region)?;
     if write.reject_duplicates {
         super::duplicates::reject_if_any(conn, &ctx.actor, T::TYPE, &row, &comms_to_set, ctx.phone_region).await?;
@@ -381,6 +391,8 @@ pub async fn update_as<T: Element>(
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         let old: T = lock(conn, &ctx.actor, id).await?;
+        // Rights before the version, so a caller who may not write learns nothing more.
+        ctx.actor.rights.check(T::TYPE, Action::Write, &snapshot(&old)?)?;
         check_version(expected_version, old.version())?;
         update_locked(conn, &ctx, old, write, op, Vec::new()).await
     })
@@ -424,8 +436,10 @@ pub(crate) async fn update_locked<T: Element>(
 ) -> DomainResult<T> {
     let old_snapshot = snapshot(&old)?;
     ctx.actor.rights.check(T::TYPE, Action::Write, &old_snapshot)?;
+    T::check_rights(&ctx.actor, &old)?;
     let mut row = old.clone();
     (write.apply)(&mut row)?;
+    T::check_rights(&ctx.actor, &row)?;
     custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, false).await?;
     T::check(conn, ctx, &mut row, Some(&old)).await?;
     check_pipeline_move(&ctx.actor, T::TYPE, &old_snapshot, &snapshot(&row)?)?;
@@ -452,6 +466,7 @@ pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64
     conn.transaction(async move |conn| {
         let old: T = lock(conn, &ctx.actor, id).await?;
         ctx.actor.rights.check(T::TYPE, Action::Delete, &snapshot(&old)?)?;
+        T::check_rights(&ctx.actor, &old)?;
         T::check_delete(&old)?;
         if matches!(T::TYPE, ElementType::Lead | ElementType::Contact | ElementType::Company) {
             comms::delete_all(conn, T::TYPE, id).await?;
@@ -481,29 +496,48 @@ pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64
     .await
 }
 
-/// Adds a user-written comment to an element's timeline.
+/// Locks an element for a change that is not a field write (a comment, an activity) and
+/// checks that the caller may WRITE it: NOT_FOUND when they cannot read it.
+async fn lock_writable<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<()> {
+    let row: T = lock(conn, actor, id).await?;
+    actor.rights.check(T::TYPE, Action::Write, &snapshot(&row)?)
+}
+
+/// Adds a user-written comment to an element's timeline. A comment changes the element's
+/// record (its timeline, history subscribers, counters), so it needs WRITE on the element,
+/// like an activity does; a role that may only read an element cannot annotate it.
 pub async fn add_comment(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
     element: ElementRef,
     text: String,
 ) -> DomainResult<TimelineEntry> {
-    let text = text.trim().to_owned();
-    if text.is_empty() {
-        return Err(DomainError::bad_input("text", "a comment must not be empty"));
-    }
     let ctx = ctx.clone();
     conn.transaction(async move |conn| {
         match element.element_type {
-            ElementType::Lead => drop(lock::<models::Lead>(conn, &ctx.actor, element.id).await?),
-            ElementType::Contact => drop(lock::<models::Contact>(conn, &ctx.actor, element.id).await?),
-            ElementType::Company => drop(lock::<models::Company>(conn, &ctx.actor, element.id).await?),
-            ElementType::Deal => drop(lock::<models::Deal>(conn, &ctx.actor, element.id).await?),
+            ElementType::Lead => lock_writable::<models::Lead>(conn, &ctx.actor, element.id).await?,
+            ElementType::Contact => lock_writable::<models::Contact>(conn, &ctx.actor, element.id).await?,
+            ElementType::Company => lock_writable::<models::Company>(conn, &ctx.actor, element.id).await?,
+            ElementType::Deal => lock_writable::<models::Deal>(conn, &ctx.actor, element.id).await?,
+        }
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            return Err(DomainError::bad_input("text", "a comment must not be empty"));
         }
         // The entry reaches subscribers through its own TIMELINE event.
         history::record(conn, ctx.actor.user_id, element, history::COMMENT, Some(text), &[]).await
     })
     .await
+}
+
+/// Reads an element the caller is about to change through a lifecycle step (a stage move, a
+/// status change): NOT_FOUND when they cannot read it, FORBIDDEN when they may not WRITE it,
+/// both before the step looks at anything else the client sent.
+pub async fn get_writable<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<T> {
+    let row: T = get(conn, actor, id).await?;
+    actor.rights.check(T::TYPE, Action::Write, &snapshot(&row)?)?;
+    T::check_rights(actor, &row)?;
+    Ok(row)
 }
 
 /// Checks that an element referenced by a field exists and is readable.
