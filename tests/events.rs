@@ -193,13 +193,18 @@ async fn a_subscriber_too_slow_to_keep_up_is_told_where_to_resume() {
     // after a few hundred events; the broadcast then overflows for this subscriber only.
     let long = "x".repeat(4000);
     let fields: String = (0..20).map(|i| format!("c{i}: comments ")).collect();
-    let heavy = format!("subscription {{ elementChanged(types: [LEAD]) {{ eventId element {{ ... on Lead {{ {fields} }} }} }} }}");
+    let heavy = format!(
+        "subscription {{ elementChanged(types: [LEAD]) {{ eventId element {{ ... on Lead {{ {fields} }} }} }} }}"
+    );
     let mut slow = subscribe(&s, &s.token, &heavy, json!({})).await;
     // The subscription is live once it hears of a write made after it started.
     let mut live = false;
     for _ in 0..20 {
-        s.ok("mutation($c: String!) { createLead(input: { title: \"big\", comments: $c }) { id } }", json!({ "c": long }))
-            .await;
+        s.ok(
+            "mutation($c: String!) { createLead(input: { title: \"big\", comments: $c }) { id } }",
+            json!({ "c": long }),
+        )
+        .await;
         if next_within(&mut slow, Duration::from_millis(500)).await.is_some() {
             live = true;
             break;
@@ -278,8 +283,11 @@ async fn a_history_event_costs_the_same_statements_for_one_or_many_subscribers()
         json!({ "r": role, "p": lines }),
     )
     .await;
-    s.ok("mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }", json!({ "u": me, "r": [role] }))
-        .await;
+    s.ok(
+        "mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }",
+        json!({ "u": me, "r": [role] }),
+    )
+    .await;
     let mine = s
         .ok("mutation($u: ID!) { createLead(input: { title: \"mine\", assignedToId: $u }) { id } }", json!({ "u": me }))
         .await["createLead"]["id"]
@@ -287,9 +295,7 @@ async fn a_history_event_costs_the_same_statements_for_one_or_many_subscribers()
         .unwrap()
         .to_owned();
     let theirs = lead(&s, "not mine").await;
-    let comment = |id: &str, text: &str| {
-        json!({ "e": { "type": "LEAD", "id": id }, "t": text })
-    };
+    let comment = |id: &str, text: &str| json!({ "e": { "type": "LEAD", "id": id }, "t": text });
     let add = "mutation($e: ElementRef!, $t: String!) { addComment(element: $e, text: $t) { id } }";
     let q = "subscription { timelineAdded { eventId entry { text } } }";
 

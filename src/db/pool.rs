@@ -98,7 +98,10 @@ pub fn build(database_url: &str, settings: &PoolSettings, counter: StatementCoun
         // (its statements go with its backend) and the pool takes or opens another.
         .pre_recycle(diesel_async::pooled_connection::deadpool::Hook::sync_fn(|conn, _| {
             if worn_out(conn) {
-                tracing::debug!(limit = MAX_PREPARED_PER_CONNECTION, "retiring a connection that prepared its share of statements");
+                tracing::debug!(
+                    limit = MAX_PREPARED_PER_CONNECTION,
+                    "retiring a connection that prepared its share of statements"
+                );
                 return Err(deadpool::managed::HookError::Message("prepared-statement limit reached".into()));
             }
             Ok(())

@@ -58,3 +58,47 @@ pub fn can_read_facts(actor: &Actor, element: ElementType, facts: Option<&Facts>
         None => reads_all(actor, element),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::permissions::{Grant, Level, Rights};
+
+    fn actor(lead_level: Level) -> Actor {
+        let grants = ElementType::ALL
+            .into_iter()
+            .map(|et| Grant {
+                role_id: 1,
+                element_type: et,
+                pipeline_id: None,
+                action: Action::Read,
+                level: if et == ElementType::Lead { lead_level } else { Level::All },
+            })
+            .collect();
+        Actor {
+            user_id: 7,
+            email: "rep@example.com".into(),
+            is_admin: false,
+            department_id: None,
+            time_zone: "UTC".into(),
+            rights: Rights { user_id: 7, grants, department_users: vec![7], ..Default::default() }.shared(),
+        }
+    }
+
+    #[test]
+    fn history_events_are_decided_from_the_elements_facts() {
+        let own = actor(Level::Own);
+        let mine = Facts { assigned_to_id: Some(7), ..Default::default() };
+        let theirs = Facts { assigned_to_id: Some(8), ..Default::default() };
+        assert!(can_read_facts(&own, ElementType::Lead, Some(&mine)));
+        assert!(!can_read_facts(&own, ElementType::Lead, Some(&theirs)));
+        // A deleted element is seen only by those who read every element of its type.
+        assert!(!reads_all(&own, ElementType::Lead));
+        assert!(!can_read_facts(&own, ElementType::Lead, None));
+        assert!(reads_all(&own, ElementType::Deal));
+        assert!(can_read_facts(&own, ElementType::Deal, None));
+        let all = actor(Level::All);
+        assert!(can_read_facts(&all, ElementType::Lead, Some(&theirs)));
+        assert!(can_read_facts(&all, ElementType::Lead, None));
+    }
+}

@@ -52,7 +52,16 @@ impl Bus {
             high_water(&mut conn).await?
         };
         let access = watch::Sender::new(last);
-        let bus = Bus { inner: Arc::new(Inner { tx, access, inbox, last: AtomicI64::new(last), pool, facts: FactsCache::default() }) };
+        let bus = Bus {
+            inner: Arc::new(Inner {
+                tx,
+                access,
+                inbox,
+                last: AtomicI64::new(last),
+                pool,
+                facts: FactsCache::default(),
+            }),
+        };
         tokio::spawn(deliver(bus.clone(), rx, poll));
         Ok(bus)
     }
@@ -114,7 +123,11 @@ impl Bus {
                     // missing below it were pruned: this instance fell behind by more than
                     // the retention period. Waiting would stall it for good; subscriptions
                     // that needed the missing events notice the jump and end with an error.
-                    tracing::warn!(from = last + 1, to = e.seq - 1, "events were pruned before this instance delivered them");
+                    tracing::warn!(
+                        from = last + 1,
+                        to = e.seq - 1,
+                        "events were pruned before this instance delivered them"
+                    );
                 }
                 self.publish(e);
             }

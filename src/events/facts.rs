@@ -5,7 +5,7 @@
 //! subscription then decides in memory (`visibility::can_read_facts`). So delivering an
 //! event costs the same statements for one subscriber as for thousands.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use diesel::QueryableByName;
@@ -19,9 +19,9 @@ use crate::db::sql::{Bind, Sql};
 use crate::domain::ElementType;
 use crate::domain::permissions::Facts;
 
-/// How many events' facts an instance keeps. Live subscriptions ask within moments of each
-/// other, so the newest events are the ones that matter; a replay asks for a page at a time
-/// and keeps its own answers while it delivers the page.
+/// How many events' facts an instance keeps, the most recently loaded. Live subscriptions
+/// ask within moments of each other, and a replay loads a page (`bus::REPLAY_PAGE`) just
+/// before it delivers it, so this covers both with room to spare.
 pub const CACHED_EVENTS: usize = 4096;
 
 /// The facts of an event's element: `None` when the element no longer exists.
@@ -29,7 +29,14 @@ type Cell = Arc<OnceCell<Option<Facts>>>;
 
 #[derive(Default)]
 pub struct FactsCache {
-    cells: Mutex<BTreeMap<i64, Cell>>,
+    cells: Mutex<Cells>,
+}
+
+/// Cells by event seq, and the seqs in the order they were added (the oldest go first).
+#[derive(Default)]
+struct Cells {
+    by_seq: HashMap<i64, Cell>,
+    added: VecDeque<i64>,
 }
 
 #[derive(QueryableByName)]
@@ -49,10 +56,24 @@ impl FactsCache {
     /// yet. Events about something other than an element get `None`.
     pub async fn get(&self, pool: &Pool, events: &[&Event]) -> anyhow::Result<Vec<Option<Facts>>> {
         let cells: Vec<Cell> = {
-            let mut map = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-            let cells = events.iter().map(|e| map.entry(e.seq).or_default().clone()).collect();
-            while map.len() > CACHED_EVENTS {
-                map.pop_first();
+            let mut guard = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+            let Cells { by_seq, added } = &mut *guard;
+            let cells = events
+                .iter()
+                .map(|e| {
+                    by_seq
+                        .entry(e.seq)
+                        .or_insert_with(|| {
+                            added.push_back(e.seq);
+                            Cell::default()
+                        })
+                        .clone()
+                })
+                .collect();
+            while added.len() > CACHED_EVENTS {
+                if let Some(old) = added.pop_front() {
+                    by_seq.remove(&old);
+                }
             }
             cells
         };
@@ -62,15 +83,18 @@ impl FactsCache {
             // One event (the live case): concurrent subscribers wait for one load.
             [i] => {
                 let e = events[*i];
-                cells[*i].get_or_try_init(|| async { Ok::<_, anyhow::Error>(load(pool, &[e]).await?.remove(&e.seq)) }).await?;
+                cells[*i]
+                    .get_or_try_init(|| async { Ok::<_, anyhow::Error>(load(pool, &[e]).await?.remove(&e.seq)) })
+                    .await?;
             }
-            // A replay page: one statement per element type; a concurrent load of the same
-            // event answers the same, so whichever sets first wins.
+            // A replay page: one statement per element type. A load of the same event
+            // already under way wins (it reads the same row); ours fills the rest.
             many => {
                 let wanted: Vec<&Event> = many.iter().map(|&i| events[i]).collect();
                 let mut loaded = load(pool, &wanted).await?;
                 for &i in many {
-                    let _ = cells[i].set(loaded.remove(&events[i].seq));
+                    let found = loaded.remove(&events[i].seq);
+                    cells[i].get_or_init(|| async move { found }).await;
                 }
             }
         }

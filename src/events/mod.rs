@@ -96,3 +96,21 @@ pub const HIGH_WATER_SQL: &str = "SELECT greatest((SELECT seq FROM event_high_wa
 /// Columns of `events` as an `Event`, for `SELECT … FROM events`.
 pub const EVENT_COLUMNS: &str =
     "published_seq AS seq, element_type, element_id, action, changed, payload, actor_id, created_at";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_interruption_names_where_to_resume() {
+        for (why, code) in [
+            (Interrupted::Lagged { after: 41 }, "SUBSCRIBER_TOO_SLOW"),
+            (Interrupted::Pruned { after: 41 }, "EVENTS_PRUNED"),
+            (Interrupted::Unavailable { after: 41 }, "EVENTS_UNAVAILABLE"),
+        ] {
+            assert_eq!(why.code(), code);
+            assert_eq!(why.after(), 41);
+            assert!(why.message().contains("after: \"41\""), "{}", why.message());
+        }
+    }
+}

@@ -12,10 +12,10 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::timeline::{ElementRef, ElementTypeGql};
 use super::{GqlResult, actor, conn};
+use crate::db::Pool;
 use crate::domain::models::{Company, Contact, Deal, Lead, TimelineEntry};
 use crate::domain::{Actor, DomainError, ElementType, elements, outbox, visibility};
 use crate::events::access::Gate;
-use crate::db::Pool;
 use crate::events::{Bus, Event, Interrupted};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
