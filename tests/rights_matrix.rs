@@ -453,8 +453,8 @@ struct Hash {
     h: String,
 }
 
-/// Tables that change without any request (the counter clock).
-const BACKGROUND_TABLES: &[&str] = &["counter_ticker"];
+/// Tables that change without any request (the counter clock, the relay's high-water mark).
+const BACKGROUND_TABLES: &[&str] = &["counter_ticker", "event_high_water"];
 /// Columns that change without a write: a token's last use (minute precision, set by every
 /// request) and the relay's publication marks on events.
 const BACKGROUND_COLUMNS: &str = "ARRAY['last_used_at', 'published_at', 'published_seq']";

@@ -1,7 +1,7 @@
 //! The one place that decides which elements an actor may read. Every read of elements
 //! (single, list, totalCount, nested relation, search, duplicates, reports, history)
-//! appends this predicate to its SQL, and every pushed event passes `can_read`; both come
-//! from the actor's roles (`permissions`).
+//! appends this predicate to its SQL, and every pushed event passes `can_read` (or
+//! `can_read_facts` for history entries); all come from the actor's roles (`permissions`).
 
 use super::ElementType;
 use super::actor::Actor;
@@ -43,25 +43,62 @@ pub fn can_read(actor: &Actor, element: ElementType, payload: &serde_json::Value
     actor.rights.allows(element, Action::Read, &Facts::of(row))
 }
 
-/// Whether `actor` may read one stored element (events whose payload is not the element,
-/// like history entries, are checked this way). Roles that read everything need no query.
-pub async fn can_read_stored(
-    conn: &mut diesel_async::AsyncPgConnection,
-    actor: &Actor,
-    element: ElementType,
-    id: i64,
-) -> super::DomainResult<bool> {
-    let predicate = element_predicate(actor, element, "t");
-    if predicate == Sql::new("TRUE") {
-        return Ok(true);
+/// Whether `actor` reads every element of this type, so no row needs looking at.
+pub fn reads_all(actor: &Actor, element: ElementType) -> bool {
+    element_predicate(actor, element, "t") == Sql::new("TRUE")
+}
+
+/// The same decision for an event whose payload is not the element (history entries), from
+/// the element's current facts, loaded once per event for every subscriber
+/// (`events::facts`). `None` means the element is gone: only those who read every element
+/// of the type see such events, as `element_predicate` would decide.
+pub fn can_read_facts(actor: &Actor, element: ElementType, facts: Option<&Facts>) -> bool {
+    match facts {
+        Some(f) => actor.rights.allows(element, Action::Read, f),
+        None => reads_all(actor, element),
     }
-    #[derive(diesel::QueryableByName)]
-    struct Found {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::permissions::{Grant, Level, Rights};
+
+    fn actor(lead_level: Level) -> Actor {
+        let grants = ElementType::ALL
+            .into_iter()
+            .map(|et| Grant {
+                role_id: 1,
+                element_type: et,
+                pipeline_id: None,
+                action: Action::Read,
+                level: if et == ElementType::Lead { lead_level } else { Level::All },
+            })
+            .collect();
+        Actor {
+            user_id: 7,
+            email: "rep@example.com".into(),
+            is_admin: false,
+            department_id: None,
+            time_zone: "UTC".into(),
+            rights: Rights { user_id: 7, grants, department_users: vec![7], ..Default::default() }.shared(),
+        }
     }
-    let mut q = Sql::new(format!("SELECT count(*) AS n FROM {} t WHERE t.id = ", element.table()));
-    q.bind(crate::db::sql::Bind::Int8(id)).push(" AND ").append(&predicate);
-    let found: Found = diesel_async::RunQueryDsl::get_result(q, conn).await?;
-    Ok(found.n > 0)
+
+    #[test]
+    fn history_events_are_decided_from_the_elements_facts() {
+        let own = actor(Level::Own);
+        let mine = Facts { assigned_to_id: Some(7), ..Default::default() };
+        let theirs = Facts { assigned_to_id: Some(8), ..Default::default() };
+        assert!(can_read_facts(&own, ElementType::Lead, Some(&mine)));
+        assert!(!can_read_facts(&own, ElementType::Lead, Some(&theirs)));
+        // A deleted element is seen only by those who read every element of its type.
+        assert!(!reads_all(&own, ElementType::Lead));
+        assert!(!can_read_facts(&own, ElementType::Lead, None));
+        assert!(reads_all(&own, ElementType::Deal));
+        assert!(can_read_facts(&own, ElementType::Deal, None));
+        let all = actor(Level::All);
+        assert!(can_read_facts(&all, ElementType::Lead, Some(&theirs)));
+        assert!(can_read_facts(&all, ElementType::Lead, None));
+    }
 }

@@ -1,6 +1,8 @@
 //! One instance's event bus: a single task delivers events in `seq` order into a tokio
 //! broadcast that every subscription reads. Events arrive from the relay (same process) or
-//! from Redis; a gap or a quiet period is filled from PostgreSQL.
+//! from Redis; a gap or a quiet period is filled from PostgreSQL. It also reads `after:`
+//! replays page by page and keeps the facts that decide who may read history events
+//! (`facts`), so subscriptions share one load per event.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -9,12 +11,19 @@ use std::time::Duration;
 use diesel_async::RunQueryDsl;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::{EVENT_COLUMNS, Event};
+use super::facts::FactsCache;
+use super::{EVENT_COLUMNS, Event, HIGH_WATER_SQL};
 use crate::db::Pool;
 use crate::db::sql::{Bind, Sql};
+use crate::domain::permissions::Facts;
 
-/// How many events a slow subscriber may fall behind before it is dropped.
+/// How many events a slow subscriber may fall behind before its subscription ends with an
+/// error naming where to resume (`after`).
 pub const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// Events read from PostgreSQL at a time, for an `after:` replay or a gap: a subscription
+/// holds at most one page of its replay in memory, however many events are retained.
+pub const REPLAY_PAGE: usize = 500;
 
 #[derive(Clone)]
 pub struct Bus {
@@ -29,6 +38,7 @@ struct Inner {
     inbox: mpsc::UnboundedSender<Event>,
     last: AtomicI64,
     pool: Pool,
+    facts: FactsCache,
 }
 
 impl Bus {
@@ -39,10 +49,19 @@ impl Bus {
         let (inbox, rx) = mpsc::unbounded_channel();
         let last = {
             let mut conn = pool.get().await?;
-            max_seq(&mut conn).await?
+            high_water(&mut conn).await?
         };
         let access = watch::Sender::new(last);
-        let bus = Bus { inner: Arc::new(Inner { tx, access, inbox, last: AtomicI64::new(last), pool }) };
+        let bus = Bus {
+            inner: Arc::new(Inner {
+                tx,
+                access,
+                inbox,
+                last: AtomicI64::new(last),
+                pool,
+                facts: FactsCache::default(),
+            }),
+        };
         tokio::spawn(deliver(bus.clone(), rx, poll));
         Ok(bus)
     }
@@ -66,12 +85,17 @@ impl Bus {
         let _ = self.inner.inbox.send(event);
     }
 
-    /// Events after `after` up to `upto`, from PostgreSQL (replay for `after:` arguments).
-    pub async fn replay(&self, after: i64, upto: i64) -> anyhow::Result<Vec<Event>> {
+    /// The first page of published events after `after` up to `upto`, oldest first, from
+    /// PostgreSQL (`after:` replays ask page by page).
+    pub async fn replay_page(&self, after: i64, upto: i64) -> anyhow::Result<Vec<Event>> {
         let mut conn = self.inner.pool.get().await?;
-        let mut q = Sql::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE published_seq > "));
-        q.bind(Bind::Int8(after)).push(" AND published_seq <= ").bind(Bind::Int8(upto)).push(" ORDER BY published_seq");
-        Ok(q.load(&mut conn).await?)
+        page(&mut conn, after, Some(upto)).await
+    }
+
+    /// The facts that decide who may read each event's element (history events), loaded
+    /// through `pool` once per event on this instance.
+    pub async fn facts(&self, pool: &Pool, events: &[&Event]) -> anyhow::Result<Vec<Option<Facts>>> {
+        self.inner.facts.get(pool, events).await
     }
 
     fn publish(&self, event: Event) {
@@ -86,40 +110,53 @@ impl Bus {
     /// Delivers every published event after the last delivered one, from PostgreSQL.
     async fn catch_up(&self, upto: Option<i64>) -> anyhow::Result<()> {
         loop {
-            let last = self.last_seq();
-            let mut conn = self.inner.pool.get().await?;
-            let mut q = Sql::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE published_seq > "));
-            q.bind(Bind::Int8(last));
-            if let Some(u) = upto {
-                q.push(" AND published_seq <= ").bind(Bind::Int8(u));
-            }
-            q.push(" ORDER BY published_seq LIMIT 500");
-            let events: Vec<Event> = q.load(&mut conn).await?;
-            drop(conn);
+            let events = {
+                let mut conn = self.inner.pool.get().await?;
+                page(&mut conn, self.last_seq(), upto).await?
+            };
             let n = events.len();
             for e in events {
-                if e.seq == self.last_seq() + 1 {
-                    self.publish(e);
-                } else {
-                    // A stamped event not yet visible to this snapshot; the next round gets it.
-                    return Ok(());
+                let last = self.last_seq();
+                if e.seq > last + 1 {
+                    // One read sees every event stamped before the newest it returns (the
+                    // relay stamps a batch in one statement, batch after batch), so numbers
+                    // missing below it were pruned: this instance fell behind by more than
+                    // the retention period. Waiting would stall it for good; subscriptions
+                    // that needed the missing events notice the jump and end with an error.
+                    tracing::warn!(
+                        from = last + 1,
+                        to = e.seq - 1,
+                        "events were pruned before this instance delivered them"
+                    );
                 }
+                self.publish(e);
             }
-            if n < 500 {
+            if n < REPLAY_PAGE {
                 return Ok(());
             }
         }
     }
 }
 
-async fn max_seq(conn: &mut diesel_async::AsyncPgConnection) -> anyhow::Result<i64> {
+/// Up to `REPLAY_PAGE` published events after `after` (up to `upto`), oldest first.
+async fn page(conn: &mut diesel_async::AsyncPgConnection, after: i64, upto: Option<i64>) -> anyhow::Result<Vec<Event>> {
+    let mut q = Sql::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE published_seq > "));
+    q.bind(Bind::Int8(after));
+    if let Some(u) = upto {
+        q.push(" AND published_seq <= ").bind(Bind::Int8(u));
+    }
+    q.push(" ORDER BY published_seq LIMIT ").bind(Bind::Int8(REPLAY_PAGE as i64));
+    Ok(q.load(conn).await?)
+}
+
+/// The newest number ever stamped, which pruning cannot lower.
+async fn high_water(conn: &mut diesel_async::AsyncPgConnection) -> anyhow::Result<i64> {
     #[derive(diesel::QueryableByName)]
-    struct Max {
+    struct Mark {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         seq: i64,
     }
-    let m: Max =
-        diesel::sql_query("SELECT coalesce(max(published_seq), 0) AS seq FROM events").get_result(conn).await?;
+    let m: Mark = diesel::sql_query(HIGH_WATER_SQL).get_result(conn).await?;
     Ok(m.seq)
 }
 

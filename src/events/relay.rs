@@ -3,16 +3,17 @@
 //! in id order, publishes them (Redis, or the local bus without Redis) and marks them
 //! published. If publishing fails it retries with backoff; stamped events are republished
 //! in order, so nothing is lost and order is kept. Old events are pruned after the
-//! retention period. The same runner is the counter ticker: when a deadline passes or a
-//! user's day ends it writes a COUNTERS event, so counters move on every instance with no
-//! write and no per-subscription timer.
+//! retention period; numbering continues from a stored high-water mark, not from the
+//! newest retained event, so a prune never makes numbers repeat. The same runner is the
+//! counter ticker: when a deadline passes or a user's day ends it writes a COUNTERS event,
+//! so counters move on every instance with no write and no per-subscription timer.
 
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use tokio::sync::Notify;
 
-use super::{Bus, CHANNEL, EVENT_COLUMNS, Event};
+use super::{Bus, CHANNEL, EVENT_COLUMNS, Event, HIGH_WATER_SQL};
 use crate::db::sql::{Bind, Sql};
 use crate::domain::{DomainError, counters, outbox};
 
@@ -125,7 +126,7 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
     let mut recheck = true;
     loop {
         if last_prune.elapsed() > Duration::from_secs(3600) {
-            prune(&mut conn, settings.retention).await?;
+            prune(&mut conn, chrono::Utc::now() - settings.retention).await?;
             last_prune = std::time::Instant::now();
         }
         let now = chrono::Utc::now();
@@ -175,13 +176,18 @@ fn until(t: chrono::DateTime<chrono::Utc>) -> Duration {
 }
 
 /// Stamps the next batch of committed events and returns every stamped event not yet
-/// published, oldest first.
+/// published, oldest first. Numbers continue from the high-water mark, which moves in the
+/// same statement: both change together or not at all, so numbering stays gapless, and
+/// pruning (which never touches the mark) cannot make it restart.
 async fn stamp(conn: &mut AsyncPgConnection) -> anyhow::Result<Vec<Event>> {
     conn.batch_execute(&format!(
-        "WITH base AS (SELECT coalesce(max(published_seq), 0) AS seq FROM events), \
+        "WITH base AS ({HIGH_WATER_SQL}), \
          next AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM events \
-                  WHERE published_seq IS NULL ORDER BY id LIMIT {BATCH}) \
-         UPDATE events e SET published_seq = base.seq + next.n FROM base, next WHERE e.id = next.id"
+                  WHERE published_seq IS NULL ORDER BY id LIMIT {BATCH}), \
+         stamped AS (UPDATE events e SET published_seq = base.seq + next.n FROM base, next \
+                     WHERE e.id = next.id RETURNING e.published_seq) \
+         UPDATE event_high_water SET seq = top.seq \
+         FROM (SELECT max(published_seq) AS seq FROM stamped) top WHERE top.seq IS NOT NULL"
     ))
     .await?;
     let mut q = Sql::new(format!(
@@ -191,15 +197,17 @@ async fn stamp(conn: &mut AsyncPgConnection) -> anyhow::Result<Vec<Event>> {
     Ok(q.load(conn).await?)
 }
 
-async fn prune(conn: &mut AsyncPgConnection, retention: chrono::Duration) -> anyhow::Result<()> {
-    let cutoff = chrono::Utc::now() - retention;
+/// Deletes published events created before `cutoff` (the relay passes now minus the
+/// retention period). The high-water mark stays, so numbering continues after the newest
+/// event ever stamped even when nothing is left. Returns how many were deleted.
+pub async fn prune(conn: &mut AsyncPgConnection, cutoff: chrono::DateTime<chrono::Utc>) -> anyhow::Result<usize> {
     let mut q = Sql::new("DELETE FROM events WHERE published_at IS NOT NULL AND created_at < ");
     q.bind(Bind::Ts(cutoff));
     let n = q.execute(conn).await?;
     if n > 0 {
         tracing::info!(events = n, "pruned old outbox events");
     }
-    Ok(())
+    Ok(n)
 }
 
 /// Each instance's one Redis subscription: forwards events to the local bus, and

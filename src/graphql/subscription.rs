@@ -5,16 +5,18 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, SimpleObject, Subscription, Union};
+use async_graphql::{Context, Enum, ErrorExtensions, ID, SimpleObject, Subscription, Union};
 use futures_util::Stream;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::timeline::{ElementRef, ElementTypeGql};
 use super::{GqlResult, actor, conn};
+use crate::db::Pool;
 use crate::domain::models::{Company, Contact, Deal, Lead, TimelineEntry};
 use crate::domain::{Actor, DomainError, ElementType, elements, outbox, visibility};
 use crate::events::access::Gate;
-use crate::events::{Bus, Event};
+use crate::events::{Bus, Event, Interrupted};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum ChangeAction {
@@ -86,74 +88,163 @@ fn parse_after(after: Option<String>) -> Result<Option<i64>, DomainError> {
         .transpose()
 }
 
-/// Replayed events first, then live ones after the last replayed; `Lagged` ends the stream
-/// with an error naming where to resume, so a slow client cannot grow memory.
-/// ACCESS events are not yielded: at each, the stream waits until the connection's token has
-/// been checked against it (`Gate`), and ends if the connection is being closed.
+/// The GraphQL error that ends a subscription, naming where to resume.
+fn interrupted(why: Interrupted) -> async_graphql::Error {
+    async_graphql::Error::new(why.message()).extend_with(|_, ext| {
+        ext.set("code", why.code());
+        ext.set("after", why.after().to_string());
+    })
+}
+
+/// Ends a stream after its first error: an error means events may be missing from here on,
+/// so the client resubscribes with the `after` it names instead of reading past a gap.
+fn until_error<T>(
+    stream: impl Stream<Item = Result<T, async_graphql::Error>>,
+) -> impl Stream<Item = Result<T, async_graphql::Error>> {
+    futures_util::StreamExt::scan(stream, false, |failed, item| {
+        let out = (!*failed).then(|| {
+            *failed = item.is_err();
+            item
+        });
+        std::future::ready(out)
+    })
+}
+
+struct EventsState {
+    bus: Bus,
+    /// The live broadcast; subscribed once the replay has caught up (at once without `after`).
+    rx: Option<broadcast::Receiver<Arc<Event>>>,
+    /// The replay page being delivered.
+    page: VecDeque<Arc<Event>>,
+    /// The replay reads up to here, then the broadcast takes over.
+    upto: i64,
+    /// Every event up to here was delivered or was not for this subscription.
+    last: i64,
+    /// Whether the next event must be `last + 1`. Only a subscription without `after` starts
+    /// loose: events already on their way when it started may or may not reach it.
+    contiguous: bool,
+    gate: Option<Gate>,
+    /// The pool to load history events' readability facts through, a replay page at a time.
+    warm: Option<Pool>,
+    done: bool,
+}
+
+/// Replayed events first (a page at a time), then live ones; ACCESS events are not yielded.
+/// Without `after` it listens at once. With `after` it replays up to the newest event
+/// delivered on this instance, only then listens, and replays what was delivered meanwhile,
+/// so a long replay cannot make the live receiver lag. Event numbers are checked to follow
+/// each other, so a gap (a lagging receiver, pruned events, a failed read) ends the stream
+/// with an error naming where to resume (`Interrupted`) instead of going unnoticed.
+/// At each ACCESS event the stream waits until the connection's token has been checked
+/// against it (`Gate`), and ends if the connection is being closed.
 fn events(
     bus: Bus,
     after: Option<i64>,
     gate: Option<Gate>,
+    warm: Option<Pool>,
 ) -> impl Stream<Item = Result<Arc<Event>, async_graphql::Error>> {
-    // Subscribe before reading the replay, so nothing falls between the two.
-    let rx = bus.subscribe();
-    struct State {
-        bus: Bus,
-        rx: tokio::sync::broadcast::Receiver<Arc<Event>>,
-        replay: Option<VecDeque<Arc<Event>>>,
-        after: Option<i64>,
-        last: i64,
-        gate: Option<Gate>,
-        done: bool,
-    }
-    let state = State { last: after.unwrap_or(0), bus, rx, replay: None, after, gate, done: false };
+    let state = match after {
+        Some(a) => EventsState {
+            upto: bus.last_seq(),
+            bus,
+            rx: None,
+            page: VecDeque::new(),
+            last: a,
+            contiguous: true,
+            gate,
+            warm,
+            done: false,
+        },
+        None => {
+            // Read before listening: what was delivered before the subscription does not
+            // concern it, and resuming after this number misses nothing it was owed.
+            let now = bus.last_seq();
+            EventsState {
+                rx: Some(bus.subscribe()),
+                bus,
+                page: VecDeque::new(),
+                upto: now,
+                last: now,
+                contiguous: false,
+                gate,
+                warm,
+                done: false,
+            }
+        }
+    };
     futures_util::stream::unfold(state, |mut st| async move {
         if st.done {
             return None;
         }
-        if st.replay.is_none() {
-            st.replay = Some(match st.after {
-                None => VecDeque::new(),
-                Some(a) => match st.bus.replay(a, st.bus.last_seq()).await {
-                    Ok(v) => v.into_iter().map(Arc::new).collect(),
-                    Err(e) => {
-                        st.done = true;
-                        return Some((Err(DomainError::Internal(e.context("replaying events")).into()), st));
-                    }
-                },
-            });
-        }
+        let stop = |mut st: EventsState, why: Interrupted| {
+            st.done = true;
+            Some((Err(interrupted(why)), st))
+        };
         loop {
-            let next = match st.replay.as_mut().and_then(VecDeque::pop_front) {
-                Some(e) => Ok(e),
-                None => st.rx.recv().await,
-            };
-            match next {
-                Ok(e) if e.seq <= st.last => continue,
-                Ok(e) if e.action == outbox::ACCESS => {
-                    st.last = e.seq;
-                    if let Some(gate) = st.gate.as_mut() {
-                        if !gate.passed(e.seq).await {
-                            return None;
-                        }
+            let e = if let Some(e) = st.page.pop_front() {
+                e
+            } else if st.last < st.upto {
+                let events = match st.bus.replay_page(st.last, st.upto).await {
+                    Ok(events) => events,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "event replay failed");
+                        let after = st.last;
+                        return stop(st, Interrupted::Unavailable { after });
+                    }
+                };
+                if events.is_empty() {
+                    // Numbers up to `upto` were handed out, yet none is left after `last`.
+                    let after = st.upto;
+                    return stop(st, Interrupted::Pruned { after });
+                }
+                if let Some(pool) = &st.warm {
+                    let history: Vec<&Event> = events.iter().filter(|e| e.action == outbox::TIMELINE).collect();
+                    if let Err(err) = st.bus.facts(pool, &history).await {
+                        tracing::warn!(error = %err, "loading who may read replayed events failed");
+                        let after = st.last;
+                        return stop(st, Interrupted::Unavailable { after });
                     }
                 }
-                Ok(e) => {
-                    st.last = e.seq;
-                    return Some((Ok(e), st));
+                st.page = events.into_iter().map(Arc::new).collect();
+                continue;
+            } else if st.rx.is_none() {
+                st.rx = Some(st.bus.subscribe());
+                // Delivered before we listened: replay those too.
+                st.upto = st.bus.last_seq();
+                continue;
+            } else {
+                let received = match st.rx.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => return None,
+                };
+                match received {
+                    Ok(e) => e,
+                    Err(RecvError::Lagged(_)) => {
+                        let after = st.last;
+                        return stop(st, Interrupted::Lagged { after });
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(RecvError::Lagged(_)) => {
-                    st.done = true;
-                    let resume = st.last;
-                    return Some((
-                        Err(async_graphql::Error::new(format!(
-                            "subscriber too slow; resubscribe with after: \"{resume}\""
-                        ))),
-                        st,
-                    ));
-                }
-                Err(RecvError::Closed) => return None,
+            };
+            if e.seq <= st.last {
+                continue;
             }
+            if st.contiguous && e.seq != st.last + 1 {
+                // Skipping ahead silently would lose what lies between.
+                let after = e.seq - 1;
+                return stop(st, Interrupted::Pruned { after });
+            }
+            st.last = e.seq;
+            st.contiguous = true;
+            if e.action == outbox::ACCESS {
+                if let Some(gate) = st.gate.as_mut() {
+                    if !gate.passed(e.seq).await {
+                        return None;
+                    }
+                }
+                continue;
+            }
+            return Some((Ok(e), st));
         }
     })
 }
@@ -245,7 +336,7 @@ impl SubscriptionRoot {
         let me: Actor = actor(ctx)?.clone();
         let after = parse_after(after)?;
         let types: Option<Vec<ElementType>> = types.map(|t| t.into_iter().map(Into::into).collect());
-        let stream = events(bus(ctx)?, after, gate(ctx));
+        let stream = events(bus(ctx)?, after, gate(ctx), None);
         Ok(futures_util::StreamExt::filter_map(stream, move |item| {
             let me = me.clone();
             let types = types.clone();
@@ -308,11 +399,18 @@ impl SubscriptionRoot {
                 Some(r)
             }
         };
-        let stream = events(bus(ctx)?, after, gate(ctx));
+        let bus = bus(ctx)?;
         let pool = ctx.data::<super::ApiState>()?.pool.clone();
-        Ok(futures_util::StreamExt::filter_map(stream, move |item| {
+        // Types whose every element the subscriber reads need no facts at all.
+        let reads_all: Vec<ElementType> =
+            ElementType::ALL.into_iter().filter(|et| visibility::reads_all(&me, *et)).collect();
+        let warm = (reads_all.len() < ElementType::ALL.len()).then(|| pool.clone());
+        let stream = events(bus.clone(), after, gate(ctx), warm);
+        Ok(until_error(futures_util::StreamExt::filter_map(stream, move |item| {
             let me = me.clone();
             let pool = pool.clone();
+            let bus = bus.clone();
+            let reads_all = reads_all.clone();
             async move {
                 let e = match item {
                     Ok(e) => e,
@@ -325,14 +423,29 @@ impl SubscriptionRoot {
                 if only.is_some_and(|r| r.element_type != et || r.id != e.element_id) {
                     return None;
                 }
-                // The payload is the entry, not the element: ask the database.
-                let mut c = pool.get().await.ok()?;
-                if !visibility::can_read_stored(&mut c, &me, et, e.element_id).await.ok()? {
-                    return None;
+                // The payload is the entry, not the element: decide from the element's
+                // facts, loaded once per event for every subscriber on this instance.
+                if !reads_all.contains(&et) {
+                    let facts = match bus.facts(&pool, &[&e]).await {
+                        Ok(f) => f.into_iter().next().flatten(),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "loading who may read an event failed");
+                            return Some(Err(interrupted(Interrupted::Unavailable { after: e.seq - 1 })));
+                        }
+                    };
+                    if !visibility::can_read_facts(&me, et, facts.as_ref()) {
+                        return None;
+                    }
                 }
-                let entry: TimelineEntry = serde_json::from_value(e.payload.get("element")?.clone()).ok()?;
+                let entry: TimelineEntry = match serde_json::from_value(e.payload.get("element")?.clone()) {
+                    Ok(entry) => entry,
+                    Err(err) => {
+                        tracing::error!(error = %err, seq = e.seq, "unreadable history entry in an event");
+                        return None;
+                    }
+                };
                 Some(Ok(TimelineEvent { event_id: ID(e.seq.to_string()), entry }))
             }
-        }))
+        })))
     }
 }

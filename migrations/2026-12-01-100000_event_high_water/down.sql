@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS event_high_water;
