@@ -140,7 +140,7 @@ async fn query_cost_counts_page_sizes_before_anything_runs() {
     refused(&s.gql(vars, json!({ "n": 500 })).await);
     s.ok(vars, json!({ "n": 5 })).await;
     // Hostile page sizes neither overflow the arithmetic nor pass as small.
-    let huge = "{ companies(first: 500) { nodes { deals(first: 2147483647) { nodes { timeline(last: 2147483647) { nodes { id } } } } } } }";
+    let huge = "{ companies(first: 500) { nodes { deals(first: 2147483647) { nodes { timeline(first: 2147483647) { nodes { id } } } } } } }";
     refused(&s.gql(huge, json!({})).await);
     let aliases = (0..500).map(|i| format!("a{i}: leads {{ totalCount }}")).collect::<Vec<_>>().join(" ");
     refused(&s.gql(&format!("{{ {aliases} }}"), json!({})).await);
@@ -168,4 +168,210 @@ async fn query_cost_counts_page_sizes_before_anything_runs() {
     let optional = "query($first: Int, $last: Int) { leads(first: $first, last: $last) { totalCount } }";
     s.ok(optional, json!({ "first": 5 })).await;
     s.ok(optional, json!({})).await;
+}
+
+#[tokio::test]
+async fn filters_are_bounded_in_size_and_depth() {
+    let s = TestServer::start().await;
+    let q = "query($f: LeadFilter) { leads(filter: $f) { totalCount } }";
+    let ids = |n: usize| Value::Array((1..=n).map(|i| json!(format!("lead:{i}"))).collect());
+    s.ok(q, json!({ "f": { "id": { "in": ids(1_000) } } })).await;
+    rejects(&s, q, json!({ "f": { "id": { "in": ids(1_001) } } }), "in").await;
+    let phones = Value::Array((0..1_001).map(|i| json!(format!("+49 30 {:07}", 1_000_000 + i))).collect());
+    rejects(&s, q, json!({ "f": { "phone": { "in": phones } } }), "in").await;
+    let titles = Value::Array((0..5_000).map(|i| json!(format!("t{i}"))).collect());
+    rejects(&s, q, json!({ "f": { "title": { "in": titles } } }), "in").await;
+    let many = Value::Array((0..101).map(|i| json!(i)).collect());
+    rejects(&s, q, json!({ "f": { "customField": { "code": "UF_SEATS", "in": many } } }), "customField.in").await;
+
+    // Ten levels of filter objects pass, eleven do not; through `not`, `and` and `or`.
+    let nest = |levels: usize, key: &str| {
+        let mut f = json!({ "title": { "eq": "x" } });
+        for _ in 1..levels {
+            f = if key == "not" { json!({ "not": f }) } else { json!({ key: [f] }) };
+        }
+        f
+    };
+    for key in ["not", "and", "or"] {
+        s.ok(q, json!({ "f": nest(10, key) })).await;
+        rejects(&s, q, json!({ "f": nest(11, key) }), "filter").await;
+    }
+    // About a hundred conditions pass; thousands do not.
+    let alternatives = |n: usize| json!({ "or": (0..n).map(|i| json!({ "title": { "eq": format!("t{i}") } })).collect::<Vec<_>>() });
+    s.ok(q, json!({ "f": alternatives(90) })).await;
+    rejects(&s, q, json!({ "f": alternatives(3_000) }), "filter").await;
+    // Nested lists and the timeline filter go through the same checks.
+    let company = create(&s, "Company", json!({ "title": "Acme" })).await;
+    let nested = "query($id: ID!, $f: DealFilter) { company(id: $id) { deals(filter: $f) { totalCount } } }";
+    rejects(&s, nested, json!({ "id": company, "f": { "id": { "in": ids(1_001) } } }), "in").await;
+    let history = "query($f: TimelineFilter) { history(filter: $f) { totalCount } }";
+    rejects(&s, history, json!({ "f": { "elementId": { "in": ids(1_001) } } }), "in").await;
+}
+
+#[tokio::test]
+async fn input_lists_are_bounded_and_oversized_writes_leave_nothing() {
+    let s = TestServer::start().await;
+    let history = "{ history { totalCount } leads { totalCount } contacts { totalCount } deals { totalCount } }";
+    let before = s.ok(history, json!({})).await;
+
+    let phones = |n: usize| Value::Array((0..n).map(|i| json!({ "value": format!("+49 30 {:07}", 1_000_000 + i) })).collect());
+    let lead = "mutation($in: LeadInput!) { createLead(input: $in) { id } }";
+    rejects(&s, lead, json!({ "in": { "title": "Many phones", "phones": phones(51) } }), "phones").await;
+    let contact_ids = Value::Array((1..=501).map(|i| json!(format!("contact:{i}"))).collect());
+    let deal = "mutation($in: DealInput!) { createDeal(input: $in) { id } }";
+    rejects(&s, deal, json!({ "in": { "title": "Many contacts", "contactIds": contact_ids } }), "contactIds").await;
+    let company_ids = Value::Array((1..=501).map(|i| json!(format!("company:{i}"))).collect());
+    let contact = "mutation($in: ContactInput!) { createContact(input: $in) { id } }";
+    rejects(&s, contact, json!({ "in": { "lastName": "Linked", "companyIds": company_ids } }), "companyIds").await;
+    assert_eq!(s.ok(history, json!({})).await, before, "nothing written");
+
+    let lead_id = create(&s, "Lead", json!({ "title": "Kept" })).await;
+    let others = Value::Array((1..=51).map(|i| json!(format!("lead:{}", 1_000 + i))).collect());
+    let merge = "mutation($keep: ID!, $ids: [ID!]!) { mergeLeads(keepId: $keep, mergeIds: $ids) { id } }";
+    rejects(&s, merge, json!({ "keep": lead_id, "ids": others }), "mergeIds").await;
+
+    let dupes = "query($p: [String!]!) { findDuplicates(phones: $p) { id } }";
+    let numbers = |n: usize| Value::Array((0..n).map(|i| json!(format!("+49 30 {:07}", 1_000_000 + i))).collect());
+    s.ok(dupes, json!({ "p": numbers(100) })).await;
+    rejects(&s, dupes, json!({ "p": numbers(101) }), "phones").await;
+    let names = "query($n: [String!]!) { findDuplicates(names: $n) { id } }";
+    rejects(&s, names, json!({ "n": Value::Array(vec![json!("Anna"); 101]) }), "names").await;
+
+    let me = s.ok("{ me { id } }", json!({})).await["me"]["id"].clone();
+    let roles = Value::Array((1..=101).map(|i| json!(format!("role:{i}"))).collect());
+    let assign = "mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }";
+    rejects(&s, assign, json!({ "u": me, "r": roles }), "roleIds").await;
+
+    let items = Value::Array((0..1_001).map(|i| json!(format!("item {i}"))).collect());
+    let field = "mutation($in: CustomFieldInput!) { createCustomField(elementType: DEAL, input: $in) { id } }";
+    rejects(&s, field, json!({ "in": { "code": "UF_BIG", "type": "ENUMERATION", "items": items } }), "items").await;
+    let fields = s.ok("{ customFields(elementType: DEAL) { id } }", json!({})).await;
+    assert_eq!(fields["customFields"], json!([]), "no field was created");
+
+    let owner = json!({ "type": "LEAD", "id": lead_id });
+    let bindings = Value::Array(vec![owner.clone(); 51]);
+    let activity = "mutation($in: ActivityInput!) { createActivity(input: $in) { id } }";
+    rejects(
+        &s,
+        activity,
+        json!({ "in": { "type": "CALL", "subject": "Bound", "owner": owner, "bindings": bindings } }),
+        "bindings",
+    )
+    .await;
+}
+
+const SET_ROWS: &str = "mutation($owner: ElementRef!, $rows: [ProductRowInput!]!) {
+    setProductRows(owner: $owner, rows: $rows) { unitPrice quantity discountAmount lineNet lineTax lineGross } }";
+const DEAL_ROWS: &str = "query($id: ID!) { deal(id: $id) { version opportunity productRows { name unitPrice lineGross }
+    totals { net tax gross } } }";
+
+#[tokio::test]
+async fn product_rows_are_range_checked_and_nothing_is_written() {
+    let s = TestServer::start().await;
+    let deal = create(&s, "Deal", json!({ "title": "Screws", "currency": "EUR" })).await;
+    let owner = json!({ "type": "DEAL", "id": deal });
+    s.ok(SET_ROWS, json!({ "owner": owner, "rows": [{ "name": "Kept", "unitPrice": "10.00" }] })).await;
+    let before = s.ok(DEAL_ROWS, json!({ "id": deal })).await;
+    let history = "{ history { totalCount } }";
+    let entries = s.ok(history, json!({})).await;
+
+    // The defect: Decimal's largest value × 2 panicked the request (no response at all).
+    let row = |price: &str, qty: &str| json!({ "name": "Huge", "unitPrice": price, "quantity": qty });
+    let cases = [
+        (json!([row("79228162514264337593543950335", "2")]), "rows[0].unitPrice"),
+        (json!([row("1", "1"), row("79228162514264337593543950335", "79228162514264337593543950335")]), "rows[1].unitPrice"),
+        (json!([row("1000000000000000000", "1")]), "rows[0].unitPrice"),
+        (json!([row("0.12345", "1")]), "rows[0].unitPrice"),
+        (json!([row("1", "1000000000000")]), "rows[0].quantity"),
+        (json!([row("1", "0.00001")]), "rows[0].quantity"),
+        // Each figure in range, the line or the list beyond what an amount column holds.
+        (json!([row("999999999999999999", "2")]), "rows[0].quantity"),
+        (json!([row("999999999999999999", "999999999999")]), "rows[0].quantity"),
+        (json!([row("999999999999999999", "1"), row("999999999999999999", "1")]), "rows"),
+        (json!([{ "name": "Tax", "unitPrice": "999999999999999999", "taxRate": "19" }]), "rows[0].quantity"),
+        (json!([{ "name": "Rate", "unitPrice": "1", "taxRate": "19.125" }]), "rows[0].taxRate"),
+        (json!([{ "name": "Off", "unitPrice": "1", "discountPercent": "0.00001" }]), "rows[0].discountPercent"),
+        (json!([{ "name": "Off", "unitPrice": "1", "discountAmount": "0.00001" }]), "rows[0].discountAmount"),
+        (Value::Array(vec![row("1", "1"); 1_001]), "rows"),
+    ];
+    for (rows, field) in cases {
+        rejects(&s, SET_ROWS, json!({ "owner": owner, "rows": rows }), field).await;
+    }
+    assert_eq!(s.ok(DEAL_ROWS, json!({ "id": deal })).await, before, "rows, opportunity and version unchanged");
+    assert_eq!(s.ok(history, json!({})).await, entries, "no history entry");
+
+    // Four places in unit prices and discounts; lines still round to cents.
+    let set = s
+        .ok(
+            SET_ROWS,
+            json!({ "owner": owner, "rows": [
+                { "name": "Screw", "unitPrice": "0.1234", "quantity": "1000" },
+                { "name": "Nut", "unitPrice": "0.1234", "quantity": "3", "taxRate": "19" },
+                { "name": "Washer", "unitPrice": "0.1234", "quantity": "10", "discountAmount": "0.0234" },
+                { "name": "Bolt", "unitPrice": "2", "quantity": "1.5" },
+            ] }),
+        )
+        .await;
+    let lines: Vec<(Value, Value, Value)> = set["setProductRows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["unitPrice"].clone(), r["lineNet"].clone(), r["lineGross"].clone()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (json!("0.1234"), json!("123.40"), json!("123.40")),
+            (json!("0.1234"), json!("0.37"), json!("0.44")),
+            (json!("0.1234"), json!("1.00"), json!("1.00")),
+            (json!("2.00"), json!("3.00"), json!("3.00")),
+        ]
+    );
+    assert_eq!(set["setProductRows"][2]["discountAmount"], "0.0234");
+    let after = s.ok(DEAL_ROWS, json!({ "id": deal })).await;
+    assert_eq!(after["deal"]["totals"]["gross"], "127.84");
+    assert_eq!(after["deal"]["opportunity"], "127.84");
+    // The largest line that fits is accepted.
+    let max = s.ok(SET_ROWS, json!({ "owner": owner, "rows": [row("999999999999999999", "1")] })).await;
+    assert_eq!(max["setProductRows"][0]["lineGross"], "999999999999999999.00");
+}
+
+#[tokio::test]
+async fn every_money_and_number_input_is_range_checked() {
+    let s = TestServer::start().await;
+    let huge = "79228162514264337593543950335";
+    let product = "mutation($in: ProductInput!) { createProduct(input: $in) { id price } }";
+    let p = s.ok(product, json!({ "in": { "name": "Screw", "price": "0.1234", "currency": "EUR" } })).await;
+    assert_eq!(p["createProduct"]["price"], "0.1234");
+    let p = s.ok(product, json!({ "in": { "name": "Chair", "price": "100", "currency": "EUR" } })).await;
+    assert_eq!(p["createProduct"]["price"], "100.00");
+    rejects(&s, product, json!({ "in": { "name": "X", "price": huge, "currency": "EUR" } }), "price").await;
+    rejects(&s, product, json!({ "in": { "name": "X", "price": "0.00001", "currency": "EUR" } }), "price").await;
+    rejects(&s, product, json!({ "in": { "name": "X", "price": "1", "currency": "EUR", "taxRate": "101" } }), "taxRate")
+        .await;
+    rejects(&s, product, json!({ "in": { "name": "X", "price": "1", "currency": "EUR", "taxRate": "7.125" } }), "taxRate")
+        .await;
+
+    let deal = "mutation($in: DealInput!) { createDeal(input: $in) { id } }";
+    rejects(&s, deal, json!({ "in": { "title": "D", "opportunity": huge, "currency": "EUR" } }), "opportunity").await;
+    rejects(&s, deal, json!({ "in": { "title": "D", "probability": 2147483647 } }), "probability").await;
+    rejects(&s, deal, json!({ "in": { "title": "D", "probability": -2147483648 } }), "probability").await;
+    let lead = "mutation($in: LeadInput!) { createLead(input: $in) { id } }";
+    rejects(&s, lead, json!({ "in": { "title": "L", "opportunity": huge, "currency": "EUR" } }), "opportunity").await;
+    let company = "mutation($in: CompanyInput!) { createCompany(input: $in) { id } }";
+    rejects(&s, company, json!({ "in": { "title": "C", "revenue": huge, "currency": "EUR" } }), "revenue").await;
+
+    let field = "mutation($code: String!, $t: CustomFieldType!) {
+        createCustomField(elementType: DEAL, input: { code: $code, type: $t }) { id } }";
+    for (code, t) in [("UF_BUDGET", "MONEY"), ("UF_SEATS", "INTEGER"), ("UF_RATIO", "DOUBLE")] {
+        s.ok(field, json!({ "code": code, "t": t })).await;
+    }
+    let set = |code: &str, value: Value| json!({ "in": { "title": "D", "customFields": [{ "code": code, "value": value }] } });
+    rejects(&s, deal, set("UF_BUDGET", json!({ "amount": huge, "currency": "EUR" })), "customFields.UF_BUDGET").await;
+    rejects(&s, deal, set("UF_SEATS", json!(9_007_199_254_740_992_i64)), "customFields.UF_SEATS").await;
+    rejects(&s, deal, set("UF_SEATS", json!(i64::MIN)), "customFields.UF_SEATS").await;
+    rejects(&s, deal, set("UF_RATIO", json!(1e300)), "customFields.UF_RATIO").await;
+    s.ok(deal, set("UF_SEATS", json!(9_007_199_254_740_991_i64))).await;
+    let deals = s.ok("{ deals { totalCount } }", json!({})).await;
+    assert_eq!(deals["deals"]["totalCount"], 1, "only the valid deal was written");
 }

@@ -263,8 +263,9 @@ mod tests {
             // 0.1234 per screw: 1,000 screws cost 123.40; 3 cost 0.3702 → 0.37.
             (row("0.1234", "1000", Discount::None, "0", false), "123.40", "0.00", "123.40"),
             (row("0.1234", "3", Discount::None, "19", false), "0.37", "0.07", "0.44"),
-            // 0.0005 × 1 = half a cent, away from zero.
-            (row("0.0005", "1", Discount::None, "0", false), "0.01", "0.00", "0.01"),
+            // 0.0025 × 2 = half a cent, away from zero; 0.0004 × 10 is under it.
+            (row("0.0025", "2", Discount::None, "0", false), "0.01", "0.00", "0.01"),
+            (row("0.0004", "10", Discount::None, "0", false), "0.00", "0.00", "0.00"),
             // A four-place discount per unit: (0.1234 − 0.0234) × 10 = 1.00.
             (row("0.1234", "10", Discount::PerUnit(d("0.0234")), "0", false), "1.00", "0.00", "1.00"),
             // Four-place quantity and percent: 0.1234 × 2.5 × 87.5 % = 0.2699… → 0.27.
