@@ -28,7 +28,9 @@ fn id_of(v: &Value) -> String {
 }
 
 async fn create(s: &TestServer, kind: &str, input: Value) -> String {
-    let d = s.ok(&format!("mutation($in: {kind}Input!) {{ create{kind}(input: $in) {{ id }} }}"), json!({ "in": input })).await;
+    let d = s
+        .ok(&format!("mutation($in: {kind}Input!) {{ create{kind}(input: $in) {{ id }} }}"), json!({ "in": input }))
+        .await;
     id_of(&d[format!("create{kind}")])
 }
 
@@ -116,8 +118,13 @@ async fn a_cursor_fits_only_its_own_list_and_order() {
     let leads = "query($after: String) { leads(after: $after) { totalCount } }";
     rejects(&s, leads, json!({ "after": users["users"]["pageInfo"]["endCursor"] }), "after").await;
     let before = "query($before: String) { users(last: 1, before: $before) { totalCount } }";
-    rejects(&s, before, json!({ "before": users["users"]["pageInfo"]["endCursor"].as_str().unwrap().repeat(2) }), "before")
-        .await;
+    rejects(
+        &s,
+        before,
+        json!({ "before": users["users"]["pageInfo"]["endCursor"].as_str().unwrap().repeat(2) }),
+        "before",
+    )
+    .await;
 }
 
 const NESTED_500: &str = "{ companies(first: 500) { edges { node { deals(first: 500) { edges { node {
@@ -160,7 +167,8 @@ async fn query_cost_counts_page_sizes_before_anything_runs() {
     let export = "{ leads(first: 500) { nodes { id title firstName lastName companyTitle opportunity currency
         comments createdAt updatedAt status { name } assignedTo { name } phones { value } emails { value } } } }";
     let defaults = "{ companies { nodes { title contacts { nodes { fullName } } deals { nodes { title } } } } }";
-    let timelines = "{ deals(first: 50) { nodes { title timeline(first: 20) { nodes { kind at author { name } } } } } }";
+    let timelines =
+        "{ deals(first: 50) { nodes { title timeline(first: 20) { nodes { kind at author { name } } } } } }";
     for q in [readme, dashboard, export, defaults, timelines] {
         s.ok(q, json!({})).await;
     }
@@ -197,7 +205,8 @@ async fn filters_are_bounded_in_size_and_depth() {
         rejects(&s, q, json!({ "f": nest(11, key) }), "filter").await;
     }
     // About a hundred conditions pass; thousands do not.
-    let alternatives = |n: usize| json!({ "or": (0..n).map(|i| json!({ "title": { "eq": format!("t{i}") } })).collect::<Vec<_>>() });
+    let alternatives =
+        |n: usize| json!({ "or": (0..n).map(|i| json!({ "title": { "eq": format!("t{i}") } })).collect::<Vec<_>>() });
     s.ok(q, json!({ "f": alternatives(90) })).await;
     rejects(&s, q, json!({ "f": alternatives(3_000) }), "filter").await;
     // Nested lists and the timeline filter go through the same checks.
@@ -214,7 +223,8 @@ async fn input_lists_are_bounded_and_oversized_writes_leave_nothing() {
     let history = "{ history { totalCount } leads { totalCount } contacts { totalCount } deals { totalCount } }";
     let before = s.ok(history, json!({})).await;
 
-    let phones = |n: usize| Value::Array((0..n).map(|i| json!({ "value": format!("+49 30 {:07}", 1_000_000 + i) })).collect());
+    let phones =
+        |n: usize| Value::Array((0..n).map(|i| json!({ "value": format!("+49 30 {:07}", 1_000_000 + i) })).collect());
     let lead = "mutation($in: LeadInput!) { createLead(input: $in) { id } }";
     rejects(&s, lead, json!({ "in": { "title": "Many phones", "phones": phones(51) } }), "phones").await;
     let contact_ids = Value::Array((1..=501).map(|i| json!(format!("contact:{i}"))).collect());
@@ -279,7 +289,10 @@ async fn product_rows_are_range_checked_and_nothing_is_written() {
     let row = |price: &str, qty: &str| json!({ "name": "Huge", "unitPrice": price, "quantity": qty });
     let cases = [
         (json!([row("79228162514264337593543950335", "2")]), "rows[0].unitPrice"),
-        (json!([row("1", "1"), row("79228162514264337593543950335", "79228162514264337593543950335")]), "rows[1].unitPrice"),
+        (
+            json!([row("1", "1"), row("79228162514264337593543950335", "79228162514264337593543950335")]),
+            "rows[1].unitPrice",
+        ),
         (json!([row("1000000000000000000", "1")]), "rows[0].unitPrice"),
         (json!([row("0.12345", "1")]), "rows[0].unitPrice"),
         (json!([row("1", "1000000000000")]), "rows[0].quantity"),
@@ -347,10 +360,20 @@ async fn every_money_and_number_input_is_range_checked() {
     assert_eq!(p["createProduct"]["price"], "100.00");
     rejects(&s, product, json!({ "in": { "name": "X", "price": huge, "currency": "EUR" } }), "price").await;
     rejects(&s, product, json!({ "in": { "name": "X", "price": "0.00001", "currency": "EUR" } }), "price").await;
-    rejects(&s, product, json!({ "in": { "name": "X", "price": "1", "currency": "EUR", "taxRate": "101" } }), "taxRate")
-        .await;
-    rejects(&s, product, json!({ "in": { "name": "X", "price": "1", "currency": "EUR", "taxRate": "7.125" } }), "taxRate")
-        .await;
+    rejects(
+        &s,
+        product,
+        json!({ "in": { "name": "X", "price": "1", "currency": "EUR", "taxRate": "101" } }),
+        "taxRate",
+    )
+    .await;
+    rejects(
+        &s,
+        product,
+        json!({ "in": { "name": "X", "price": "1", "currency": "EUR", "taxRate": "7.125" } }),
+        "taxRate",
+    )
+    .await;
 
     let deal = "mutation($in: DealInput!) { createDeal(input: $in) { id } }";
     rejects(&s, deal, json!({ "in": { "title": "D", "opportunity": huge, "currency": "EUR" } }), "opportunity").await;

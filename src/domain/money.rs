@@ -137,9 +137,10 @@ pub fn line(prefix: &str, row: &RowInput) -> DomainResult<Line> {
     let hundred = Decimal::ONE_HUNDRED;
     let unit = match row.discount {
         Discount::None => Some(row.unit_price),
-        Discount::Percent(p) => {
-            hundred.checked_sub(p).and_then(|rest| row.unit_price.checked_mul(rest)).and_then(|v| v.checked_div(hundred))
-        }
+        Discount::Percent(p) => hundred
+            .checked_sub(p)
+            .and_then(|rest| row.unit_price.checked_mul(rest))
+            .and_then(|v| v.checked_div(hundred)),
         Discount::PerUnit(a) => row.unit_price.checked_sub(a),
     }
     .ok_or_else(too_large)?;

@@ -879,7 +879,10 @@ pub async fn reorder_stages(
             ids.iter().filter_map(|id| stages.iter().find(|s| s.id == *id)).map(|s| s.semantics.as_str()).collect();
         check_semantic_order(&ordered).map_err(|m| DomainError::bad_input("ids", m))?;
         for (i, id) in ids.iter().enumerate() {
-            diesel::update(stages::table.find(*id)).set(stages::sort.eq(super::limits::position_sort(i))).execute(conn).await?;
+            diesel::update(stages::table.find(*id))
+                .set(stages::sort.eq(super::limits::position_sort(i)))
+                .execute(conn)
+                .await?;
         }
         Ok(stages_of(conn, &[pipeline_id]).await?.remove(&pipeline_id).unwrap_or_default())
     })
