@@ -111,7 +111,7 @@ macro_rules! nested_list {
             .load_one(crate::graphql::loaders::Nested::<$node>::new(plan.clone(), $parent))
             .await
             .map_err(crate::graphql::load_error)?
-            .ok_or_else(|| async_graphql::Error::new("nested page missing"))?;
+            .ok_or_else(|| crate::domain::DomainError::from(anyhow::anyhow!("nested page missing")))?;
         Ok::<_, async_graphql::Error>($conn {
             page,
             count: crate::graphql::connection::CountSource::Nested(plan, $parent),
