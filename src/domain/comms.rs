@@ -104,6 +104,7 @@ impl CommSet {
         self.0
             .iter()
             .map(|(kind, values)| {
+                super::limits::check_len(kind.field(), values.len(), super::limits::MAX_COMMUNICATIONS)?;
                 let clean = values
                     .iter()
                     .enumerate()
@@ -171,7 +172,7 @@ pub async fn replace(
                         communications::value_type.eq(v.value_type.clone()),
                         communications::value.eq(v.value.clone()),
                         communications::normalized.eq(v.normalized.clone()),
-                        communications::sort.eq(i as i32),
+                        communications::sort.eq(i32::try_from(i).unwrap_or(i32::MAX)),
                     )
                 })
                 .collect();

@@ -75,6 +75,10 @@ pub fn check_code(field: &str, code: &str) -> DomainResult<String> {
     Ok(code.to_owned())
 }
 
+/// Largest magnitude of INTEGER and DOUBLE values: 2^53 − 1, the largest integer every JSON
+/// client (JavaScript's numbers included) reads exactly.
+pub const MAX_NUMBER: i64 = 9_007_199_254_740_991;
+
 fn bad(field: &str, message: impl Into<String>) -> DomainError {
     DomainError::bad_input(field, message)
 }
@@ -93,8 +97,21 @@ pub fn normalise_one(def: &FieldDef, v: &Json, field: &str) -> DomainResult<Json
             }
             json!(s)
         }
-        "INTEGER" => json!(v.as_i64().ok_or_else(|| bad(field, format!("{} expects a whole number", def.code)))?),
-        "DOUBLE" => json!(v.as_f64().ok_or_else(|| bad(field, format!("{} expects a number", def.code)))?),
+        "INTEGER" => {
+            let n = v.as_i64().ok_or_else(|| bad(field, format!("{} expects a whole number", def.code)))?;
+            if n.unsigned_abs() > MAX_NUMBER.unsigned_abs() {
+                return Err(bad(field, format!("{} is at most {MAX_NUMBER} either way", def.code)));
+            }
+            json!(n)
+        }
+        "DOUBLE" => {
+            let x = v.as_f64().ok_or_else(|| bad(field, format!("{} expects a number", def.code)))?;
+            // MAX_NUMBER is exactly representable as f64.
+            if !x.is_finite() || x.abs() > MAX_NUMBER as f64 {
+                return Err(bad(field, format!("{} is at most {MAX_NUMBER} either way", def.code)));
+            }
+            json!(x)
+        }
         "BOOLEAN" => json!(v.as_bool().ok_or_else(|| bad(field, format!("{} expects true or false", def.code)))?),
         "DATE" => {
             let d: NaiveDate =
@@ -172,6 +189,7 @@ pub fn normalise(def: &FieldDef, v: &Json, field: &str) -> DomainResult<Json> {
     }
     if def.multiple {
         let list = v.as_array().ok_or_else(|| bad(field, format!("{} holds a list of values", def.code)))?;
+        super::limits::check_len(field, list.len(), super::limits::MAX_CUSTOM_FIELD_VALUES)?;
         let out: Vec<Json> = list
             .iter()
             .enumerate()
@@ -246,11 +264,13 @@ pub async fn apply(
     if values.is_empty() && !creating {
         return Ok(());
     }
+    super::limits::check_len("customFields", values.len(), super::limits::MAX_CUSTOM_FIELDS_PER_WRITE)?;
     let defs = definitions(conn, element_type).await?;
     if !custom.is_object() {
         *custom = empty();
     }
-    let map: &mut Map<String, Json> = custom.as_object_mut().expect("an object");
+    let map: &mut Map<String, Json> =
+        custom.as_object_mut().ok_or_else(|| anyhow::anyhow!("custom values are not an object"))?;
     for (i, (code, value)) in values.iter().enumerate() {
         let field = format!("customFields[{i}]");
         let def = defs.iter().find(|d| &d.code == code).ok_or_else(|| {
@@ -369,6 +389,7 @@ fn index_name(element_type: ElementType, code: &str) -> String {
 }
 
 fn check_items(field_type: &str, items: Vec<String>) -> DomainResult<Vec<String>> {
+    super::limits::check_len("items", items.len(), super::limits::MAX_CUSTOM_FIELD_ITEMS)?;
     let items: Vec<String> = items.into_iter().map(|i| i.trim().to_owned()).collect();
     if field_type == "ENUMERATION" && items.is_empty() {
         return Err(bad("items", "an ENUMERATION needs at least one item"));
@@ -625,6 +646,23 @@ mod tests {
         assert_eq!(ok("STRING", Json::Null), Json::Null, "null clears");
         assert_eq!(normalise(&def("INTEGER", true), &json!([1, 2]), "f").unwrap(), json!([1, 2]));
         assert!(normalise(&def("INTEGER", true), &json!(1), "f").is_err(), "multiple fields take lists");
+    }
+
+    #[test]
+    fn numbers_and_lists_are_bounded() {
+        let ok = |t: &str, v: Json| normalise(&def(t, false), &v, "f").is_ok();
+        assert!(ok("INTEGER", json!(MAX_NUMBER)));
+        assert!(ok("INTEGER", json!(-MAX_NUMBER)));
+        assert!(!ok("INTEGER", json!(MAX_NUMBER + 1)));
+        assert!(!ok("INTEGER", json!(i64::MIN)));
+        assert!(!ok("INTEGER", json!(u64::MAX)));
+        assert!(ok("DOUBLE", json!(-12.5)));
+        assert!(!ok("DOUBLE", json!(1e300)));
+        assert!(!ok("MONEY", json!({ "amount": "79228162514264337593543950335", "currency": "EUR" })));
+        let many = Json::Array(vec![json!(1); crate::domain::limits::MAX_CUSTOM_FIELD_VALUES + 1]);
+        assert!(normalise(&def("INTEGER", true), &many, "f").is_err());
+        let items = (0..=crate::domain::limits::MAX_CUSTOM_FIELD_ITEMS).map(|i| i.to_string()).collect();
+        assert!(check_items("ENUMERATION", items).is_err());
     }
 
     #[test]

@@ -55,6 +55,9 @@ impl Probe {
         titles: &[String],
         region: phonenumber::country::Id,
     ) -> DomainResult<Probe> {
+        for (field, list) in [("phones", phones), ("emails", emails), ("names", names), ("companyTitles", titles)] {
+            super::limits::check_len(field, list.len(), super::limits::MAX_DUPLICATE_VALUES)?;
+        }
         let norm = |kind: CommKind, list: &[String], field: &str| -> DomainResult<Vec<String>> {
             list.iter().enumerate().map(|(i, v)| kind.normalize(&format!("{field}[{i}]"), v, region)).collect()
         };

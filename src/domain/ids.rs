@@ -119,4 +119,24 @@ mod tests {
         assert!(matches!(decode_lookup(IdKind::Deal, "x"), Err(DomainError::NotFound(_))));
         assert_eq!(parse_any("status:7"), Some((Some(IdKind::StatusItem), 7)));
     }
+
+    #[test]
+    fn hostile_ids_are_refused_not_truncated() {
+        for raw in [
+            "lead:9223372036854775808",
+            "lead:99999999999999999999999999",
+            "lead:0",
+            "lead:",
+            ":",
+            "lead:1:2",
+            "lead:1.5",
+            "lead:١٢",
+            "",
+            "lead:\u{0}1",
+        ] {
+            assert!(decode(IdKind::Lead, raw, "id").is_err(), "{raw:?}");
+            assert!(matches!(decode_lookup(IdKind::Lead, raw), Err(DomainError::NotFound(_))), "{raw:?}");
+        }
+        assert_eq!(decode(IdKind::Lead, "lead:9223372036854775807", "id").unwrap(), i64::MAX);
+    }
 }

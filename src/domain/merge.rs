@@ -56,6 +56,8 @@ pub async fn merge<T: Element + DeserializeOwned>(
     keep_id: i64,
     merge_ids: Vec<i64>,
 ) -> DomainResult<T> {
+    // Before anything else: the duplicate check below is quadratic in the list.
+    super::limits::check_len("mergeIds", merge_ids.len(), super::limits::MAX_MERGE_IDS)?;
     let mut others: Vec<i64> = Vec::new();
     for id in merge_ids {
         if !others.contains(&id) {

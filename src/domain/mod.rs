@@ -13,6 +13,7 @@ pub mod error;
 pub mod history;
 pub mod ids;
 pub mod leads;
+pub mod limits;
 pub mod merge;
 pub mod models;
 pub mod money;

@@ -173,6 +173,7 @@ pub async fn set_permissions(
     lines: Vec<NewLine>,
 ) -> DomainResult<Role> {
     actor.rights.check_settings()?;
+    super::limits::check_len("permissions", lines.len(), super::limits::MAX_PERMISSION_LINES)?;
     let mut seen = std::collections::HashSet::new();
     for (i, l) in lines.iter().enumerate() {
         if l.pipeline_id.is_some() && l.element_type != ElementType::Deal {
@@ -337,6 +338,7 @@ pub async fn create_user(conn: &mut AsyncPgConnection, actor: &Actor, input: Use
 }
 
 async fn check_roles(conn: &mut AsyncPgConnection, role_ids: &[i64]) -> DomainResult<()> {
+    super::limits::check_len("roleIds", role_ids.len(), super::limits::MAX_ROLE_IDS)?;
     let all = roles(conn).await?;
     for (i, r) in role_ids.iter().enumerate() {
         if !all.iter().any(|x| x.id == *r) {

@@ -43,16 +43,13 @@ fn apply(p: &mut Product, patch: ProductPatch) -> DomainResult<()> {
         p.description = d;
     }
     if let Some(v) = patch.price {
-        p.price = validate::amount("price", v)?;
+        p.price = validate::unit_price("price", v)?;
     }
     if let Some(c) = patch.currency {
         p.currency = validate::currency("currency", &c)?;
     }
     if let Some(r) = patch.tax_rate {
-        if r.is_sign_negative() && !r.is_zero() || r > Decimal::ONE_HUNDRED {
-            return Err(DomainError::bad_input("taxRate", "the tax rate must be between 0 and 100"));
-        }
-        p.tax_rate = r;
+        p.tax_rate = money::tax_rate("taxRate", r)?;
     }
     if let Some(t) = patch.tax_included {
         p.tax_included = t;
@@ -210,7 +207,11 @@ pub async fn rows_of(
 /// The gross total of an owner's rows, or None when it has none.
 pub async fn rows_total(conn: &mut AsyncPgConnection, owner: ElementType, id: i64) -> DomainResult<Option<Decimal>> {
     let rows = rows_of(conn, owner, &[id]).await?.remove(&id).unwrap_or_default();
-    Ok((!rows.is_empty()).then(|| rows.iter().map(|r| r.line_gross).sum()))
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let total = rows.iter().try_fold(Decimal::ZERO, |sum, r| sum.checked_add(r.line_gross));
+    Ok(Some(total.ok_or_else(|| anyhow::anyhow!("stored product rows of {id} sum beyond Decimal's range"))?))
 }
 
 /// One row as a client sends it.
@@ -248,6 +249,7 @@ pub async fn clean_rows(
     specs: Vec<RowSpec>,
     owner_currency: Option<&str>,
 ) -> DomainResult<(Vec<CleanRow>, Option<String>)> {
+    super::limits::check_len("rows", specs.len(), super::limits::MAX_PRODUCT_ROWS)?;
     let ids: Vec<i64> = specs.iter().filter_map(|s| s.product_id).collect();
     let catalogue: HashMap<i64, Product> = by_ids(conn, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
     let mut currency = owner_currency.map(str::to_owned);
@@ -304,15 +306,16 @@ pub async fn clean_rows(
             tax_included: spec.tax_included.or_else(|| product.map(|p| p.tax_included)).unwrap_or(false),
         };
         money::check(&prefix, &input)?;
+        let input = RowInput { unit_price: money::price_form(input.unit_price), ..input };
         out.push(CleanRow {
             product_id: spec.product_id,
             name,
-            line: money::line(&input),
+            line: money::line(&prefix, &input)?,
             input,
             discount_percent: spec.discount_percent,
-            discount_amount: spec.discount_amount,
+            discount_amount: spec.discount_amount.map(money::price_form),
             unit: spec.unit.or_else(|| product.map(|p| p.unit.clone())),
-            sort: spec.sort.unwrap_or((i as i32 + 1) * 10),
+            sort: spec.sort.unwrap_or_else(|| super::limits::position_sort(i)),
         });
     }
     Ok((out, currency))
@@ -390,7 +393,7 @@ pub async fn set_rows(
             ctx.actor.rights.check(ElementType::Deal, Action::Write, &elements::snapshot(&deal)?)?;
             let (rows, currency) = clean_rows(conn, specs, deal.currency.as_deref()).await?;
             let (stored, old) = store_rows(conn, owner, &rows).await?;
-            let total = money::totals(rows.iter().map(|r| r.line)).gross;
+            let total = money::list_totals(rows.iter().map(|r| r.line))?.gross;
             let manual = deal.is_manual_opportunity;
             let change = rows_change(&old, &stored);
             elements::update_locked(
@@ -415,7 +418,7 @@ pub async fn set_rows(
             ctx.actor.rights.check(ElementType::Lead, Action::Write, &elements::snapshot(&lead)?)?;
             let (rows, currency) = clean_rows(conn, specs, lead.currency.as_deref()).await?;
             let (stored, old) = store_rows(conn, owner, &rows).await?;
-            let total = money::totals(rows.iter().map(|r| r.line)).gross;
+            let total = money::list_totals(rows.iter().map(|r| r.line))?.gross;
             let change = rows_change(&old, &stored);
             elements::update_locked(
                 conn,

@@ -21,6 +21,7 @@ use serde_json::Value as Json;
 use super::ElementType;
 use super::actor::Actor;
 use super::error::{DomainError, DomainResult};
+use super::limits::{MAX_CUSTOM_IN_VALUES, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_IN_VALUES, MAX_ORDER_KEYS};
 use super::models;
 use super::visibility;
 use crate::db::sql::{Bind, Sql};
@@ -312,6 +313,49 @@ fn compile_op(target: &str, op: Op) -> DomainResult<Sql> {
     Ok(s)
 }
 
+/// How deep a condition tree may nest: each level of filter objects in the input gives two
+/// levels here (the object's conjunction, and the `and`/`or` list or `not` holding it, or the
+/// operators at the bottom).
+const MAX_COND_DEPTH: usize = 2 * MAX_FILTER_DEPTH;
+
+/// Checks a condition's size before it is compiled (compilation recurses once per level):
+/// at most `MAX_COND_DEPTH` levels, `MAX_FILTER_NODES` nodes, and `in` lists within
+/// `MAX_IN_VALUES` (`MAX_CUSTOM_IN_VALUES` for custom fields). Walks with its own stack.
+pub fn check_filter(cond: &Cond) -> DomainResult<()> {
+    let mut stack = vec![(cond, 1usize)];
+    let mut nodes = 0usize;
+    while let Some((c, depth)) = stack.pop() {
+        nodes += 1;
+        if nodes > MAX_FILTER_NODES {
+            return Err(DomainError::bad_input(
+                "filter",
+                format!("a filter holds at most {MAX_FILTER_NODES} conditions, lists and objects"),
+            ));
+        }
+        if depth > MAX_COND_DEPTH {
+            return Err(DomainError::bad_input(
+                "filter",
+                format!("`and`, `or` and `not` nest at most {MAX_FILTER_DEPTH} levels"),
+            ));
+        }
+        match c {
+            Cond::And(cs) | Cond::Or(cs) => stack.extend(cs.iter().map(|c| (c, depth + 1))),
+            Cond::Not(c) => stack.push((c, depth + 1)),
+            Cond::Field { op, .. } | Cond::Comm { op, .. } | Cond::Linked { op, .. } => {
+                if let Op::In(vs) = op {
+                    super::limits::check_len("in", vs.len(), MAX_IN_VALUES)?;
+                }
+            }
+            Cond::Custom { op: CustomOp::In(vs), .. } => {
+                super::limits::check_len("customField.in", vs.len(), MAX_CUSTOM_IN_VALUES)?;
+            }
+            Cond::Custom { .. } | Cond::Bound(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Compiles a condition checked by `check_filter`.
 pub fn compile(cond: Cond) -> DomainResult<Sql> {
     Ok(match cond {
         Cond::And(cs) => {
@@ -377,6 +421,18 @@ pub struct OrderKey {
     pub column: &'static str,
     pub ty: FieldType,
     pub desc: bool,
+}
+
+/// A list's order keys: at most `MAX_ORDER_KEYS`, each column once (a repeated key changes
+/// nothing but the size of the keyset condition).
+pub fn check_order(keys: &[OrderKey]) -> DomainResult<()> {
+    super::limits::check_len("orderBy", keys.len(), MAX_ORDER_KEYS)?;
+    for (i, k) in keys.iter().enumerate() {
+        if keys.iter().take(i).any(|o| o.column == k.column) {
+            return Err(DomainError::bad_input("orderBy", format!("`orderBy` names one field twice (entry {i})")));
+        }
+    }
+    Ok(())
 }
 
 /// What a client asked for: filter, order and a window of the list.
@@ -548,19 +604,42 @@ fn page_size(n: Option<i32>, name: &str) -> DomainResult<Option<i64>> {
     }
 }
 
-pub fn encode_cursor(values: &[Json]) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(values).unwrap_or_default())
+/// Names a list and its full order (the id tie-breaker included) in a cursor, so that a
+/// cursor of another list or order is refused instead of being read as this one's. FNV-1a:
+/// stable across builds and platforms, unlike `std`'s hasher.
+fn order_tag(table: &str, keys: &[OrderKey]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let bytes = table.bytes().chain(keys.iter().flat_map(|k| {
+        std::iter::once(b'|').chain(k.column.bytes()).chain(std::iter::once(if k.desc { b'-' } else { b'+' }))
+    }));
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
-fn decode_cursor(raw: &str, order: &[OrderKey], field: &str) -> DomainResult<Vec<Option<Value>>> {
+/// A cursor: URL-safe base64 of the JSON array `[tag, value of each key...]`.
+pub fn encode_cursor(table: &str, keys: &[OrderKey], values: Vec<Json>) -> String {
+    let mut all = Vec::with_capacity(values.len() + 1);
+    all.push(Json::String(order_tag(table, keys)));
+    all.extend(values);
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&all).unwrap_or_default())
+}
+
+/// The key values of a cursor made by `encode_cursor` for this table and these keys.
+fn decode_cursor(raw: &str, table: &str, keys: &[OrderKey], field: &str) -> DomainResult<Vec<Option<Value>>> {
     let bad = || DomainError::bad_input(field, format!("`{field}` is not a cursor of this list and order"));
     let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| bad())?;
-    let values: Vec<Json> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if values.len() != order.len() + 1 {
+    let all: Vec<Json> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let Some((Json::String(tag), values)) = all.split_first() else {
+        return Err(bad());
+    };
+    if *tag != order_tag(table, keys) || values.len() != keys.len() {
         return Err(bad());
     }
     let mut out = Vec::with_capacity(values.len());
-    let types = order.iter().map(|k| k.ty).chain(std::iter::once(FieldType::Int8));
+    let types = keys.iter().map(|k| k.ty);
     for (v, ty) in values.iter().zip(types) {
         if v.is_null() {
             out.push(None);
@@ -647,11 +726,12 @@ pub fn plan<T: Listable>(actor: &Actor, args: ListArgs, relation: Option<Relatio
     }
     let backward = last.is_some() || (first.is_none() && args.before.is_some() && args.after.is_none());
     let limit = first.or(last).unwrap_or(DEFAULT_PAGE);
+    check_order(&args.order)?;
     let keys = all_keys(&args.order);
 
     let mut filter = vec![T::visibility(actor, "t")];
-    let order_no_id = args.order_no_id();
     if let Some(cond) = args.filter {
+        check_filter(&cond)?;
         filter.push(compile(cond)?);
     }
     if let Some(rel) = relation {
@@ -661,10 +741,10 @@ pub fn plan<T: Listable>(actor: &Actor, args: ListArgs, relation: Option<Relatio
     }
     let mut keyset_parts = Vec::new();
     if let Some(after) = &args.after {
-        keyset_parts.push(keyset(&keys, decode_cursor(after, &order_no_id, "after")?, false));
+        keyset_parts.push(keyset(&keys, decode_cursor(after, T::TABLE, &keys, "after")?, false));
     }
     if let Some(before) = &args.before {
-        keyset_parts.push(keyset(&keys, decode_cursor(before, &order_no_id, "before")?, true));
+        keyset_parts.push(keyset(&keys, decode_cursor(before, T::TABLE, &keys, "before")?, true));
     }
     Ok(Arc::new(Plan {
         table: T::TABLE,
@@ -680,10 +760,6 @@ pub fn plan<T: Listable>(actor: &Actor, args: ListArgs, relation: Option<Relatio
 }
 
 impl ListArgs {
-    fn order_no_id(&self) -> Vec<OrderKey> {
-        self.order.iter().copied().filter(|k| k.column != "id").collect()
-    }
-
     /// The custom field codes the filter and the order name, each with the input field that
     /// named it (`customField.code`, `orderBy`), so unknown ones can be refused by name.
     pub fn custom_codes(&self) -> Vec<(String, &'static str)> {
@@ -714,8 +790,10 @@ pub struct Page<T> {
 
 impl<T: Listable> Page<T> {
     fn from_rows(plan: &Plan, mut rows: Vec<T>) -> Self {
-        let more = rows.len() as i64 > plan.limit;
-        rows.truncate(plan.limit as usize);
+        // The limit is a page size (0..=MAX_PAGE), so it fits.
+        let limit = usize::try_from(plan.limit).unwrap_or(0);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
         if plan.backward {
             rows.reverse();
         }
@@ -724,8 +802,7 @@ impl<T: Listable> Page<T> {
     }
 
     pub fn cursor(order: &[OrderKey], row: &T) -> String {
-        let values: Vec<Json> = order.iter().map(|k| row.column_json(k.column)).collect();
-        encode_cursor(&values)
+        encode_cursor(T::TABLE, order, order.iter().map(|k| row.column_json(k.column)).collect())
     }
 }
 
@@ -900,11 +977,68 @@ mod tests {
 
     #[test]
     fn cursor_round_trip_checks_shape() {
-        let order = vec![OrderKey { column: "opportunity", ty: FieldType::Decimal, desc: true }];
-        let c = encode_cursor(&[Json::String("10.50".into()), Json::from(7)]);
-        let v = decode_cursor(&c, &order, "after").unwrap();
+        let order = all_keys(&[OrderKey { column: "opportunity", ty: FieldType::Decimal, desc: true }]);
+        let c = encode_cursor("deals", &order, vec![Json::String("10.50".into()), Json::from(7)]);
+        let v = decode_cursor(&c, "deals", &order, "after").unwrap();
         assert_eq!(v, vec![Some(Value::Decimal("10.50".parse().unwrap())), Some(Value::Int8(7))]);
-        assert!(decode_cursor("garbage", &order, "after").is_err());
-        assert!(decode_cursor(&encode_cursor(&[Json::from(7)]), &order, "after").is_err());
+        assert!(decode_cursor("garbage", "deals", &order, "after").is_err());
+        assert!(decode_cursor(&encode_cursor("deals", &order, vec![Json::from(7)]), "deals", &order, "after").is_err());
+    }
+
+    #[test]
+    fn cursors_belong_to_one_list_and_order() {
+        let title = OrderKey { column: "title", ty: FieldType::Text, desc: false };
+        let by_title = all_keys(&[title]);
+        let c = encode_cursor("leads", &by_title, vec![Json::String("A".into()), Json::from(1)]);
+        assert!(decode_cursor(&c, "leads", &by_title, "after").is_ok());
+        // Same value types, other column, direction or list: not this list's cursor.
+        let last_name = all_keys(&[OrderKey { column: "last_name", ..title }]);
+        assert!(decode_cursor(&c, "leads", &last_name, "after").is_err());
+        assert!(decode_cursor(&c, "leads", &all_keys(&[OrderKey { desc: true, ..title }]), "after").is_err());
+        assert!(decode_cursor(&c, "deals", &by_title, "after").is_err());
+        // A cursor without the tag (the format before tags) is refused too.
+        let untagged = URL_SAFE_NO_PAD.encode(b"[\"A\",1]");
+        assert!(decode_cursor(&untagged, "leads", &by_title, "after").is_err());
+    }
+
+    #[test]
+    fn order_keys_are_few_and_distinct() {
+        let key = |column| OrderKey { column, ty: FieldType::Text, desc: false };
+        assert!(check_order(&[key("a"), key("b"), key("c"), key("d"), key("e")]).is_ok());
+        let field = |r: DomainResult<()>| match r {
+            Err(DomainError::BadInput { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(check_order(&[key("a"), key("b"), key("c"), key("d"), key("e"), key("f")])), "orderBy");
+        assert_eq!(field(check_order(&vec![key("title"); 3_000])), "orderBy");
+        assert_eq!(field(check_order(&[key("title"), OrderKey { desc: true, ..key("title") }])), "orderBy");
+    }
+
+    #[test]
+    fn filters_are_bounded_before_compiling() {
+        let leaf = || Cond::Field { column: "title", op: Op::Eq(Value::Text("x".into())) };
+        let field = |r: DomainResult<()>| match r {
+            Err(DomainError::BadInput { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        // Nesting: each input level is a `not` around a filter object.
+        let nested = |levels: usize| {
+            let mut c = Cond::And(vec![leaf()]);
+            for _ in 0..levels {
+                c = Cond::And(vec![Cond::Not(Box::new(c))]);
+            }
+            c
+        };
+        assert!(check_filter(&nested(MAX_FILTER_DEPTH - 1)).is_ok());
+        assert_eq!(field(check_filter(&nested(MAX_FILTER_DEPTH))), "filter");
+        assert_eq!(field(check_filter(&nested(1_000))), "filter");
+        assert_eq!(field(check_filter(&Cond::Or(vec![leaf(); MAX_FILTER_NODES]))), "filter");
+        assert!(check_filter(&Cond::Or(vec![leaf(); MAX_FILTER_NODES - 1])).is_ok());
+        let in_list = |n: usize| Cond::Field { column: "id", op: Op::In(vec![Value::Int8(1); n]) };
+        assert!(check_filter(&in_list(MAX_IN_VALUES)).is_ok());
+        assert_eq!(field(check_filter(&in_list(MAX_IN_VALUES + 1))), "in");
+        let custom = |n: usize| Cond::Custom { code: "UF_X".into(), op: CustomOp::In(vec![Json::from(1); n]) };
+        assert!(check_filter(&custom(MAX_CUSTOM_IN_VALUES)).is_ok());
+        assert_eq!(field(check_filter(&custom(MAX_CUSTOM_IN_VALUES + 1))), "customField.in");
     }
 }

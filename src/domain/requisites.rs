@@ -105,6 +105,7 @@ fn text(field: &str, v: Option<String>) -> DomainResult<Option<String>> {
 
 /// Checks and normalises bank accounts.
 pub fn check_accounts(accounts: Vec<BankAccount>) -> DomainResult<Vec<BankAccount>> {
+    super::limits::check_len("bankAccounts", accounts.len(), super::limits::MAX_BANK_ACCOUNTS)?;
     accounts
         .into_iter()
         .enumerate()

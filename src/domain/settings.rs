@@ -114,7 +114,7 @@ pub async fn ensure_defaults(conn: &mut AsyncPgConnection) -> DomainResult<()> {
                 status_items::list_kind.eq(list),
                 status_items::code.eq(*code),
                 status_items::name.eq(*name),
-                status_items::sort.eq((i as i32 + 1) * 10),
+                status_items::sort.eq(super::limits::position_sort(i)),
                 status_items::semantics.eq(*semantics),
                 status_items::color.eq((!color.is_empty()).then_some(*color)),
                 status_items::is_system.eq(true),
@@ -145,7 +145,7 @@ pub async fn create_default_stages(conn: &mut AsyncPgConnection, pipeline_id: i6
                 stages::pipeline_id.eq(pipeline_id),
                 stages::code.eq(*code),
                 stages::name.eq(*name),
-                stages::sort.eq((i as i32 + 1) * 10),
+                stages::sort.eq(super::limits::position_sort(i)),
                 stages::semantics.eq(*semantics),
                 stages::probability.eq(*probability),
                 stages::color.eq(Some(*color)),
@@ -327,7 +327,7 @@ pub fn check_stage_order(before: &[&str], after: &[&str]) -> Result<(), &'static
 /// group, and numbers them 10, 20, ...
 pub fn renumber(items: &mut [(i64, String, i32)]) -> Vec<(i64, i32)> {
     items.sort_by_key(|(id, semantics, sort)| (rank(semantics), *sort, *id));
-    items.iter().enumerate().map(|(i, (id, _, _))| (*id, (i as i32 + 1) * 10)).collect()
+    items.iter().enumerate().map(|(i, (id, _, _))| (*id, super::limits::position_sort(i))).collect()
 }
 
 /// A code from a name: `Waiting for payment` → `WAITING_FOR_PAYMENT`.
@@ -611,7 +611,7 @@ pub async fn reorder_status_items(
         }
         for (i, id) in ids.iter().enumerate() {
             diesel::update(status_items::table.find(*id))
-                .set(status_items::sort.eq((i as i32 + 1) * 10))
+                .set(status_items::sort.eq(super::limits::position_sort(i)))
                 .execute(conn)
                 .await?;
         }
@@ -879,7 +879,10 @@ pub async fn reorder_stages(
             ids.iter().filter_map(|id| stages.iter().find(|s| s.id == *id)).map(|s| s.semantics.as_str()).collect();
         check_semantic_order(&ordered).map_err(|m| DomainError::bad_input("ids", m))?;
         for (i, id) in ids.iter().enumerate() {
-            diesel::update(stages::table.find(*id)).set(stages::sort.eq((i as i32 + 1) * 10)).execute(conn).await?;
+            diesel::update(stages::table.find(*id))
+                .set(stages::sort.eq(super::limits::position_sort(i)))
+                .execute(conn)
+                .await?;
         }
         Ok(stages_of(conn, &[pipeline_id]).await?.remove(&pipeline_id).unwrap_or_default())
     })

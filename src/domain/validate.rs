@@ -5,8 +5,15 @@ use rust_decimal::Decimal;
 
 use super::error::{DomainError, DomainResult};
 
-/// Largest amount a NUMERIC(20, 2) column holds.
-const MAX_AMOUNT: i64 = 999_999_999_999_999_999;
+/// Largest amount accepted: 18 integer digits, what a NUMERIC(20, 2) amount column (and a
+/// NUMERIC(22, 4) price column) holds. Far inside Decimal's 28 digits, so sums of many
+/// amounts cannot overflow.
+pub const MAX_AMOUNT: i64 = 999_999_999_999_999_999;
+
+/// Whether an amount fits an amount column (`-MAX_AMOUNT..=MAX_AMOUNT`).
+pub fn within_amount(v: Decimal) -> bool {
+    v.abs() <= Decimal::from(MAX_AMOUNT)
+}
 
 /// An ISO 4217 code, upper-cased.
 pub fn currency(field: &str, code: &str) -> DomainResult<String> {
@@ -26,9 +33,27 @@ pub fn amount(field: &str, value: Decimal) -> DomainResult<Decimal> {
         return Err(DomainError::bad_input(field, format!("`{field}` has more than 2 decimal places")));
     }
     if value > Decimal::from(MAX_AMOUNT) {
-        return Err(DomainError::bad_input(field, format!("`{field}` is too large")));
+        return Err(DomainError::bad_input(field, format!("`{field}` is at most {MAX_AMOUNT}")));
     }
     Ok(value.round_dp(2))
+}
+
+/// A catalogue price: like an amount, with up to four decimal places (0.1234 EUR per screw);
+/// rows computed from it still round to cents.
+pub fn unit_price(field: &str, value: Decimal) -> DomainResult<Decimal> {
+    if value.is_sign_negative() && !value.is_zero() {
+        return Err(DomainError::bad_input(field, format!("`{field}` must not be negative")));
+    }
+    if value.normalize().scale() > super::money::PRICE_SCALE {
+        return Err(DomainError::bad_input(
+            field,
+            format!("`{field}` has more than {} decimal places", super::money::PRICE_SCALE),
+        ));
+    }
+    if value > Decimal::from(MAX_AMOUNT) {
+        return Err(DomainError::bad_input(field, format!("`{field}` is at most {MAX_AMOUNT}")));
+    }
+    Ok(super::money::price_form(value))
 }
 
 pub fn email(field: &str, raw: &str) -> DomainResult<String> {
@@ -114,6 +139,16 @@ mod tests {
         assert!(amount("opportunity", "1.005".parse().unwrap()).is_err());
         assert_eq!(amount("opportunity", "1.50".parse().unwrap()).unwrap().to_string(), "1.50");
         assert!(amount("opportunity", "1e19".parse::<Decimal>().unwrap_or(Decimal::MAX)).is_err());
+        assert!(amount("opportunity", Decimal::MAX).is_err());
+        assert!(amount("opportunity", Decimal::from(MAX_AMOUNT)).is_ok());
+    }
+
+    #[test]
+    fn unit_prices_take_four_places() {
+        assert_eq!(unit_price("price", "0.1234".parse().unwrap()).unwrap().to_string(), "0.1234");
+        assert!(unit_price("price", "0.12345".parse().unwrap()).is_err());
+        assert!(unit_price("price", "-0.01".parse().unwrap()).is_err());
+        assert!(unit_price("price", Decimal::MAX).is_err());
     }
 
     #[test]

@@ -170,6 +170,9 @@ fn maybe<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
 
 impl ActivityInput {
     fn into_patch(self) -> DomainResult<ActivityPatch> {
+        use crate::domain::limits::{MAX_BINDINGS, MAX_COMMUNICATIONS, check_len};
+        check_len("bindings", self.bindings.as_ref().map_or(0, Vec::len), MAX_BINDINGS)?;
+        check_len("communications", self.communications.as_ref().map_or(0, Vec::len), MAX_COMMUNICATIONS)?;
         Ok(ActivityPatch {
             activity_type: self.activity_type,
             subject: self.subject,
@@ -309,6 +312,7 @@ impl ActivityQuery {
         }
     }
 
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,

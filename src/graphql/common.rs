@@ -104,7 +104,9 @@ pub fn patch_id(slot: &mut Option<i64>, input: MaybeUndefined<ID>, kind: IdKind,
 }
 
 pub fn decode_ids(kind: IdKind, list: Option<Vec<ID>>, field: &str) -> DomainResult<Option<Vec<i64>>> {
-    list.map(|l| l.iter().map(|i| ids::decode(kind, i, field)).collect()).transpose()
+    let Some(list) = list else { return Ok(None) };
+    crate::domain::limits::check_len(field, list.len(), crate::domain::limits::MAX_LINKED_IDS)?;
+    list.iter().map(|i| ids::decode(kind, i, field)).collect::<DomainResult<Vec<_>>>().map(Some)
 }
 
 /// A custom field value to set; `value` is null to clear, a list for multiple fields.

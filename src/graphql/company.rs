@@ -157,6 +157,7 @@ impl Company {
         opt_id(IdKind::Lead, self.origin_lead_id)
     }
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,
@@ -171,6 +172,7 @@ impl Company {
         nested_list!(ctx, Contact, ContactConnection, args, COMPANY_CONTACTS, self.id)
     }
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn deals(
         &self,
         ctx: &Context<'_>,
@@ -185,6 +187,7 @@ impl Company {
         nested_list!(ctx, Deal, DealConnection, args, COMPANY_DEALS, self.id)
     }
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn leads(
         &self,
         ctx: &Context<'_>,
@@ -228,6 +231,7 @@ impl Company {
         common::user_of(ctx, self.updated_by_id).await
     }
     /// Activities bound to this company.
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -238,6 +242,7 @@ impl Company {
     ) -> GqlResult<super::activity::ActivityConnection> {
         super::activity::activities_of(ctx, ElementType::Company, self.id, filter, order_by, first, after).await
     }
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,

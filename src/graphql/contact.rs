@@ -151,6 +151,7 @@ impl Contact {
         Ok(loader(ctx).load_one(ContactCompanies(self.id)).await.map_err(load_error)?.unwrap_or_default())
     }
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn deals(
         &self,
         ctx: &Context<'_>,
@@ -165,6 +166,7 @@ impl Contact {
         nested_list!(ctx, Deal, DealConnection, args, CONTACT_DEALS, self.id)
     }
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn leads(
         &self,
         ctx: &Context<'_>,
@@ -208,6 +210,7 @@ impl Contact {
         common::user_of(ctx, self.updated_by_id).await
     }
     /// Activities bound to this contact.
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -218,6 +221,7 @@ impl Contact {
     ) -> GqlResult<super::activity::ActivityConnection> {
         super::activity::activities_of(ctx, ElementType::Contact, self.id, filter, order_by, first, after).await
     }
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,

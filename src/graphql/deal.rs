@@ -197,6 +197,7 @@ impl Deal {
         common::user_of(ctx, self.updated_by_id).await
     }
     /// Activities bound to this deal.
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -207,6 +208,7 @@ impl Deal {
     ) -> GqlResult<super::activity::ActivityConnection> {
         super::activity::activities_of(ctx, ElementType::Deal, self.id, filter, order_by, first, after).await
     }
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,

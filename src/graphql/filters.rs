@@ -28,6 +28,11 @@ fn field(column: &'static str, op: Op) -> Cond {
     Cond::Field { column, op }
 }
 
+/// Refuses an oversized `in` list before its values are decoded or normalised one by one.
+pub fn check_in<T>(list: &[T]) -> DomainResult<()> {
+    crate::domain::limits::check_len("in", list.len(), crate::domain::limits::MAX_IN_VALUES)
+}
+
 #[derive(InputObject, Default, Clone)]
 #[graphql(name = "StringFilter")]
 pub struct StringFilter {
@@ -52,6 +57,7 @@ impl ColumnFilter for StringFilter {
             out.push(field(column, Op::Neq(Value::Text(v.clone()))));
         }
         if let Some(v) = &self.in_ {
+            check_in(v)?;
             out.push(field(column, Op::In(v.iter().cloned().map(Value::Text).collect())));
         }
         if let Some(v) = &self.contains {
@@ -106,6 +112,7 @@ macro_rules! ordered_filter {
                     out.push(field(column, Op::Lte(v(x))));
                 }
                 if let Some(xs) = &self.in_ {
+                    check_in(xs)?;
                     out.push(field(column, Op::In(xs.iter().map(v).collect())));
                 }
                 if let Some(x) = self.is_null {
@@ -149,6 +156,7 @@ impl IdFilter {
             out.push(Op::Eq(Value::Int8(dec(id)?)));
         }
         if let Some(list) = &self.in_ {
+            check_in(list)?;
             out.push(Op::In(list.iter().map(|i| dec(i).map(Value::Int8)).collect::<DomainResult<_>>()?));
         }
         if let Some(v) = self.is_null {
@@ -219,6 +227,7 @@ impl ColumnFilter for CommunicationFilter {
             out.push(comm(Op::Eq(Value::Text(norm(v)?))));
         }
         if let Some(vs) = &self.in_ {
+            check_in(vs)?;
             out.push(comm(Op::In(vs.iter().map(|v| norm(v).map(Value::Text)).collect::<DomainResult<_>>()?)));
         }
         if let Some(v) = &self.contains {
@@ -330,6 +339,11 @@ impl CustomFieldFilter {
             ops.push(CustomOp::Neq(v));
         }
         if let Some(list) = &self.in_ {
+            crate::domain::limits::check_len(
+                "customField.in",
+                list.len(),
+                crate::domain::limits::MAX_CUSTOM_IN_VALUES,
+            )?;
             ops.push(CustomOp::In(list.iter().map(|j| fv(&j.0)).collect()));
         }
         if let Some(v) = one(&self.gt) {
@@ -376,18 +390,31 @@ macro_rules! element_filter {
 
         impl $filter {
             pub fn to_cond(&self, region: phonenumber::country::Id) -> crate::domain::error::DomainResult<crate::domain::query::Cond> {
+                self.to_cond_at(region, 1)
+            }
+
+            /// `level` is this filter object's nesting level (the argument itself is 1); the
+            /// recursion stops at `MAX_FILTER_DEPTH`.
+            fn to_cond_at(&self, region: phonenumber::country::Id, level: usize) -> crate::domain::error::DomainResult<crate::domain::query::Cond> {
                 use crate::domain::query::Cond;
                 use crate::graphql::filters::ColumnFilter;
+                use crate::domain::limits::MAX_FILTER_DEPTH;
+                if level > MAX_FILTER_DEPTH {
+                    return Err(crate::domain::DomainError::bad_input(
+                        "filter",
+                        format!("`and`, `or` and `not` nest at most {MAX_FILTER_DEPTH} levels"),
+                    ));
+                }
                 #[allow(unused_mut)]
                 let mut all: Vec<Cond> = Vec::new();
                 if let Some(list) = &self.and {
-                    all.push(Cond::And(list.iter().map(|f| f.to_cond(region)).collect::<Result<_, _>>()?));
+                    all.push(Cond::And(list.iter().map(|f| f.to_cond_at(region, level + 1)).collect::<Result<_, _>>()?));
                 }
                 if let Some(list) = &self.or {
-                    all.push(Cond::Or(list.iter().map(|f| f.to_cond(region)).collect::<Result<_, _>>()?));
+                    all.push(Cond::Or(list.iter().map(|f| f.to_cond_at(region, level + 1)).collect::<Result<_, _>>()?));
                 }
                 if let Some(f) = &self.not {
-                    all.push(Cond::Not(Box::new(f.to_cond(region)?)));
+                    all.push(Cond::Not(Box::new(f.to_cond_at(region, level + 1)?)));
                 }
                 $(
                     if let Some(f) = &self.$f {
@@ -434,6 +461,12 @@ macro_rules! element_filter {
 
         impl crate::graphql::filters::OrderInput for $order {
             fn keys(list: &Option<Vec<$order>>) -> crate::domain::error::DomainResult<Vec<crate::domain::query::OrderKey>> {
+                // Before any key is built: custom field keys are interned.
+                crate::domain::limits::check_len(
+                    "orderBy",
+                    list.as_ref().map_or(0, Vec::len),
+                    crate::domain::limits::MAX_ORDER_KEYS,
+                )?;
                 let mut out = Vec::new();
                 for (i, o) in list.iter().flatten().enumerate() {
                     let desc = o.direction == crate::graphql::filters::OrderDirection::Desc;
@@ -453,6 +486,7 @@ macro_rules! element_filter {
                     )?
                     out.push(key.ok_or_else(|| crate::domain::DomainError::bad_input(format!("orderBy[{i}]"), "give `field` or `customField`"))?);
                 }
+                crate::domain::query::check_order(&out)?;
                 Ok(out)
             }
         }

@@ -245,6 +245,7 @@ impl Lead {
         }
     }
     /// Activities bound to this lead.
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn activities(
         &self,
         ctx: &Context<'_>,
@@ -256,6 +257,7 @@ impl Lead {
         super::activity::activities_of(ctx, ElementType::Lead, self.id, filter, order_by, first, after).await
     }
     /// History of this lead, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,

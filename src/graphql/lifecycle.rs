@@ -208,6 +208,7 @@ impl LifecycleQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -223,8 +224,8 @@ impl LifecycleQuery {
     }
 
     /// Leads, contacts and companies that match any of the values: phones in E.164, e-mails
-    /// in lower case, full names and company titles case-insensitively. No cap on the number
-    /// of values.
+    /// in lower case, full names and company titles case-insensitively. At most 100 values
+    /// per list.
     async fn find_duplicates(
         &self,
         ctx: &Context<'_>,

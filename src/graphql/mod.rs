@@ -5,6 +5,7 @@ pub mod common;
 pub mod company;
 pub mod connection;
 pub mod contact;
+pub mod cost;
 pub mod current_rights;
 pub mod custom_fields;
 pub mod deal;
@@ -59,7 +60,28 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, subscription::SubscriptionR
 
 /// Limits that reject abusive documents before they run.
 pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 5_000;
+
+/// The most a query may cost (`cost.rs`): a field costs 1 plus its selections; a list
+/// costs `cost::CONNECTION_COST` (10) plus its page size (`first`/`last`, default 100)
+/// times its selections per row. Roughly, the number of values a query may read. Worked
+/// examples:
+/// - README's `deals(first: 10) { totalCount edges { cursor node { id title opportunity
+///   currency stage { name semantics } company { title } contacts { fullName } assignedTo
+///   { name } } } pageInfo { hasNextPage endCursor } }`: a row costs 20, so 10 + 10 × 20 =
+///   210.
+/// - A dashboard, `deals(first: 100) { edges { node { title stage { name } company { title }
+///   contacts { fullName } assignedTo { name } activities(first: 10) { edges { node {
+///   subject deadline } } } } } }`: activities 10 + 10 × 4 = 50, a deal row 61, in all
+///   10 + 100 × 61 = 6,110.
+/// - An export page, `leads(first: 500) { nodes { <20 fields> status { name } assignedTo {
+///   name } } }`: 10 + 500 × 25 = 12,510.
+/// - Nested lists left at the default page, `companies { nodes { title contacts { nodes {
+///   fullName } } deals { nodes { title } } } }`: 10 + 100 × (2 + 210 + 210) = 42,210.
+/// - Refused: `companies(first: 500) { edges { node { deals(first: 500) { edges { node {
+///   timeline(first: 500) { edges { node { id } } } } } } } } }` would read up to 125
+///   million entries: timeline 1,510, deals 10 + 500 × 1,512 = 756,010, companies
+///   about 378 million.
+pub const MAX_COMPLEXITY: usize = 50_000;
 
 /// Process-wide state resolvers need, placed in the schema's data.
 #[derive(Clone)]
@@ -73,7 +95,7 @@ pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {
         .data(state)
         .data(bus)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .extension(cost::CostLimit)
         .extension(current_rights::CurrentRights)
         .finish()
 }

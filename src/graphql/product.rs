@@ -152,7 +152,10 @@ pub async fn rows_of(ctx: &Context<'_>, owner: ElementType, id: i64) -> GqlResul
 
 pub async fn totals_of(ctx: &Context<'_>, owner: ElementType, id: i64) -> GqlResult<Totals> {
     let rows = rows_of(ctx, owner, id).await?;
-    let t = money::totals(rows.iter().map(|r| money::Line { net: r.line_net, tax: r.line_tax, gross: r.line_gross }));
+    let t = money::totals(rows.iter().map(|r| money::Line { net: r.line_net, tax: r.line_tax, gross: r.line_gross }))
+        .ok_or_else(|| {
+        crate::domain::DomainError::from(anyhow::anyhow!("product rows sum beyond Decimal's range"))
+    })?;
     Ok(Totals { net: money::round_cents(t.net), tax: money::round_cents(t.tax), gross: money::round_cents(t.gross) })
 }
 

@@ -55,6 +55,7 @@ impl Query {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn leads(
         &self,
         ctx: &Context<'_>,
@@ -74,6 +75,7 @@ impl Query {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn contacts(
         &self,
         ctx: &Context<'_>,
@@ -93,6 +95,7 @@ impl Query {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn companies(
         &self,
         ctx: &Context<'_>,
@@ -112,6 +115,7 @@ impl Query {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn deals(
         &self,
         ctx: &Context<'_>,
@@ -135,6 +139,7 @@ impl Query {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -169,6 +174,7 @@ impl Query {
     }
 
     /// History of one element, newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,
@@ -191,6 +197,7 @@ impl Query {
     }
 
     /// History across all elements (CRM > History), newest first.
+    #[graphql(complexity = "crate::graphql::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
     async fn history(
         &self,
         ctx: &Context<'_>,
