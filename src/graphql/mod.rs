@@ -8,7 +8,9 @@ pub mod contact;
 pub mod custom_fields;
 pub mod deal;
 pub mod filters;
+pub mod guard;
 pub mod lead;
+pub mod lexer;
 pub mod lifecycle;
 pub mod loaders;
 pub mod mutation;
@@ -73,6 +75,7 @@ pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {
         .data(bus)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
+        .extension(guard::DocumentGuard)
         .finish()
 }
 
