@@ -347,9 +347,9 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                 WsMessage::Text(text) => Message::Text(text.into()),
                 // A failed init means a missing or bad token: say so with 4401.
                 WsMessage::Close(1002, reason) if reason.starts_with(UNAUTHORIZED) => {
-                    Message::Close(Some(CloseFrame { code: 4401, reason: reason.into() }))
+                    Message::Close(Some(ws_guard::close_frame(4401, &reason)))
                 }
-                WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame { code, reason: reason.into() })),
+                WsMessage::Close(code, reason) => Message::Close(Some(ws_guard::close_frame(code, &reason))),
             });
         {
             futures_util::pin_mut!(messages);

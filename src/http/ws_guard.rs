@@ -114,6 +114,17 @@ impl Stream for Guarded {
     }
 }
 
+/// A close frame's reason may carry 123 bytes (a control frame's payload is at most 125,
+/// two of them the code); a longer one makes the frame unsendable, and the client sees a
+/// broken connection instead of the code. async-graphql puts whole parser errors there.
+pub fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    CloseFrame { code, reason: reason[..end].into() }
+}
+
 /// The socket's protocol from `Sec-WebSocket-Protocol`, as async-graphql names it.
 pub fn protocol(headers: &axum::http::HeaderMap) -> Option<WebSocketProtocols> {
     headers
@@ -131,8 +142,8 @@ pub fn init_deadline(out: mpsc::WeakSender<Message>) -> (tokio::sync::oneshot::S
         if tokio::time::timeout(CONNECTION_INIT_TIMEOUT, wait).await.is_err()
             && let Some(out) = out.upgrade()
         {
-            let reason = "Connection initialisation timeout".into();
-            let _ = out.send(Message::Close(Some(CloseFrame { code: CLOSE_INIT_TIMEOUT, reason }))).await;
+            let frame = close_frame(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+            let _ = out.send(Message::Close(Some(frame))).await;
         }
     });
     (seen, task)
@@ -146,7 +157,7 @@ fn read_error(e: axum::Error, limit: usize) -> CloseFrame {
         Ok(E::Utf8(_)) => (CLOSE_NOT_UTF8, "text message is not UTF-8".to_owned()),
         _ => (CLOSE_PROTOCOL_ERROR, "unreadable message".to_owned()),
     };
-    CloseFrame { code, reason: reason.into() }
+    close_frame(code, &reason)
 }
 
 /// Whether a subscribe starts a subscription (rather than a query or mutation). Parsing
@@ -293,6 +304,15 @@ mod tests {
         assert!(out[0].errors.is_empty());
         assert!(out[1].errors.is_empty());
         assert_eq!(code(&out[2]), "\"INTERNAL_SERVER_ERROR\"");
+    }
+
+    #[test]
+    fn close_reasons_fit_in_a_control_frame() {
+        let long = "ä".repeat(100);
+        let frame = close_frame(1002, &long);
+        assert!(frame.reason.len() <= 123);
+        assert!(long.starts_with(frame.reason.as_str()));
+        assert_eq!(close_frame(4408, "short").reason.as_str(), "short");
     }
 
     #[test]
