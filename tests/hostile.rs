@@ -119,7 +119,10 @@ fn hostile_requests(body_limit: usize) -> Vec<Value> {
         out.push(q("query($ids: [ID!]) { leads(filter: { id: { in: $ids } }) { totalCount } }", json!({ "ids": ids })));
     }
     let titles: Vec<String> = (0..50_000).map(|i| i.to_string()).collect();
-    out.push(q("query($t: [String!]) { companies(filter: { title: { in: $t } }) { totalCount } }", json!({ "t": titles })));
+    out.push(q(
+        "query($t: [String!]) { companies(filter: { title: { in: $t } }) { totalCount } }",
+        json!({ "t": titles }),
+    ));
     // Malformed cursors.
     for cursor in ["", "x", "!!!", "=====", "bGVhZDox", "eyJrIjpbMV19", "W10=", "bnVsbA==", "%00", "\u{0}"] {
         out.push(q("query($c: String) { leads(first: 1, after: $c) { totalCount } }", json!({ "c": cursor })));
@@ -147,10 +150,7 @@ fn hostile_requests(body_limit: usize) -> Vec<Value> {
         "😀:1",
     ] {
         out.push(q("query($id: ID!) { lead(id: $id) { id } node(id: $id) { id } }", json!({ "id": id })));
-        out.push(q(
-            "mutation($id: ID!) { updateLead(id: $id, input: { title: \"x\" }) { id } }",
-            json!({ "id": id }),
-        ));
+        out.push(q("mutation($id: ID!) { updateLead(id: $id, input: { title: \"x\" }) { id } }", json!({ "id": id })));
     }
     // Negative, enormous and odd numbers.
     for page in ["-1", "0", "-2147483648", "2147483647", "99999999999999999999", "1e400", "1.5", "\"10\""] {
@@ -584,7 +584,8 @@ async fn the_crash_document_does_not_kill_the_process() {
 }
 
 async fn still_answers_token(client: &reqwest::Client, url: &str, token: &str) {
-    let resp = client.post(url).bearer_auth(token).json(&json!({ "query": "{ me { isAdmin } }" })).send().await.unwrap();
+    let resp =
+        client.post(url).bearer_auth(token).json(&json!({ "query": "{ me { isAdmin } }" })).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["data"]["me"]["isAdmin"], true, "{body}");

@@ -286,7 +286,8 @@ async fn the_graphql_http_audit_passes() {
     for id in ["82A3", "78D5", "2C94", "03D4"] {
         ok(&audit(&s, &post_json(id, None, typename.clone())).await, id);
     }
-    let utf8 = Audit { content_type: Some("application/json; charset=utf-8"), ..post_json("BF61", None, typename.clone()) };
+    let utf8 =
+        Audit { content_type: Some("application/json; charset=utf-8"), ..post_json("BF61", None, typename.clone()) };
     ok(&audit(&s, &utf8).await, "BF61");
 
     // GET.
@@ -345,13 +346,8 @@ async fn the_graphql_http_audit_passes() {
     ok_clean(&audit(&s, &post_json("1B7A", JSON, with_ext)).await, "1B7A");
 
     // Failures: 200 for application/json, 400 without data for graphql-response+json.
-    let not_json = |id, accept| Audit {
-        id,
-        get: None,
-        accept,
-        content_type: JSON,
-        body: Some("{ \"not a JSON".into()),
-    };
+    let not_json =
+        |id, accept| Audit { id, get: None, accept, content_type: JSON, body: Some("{ \"not a JSON".into()) };
     ok(&audit(&s, &not_json("D477", JSON)).await, "D477");
     bad(&audit(&s, &not_json("2163", GQL)).await, "2163");
     let typo = json!({ "qeury": "{ __typename }" });

@@ -194,7 +194,9 @@ fn limit(inlined: &Inlined, pos: Option<Pos>) -> ServerResult<()> {
     }
     if inlined.selections > MAX_INLINED_SELECTIONS {
         return Err(error(
-            format!("the document expands to too many selections (at most {MAX_INLINED_SELECTIONS} with fragments inlined)"),
+            format!(
+                "the document expands to too many selections (at most {MAX_INLINED_SELECTIONS} with fragments inlined)"
+            ),
             pos,
             "GRAPHQL_VALIDATION_FAILED",
         ));
@@ -282,14 +284,25 @@ mod tests {
 
     #[test]
     fn ordinary_documents_pass() {
-        assert_eq!(code("query Q($f: LeadFilter) { leads(filter: $f) { nodes { ...L } } } fragment L on Lead { id ...M } fragment M on Lead { title }"), None);
+        assert_eq!(
+            code(
+                "query Q($f: LeadFilter) { leads(filter: $f) { nodes { ...L } } } fragment L on Lead { id ...M } fragment M on Lead { title }"
+            ),
+            None
+        );
     }
 
     #[test]
     fn fragment_cycles_are_refused_before_validation() {
-        assert_eq!(code("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").as_deref(), Some("GRAPHQL_VALIDATION_FAILED"));
+        assert_eq!(
+            code("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }").as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED")
+        );
         assert_eq!(code("{ ...A } fragment A on Query { me { ...A } }").as_deref(), Some("GRAPHQL_VALIDATION_FAILED"));
-        let e = parse("{ ...A } fragment A on Query { ...B } fragment B on Query { me { ...C } } fragment C on User { ...B }").unwrap_err();
+        let e = parse(
+            "{ ...A } fragment A on Query { ...B } fragment B on Query { me { ...C } } fragment C on User { ...B }",
+        )
+        .unwrap_err();
         assert!(e.message.contains("B → C → B"), "{}", e.message);
     }
 

@@ -36,7 +36,9 @@ impl LexError {
         let at = format!("line {}, column {}", self.line, self.column);
         match self.kind {
             LexErrorKind::TooDeep { max } => {
-                format!("the document nests too deeply at {at} (at most {max} levels of braces, brackets and parentheses)")
+                format!(
+                    "the document nests too deeply at {at} (at most {max} levels of braces, brackets and parentheses)"
+                )
             }
             LexErrorKind::UnterminatedString => format!("unterminated string starting at {at}"),
             LexErrorKind::UnterminatedBlockString => format!("unterminated block string starting at {at}"),
@@ -138,7 +140,10 @@ mod tests {
         assert_eq!(kind("{ a(x: [{ b: 1 }]) { c } }", 4), None);
         assert_eq!(kind("{ a(x: [{ b: 1 }]) { c } }", 3), Some(LexErrorKind::TooDeep { max: 3 }));
         assert_eq!(kind(&format!("{{ a(x: {}) }}", deep(100, "[", "]")), 48), Some(LexErrorKind::TooDeep { max: 48 }));
-        assert_eq!(kind(&format!("{{ a(x: {}) }}", deep(100, "{b:", "}")), 48), Some(LexErrorKind::TooDeep { max: 48 }));
+        assert_eq!(
+            kind(&format!("{{ a(x: {}) }}", deep(100, "{b:", "}")), 48),
+            Some(LexErrorKind::TooDeep { max: 48 })
+        );
         // Depth is nesting, not count.
         assert_eq!(kind(&"{ a } ".repeat(10_000), 1), None);
     }

@@ -146,7 +146,13 @@ fn connection_data(state: &AppState, actor: Actor) -> Data {
     data
 }
 
-async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, mut request: Request, is_get: bool) -> Response {
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: MediaType,
+    mut request: Request,
+    is_get: bool,
+) -> Response {
     // Before authentication: the text check is what keeps an anonymous document from
     // overflowing the parser's stack.
     let doc = match guard::parse(&request.query) {

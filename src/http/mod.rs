@@ -75,7 +75,11 @@ pub async fn catch_panic(request: axum::extract::Request, next: axum::middleware
             let body = serde_json::json!({
                 "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }]
             });
-            (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                body.to_string(),
+            )
                 .into_response()
         }
     }
