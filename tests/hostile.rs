@@ -590,3 +590,24 @@ async fn still_answers_token(client: &reqwest::Client, url: &str, token: &str) {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["data"]["me"]["isAdmin"], true, "{body}");
 }
+
+#[tokio::test]
+async fn text_holding_nul_is_bad_user_input_and_writes_nothing() {
+    let s = TestServer::start().await;
+    let create = "mutation($t: String!) { createLead(input: { title: $t }) { id } }";
+    let body = s.gql(create, json!({ "t": "a\u{0}b" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "t", "{body}");
+    for literal in ["a\\u0000b", "a\u{0}b"] {
+        let body =
+            s.gql(&format!("mutation {{ createLead(input: {{ title: \"{literal}\" }}) {{ id }} }}"), json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    }
+    let body = s.gql("mutation($v: JSON) { __typename }", json!({ "v": { "k\u{0}": 1 } })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    // An escaped backslash before `u0000` is ordinary text.
+    s.ok("mutation { createLead(input: { title: \"a\\\\u0000b\" }) { id } }", json!({})).await;
+    let count = s.ok("{ leads { totalCount nodes { title } } }", json!({})).await;
+    assert_eq!(count["leads"]["totalCount"], 1);
+    assert_eq!(count["leads"]["nodes"][0]["title"], "a\\u0000b");
+}

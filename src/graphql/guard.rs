@@ -50,6 +50,13 @@ fn error(message: impl Into<String>, pos: Option<Pos>, code: &str) -> ServerErro
 pub fn check_text(query: &str) -> ServerResult<()> {
     lexer::check_nesting(query, MAX_DOCUMENT_NESTING).map_err(|e| {
         let pos = Pos { line: e.line, column: e.column };
+        if e.kind == lexer::LexErrorKind::NulInString {
+            let mut err = error(e.message(), Some(pos), "BAD_USER_INPUT");
+            if let Some(ext) = err.extensions.as_mut() {
+                ext.set("field", "query");
+            }
+            return err;
+        }
         error(e.message(), Some(pos), "GRAPHQL_PARSE_FAILED")
     })
 }
@@ -223,18 +230,41 @@ pub fn json_too_deep(v: &serde_json::Value, max: usize) -> bool {
 
 /// Whether variables nest deeper than `max` levels (the variables object is level 1).
 pub fn variables_too_deep(vars: &Variables, max: usize) -> bool {
-    let mut stack: Vec<(&Value, usize)> = vars.values().map(|v| (v, 2usize)).collect();
-    while let Some((v, depth)) = stack.pop() {
+    check_variables(vars, max).is_err()
+}
+
+/// Variables nest at most `max` levels and hold no U+0000 (which no column can store), in
+/// strings or object keys.
+fn check_variables(vars: &Variables, max: usize) -> ServerResult<()> {
+    let mut stack: Vec<(&Value, usize, String)> = vars.iter().map(|(k, v)| (v, 2usize, k.to_string())).collect();
+    while let Some((v, depth, path)) = stack.pop() {
         if depth > max {
-            return true;
+            return Err(variables_error());
         }
         match v {
-            Value::List(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
-            Value::Object(o) => stack.extend(o.values().map(|x| (x, depth + 1))),
+            Value::String(s) if s.contains('\0') => return Err(nul_error(&path)),
+            Value::List(a) => stack.extend(a.iter().enumerate().map(|(i, x)| (x, depth + 1, format!("{path}[{i}]")))),
+            Value::Object(o) => {
+                for (k, x) in o {
+                    let path = format!("{path}.{k}");
+                    if k.contains('\0') {
+                        return Err(nul_error(&path));
+                    }
+                    stack.push((x, depth + 1, path));
+                }
+            }
             _ => {}
         }
     }
-    false
+    Ok(())
+}
+
+fn nul_error(field: &str) -> ServerError {
+    let mut e = error("text may not hold the NUL character (U+0000)", None, "BAD_USER_INPUT");
+    if let Some(ext) = e.extensions.as_mut() {
+        ext.set("field", field);
+    }
+    e
 }
 
 pub fn variables_error() -> ServerError {
@@ -262,9 +292,7 @@ impl Extension for DocumentGuard {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         check_text(query)?;
-        if variables_too_deep(variables, MAX_VARIABLE_DEPTH) {
-            return Err(variables_error());
-        }
+        check_variables(variables, MAX_VARIABLE_DEPTH)?;
         let doc = next.run(ctx, query, variables).await?;
         check_fragments(&doc)?;
         Ok(doc)
@@ -338,6 +366,19 @@ mod tests {
         let e = parse(&q).unwrap_err();
         assert!(e.message.contains("nests too deeply"), "{}", e.message);
         assert_eq!(e.locations, vec![Pos { line: 1, column: 68 }]);
+    }
+
+    #[test]
+    fn variables_may_not_hold_nul() {
+        let vars = Variables::from_json(
+            serde_json::json!({ "input": { "phones": [{ "value": "1" }, { "value": "2\u{0}" }] } }),
+        );
+        let e = check_variables(&vars, 32).unwrap_err();
+        assert_eq!(e.extensions.as_ref().and_then(|x| x.get("field")), Some(&Value::from("input.phones[1].value")));
+        let vars = Variables::from_json(serde_json::json!({ "v": { "a\u{0}": 1 } }));
+        assert!(check_variables(&vars, 32).is_err());
+        let vars = Variables::from_json(serde_json::json!({ "v": { "a": "\\u0000 is fine as text" } }));
+        assert!(check_variables(&vars, 32).is_ok());
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! string that only `"""` closes (`\"""` is an escaped quote triple inside it), `"` opens a
 //! string that ends at the next unescaped `"` and may not span lines, and `#` starts a
 //! comment that runs to the end of the line (`\n` or `\r`). Everything else (the BOM,
-//! whitespace, commas, names, numbers) cannot hide a bracket. All significant characters are
+//! whitespace, commas, names, numbers) cannot hide a bracket. The same scan refuses U+0000
+//! in strings, which no column can store. All significant characters are
 //! ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII, so the scan walks bytes.
 
 /// Why a document was refused.
@@ -21,6 +22,9 @@ pub enum LexErrorKind {
     UnterminatedString,
     /// A `"""` block string reaches the end of the document.
     UnterminatedBlockString,
+    /// A string holds U+0000, raw or as `\u0000`: PostgreSQL stores it in neither text nor
+    /// jsonb, so no input may carry it.
+    NulInString,
 }
 
 /// A refusal with the 1-based position of the offending token, as GraphQL errors report it.
@@ -42,12 +46,13 @@ impl LexError {
             }
             LexErrorKind::UnterminatedString => format!("unterminated string starting at {at}"),
             LexErrorKind::UnterminatedBlockString => format!("unterminated block string starting at {at}"),
+            LexErrorKind::NulInString => format!("a string holds the NUL character (U+0000) at {at}"),
         }
     }
 }
 
-/// Checks that `{`, `[` and `(` outside strings and comments nest at most `max` deep and that
-/// every string ends.
+/// Checks that `{`, `[` and `(` outside strings and comments nest at most `max` deep, that
+/// every string ends, and that no string holds U+0000.
 pub fn check_nesting(doc: &str, max: usize) -> Result<(), LexError> {
     let bytes = doc.as_bytes();
     let mut depth = 0usize;
@@ -67,6 +72,9 @@ pub fn check_nesting(doc: &str, max: usize) -> Result<(), LexError> {
                     if i >= bytes.len() {
                         return fail(LexErrorKind::UnterminatedBlockString, start);
                     }
+                    if bytes[i] == 0 {
+                        return fail(LexErrorKind::NulInString, i);
+                    }
                     if bytes[i..].starts_with(b"\\\"\"\"") {
                         i += 4;
                     } else if bytes[i..].starts_with(b"\"\"\"") {
@@ -85,6 +93,10 @@ pub fn check_nesting(doc: &str, max: usize) -> Result<(), LexError> {
                     match bytes.get(i) {
                         None | Some(b'\n' | b'\r') => return fail(LexErrorKind::UnterminatedString, start),
                         Some(b'"') => break,
+                        Some(0) => return fail(LexErrorKind::NulInString, i),
+                        Some(b'\\') if bytes[i + 1..].starts_with(b"u0000") => {
+                            return fail(LexErrorKind::NulInString, i);
+                        }
                         // The escaped character is skipped whatever it is; the parser judges
                         // whether it is a valid escape, but a line break still ends the string.
                         Some(b'\\') if !matches!(bytes.get(i + 1), Some(b'\n' | b'\r')) => i += 2,
@@ -211,6 +223,17 @@ mod tests {
         assert_eq!(kind("{ a(x: \"\"\"abc\" \"\" ) }", 5), Some(LexErrorKind::UnterminatedBlockString));
         // An empty string is not a block string.
         assert_eq!(kind("{ a(x: \"\", y: \"\") }", 5), None);
+    }
+
+    #[test]
+    fn strings_may_not_hold_nul() {
+        assert_eq!(kind("{ a(x: \"a\\u0000b\") }", 5), Some(LexErrorKind::NulInString));
+        assert_eq!(kind("{ a(x: \"a\0b\") }", 5), Some(LexErrorKind::NulInString));
+        assert_eq!(kind("{ a(x: \"\"\"a\0b\"\"\") }", 5), Some(LexErrorKind::NulInString));
+        // An escaped backslash followed by `u0000` is text; so is `\u0000` in a block string.
+        assert_eq!(kind("{ a(x: \"a\\\\u0000b\") }", 5), None);
+        assert_eq!(kind("{ a(x: \"\"\"a\\u0000b\"\"\") }", 5), None);
+        assert_eq!(kind("{ a(x: \"\\u0001\") } # \0", 5), None);
     }
 
     #[test]
