@@ -67,13 +67,15 @@ fn reply(status: StatusCode, media: MediaType, body: &Json) -> Response {
 /// breaks a limit): 400 for graphql-response+json, 200 with `errors` for application/json,
 /// as the GraphQL-over-HTTP spec asks.
 fn request_error(media: MediaType, errors: &[ServerError]) -> Response {
-    let status = if media == MediaType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    reply(status, media, &json!({ "errors": errors }))
+    reply(request_error_status(media), media, &json!({ "errors": errors }))
+}
+
+fn request_error_status(media: MediaType) -> StatusCode {
+    if media == MediaType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK }
 }
 
 fn bad_request(media: MediaType, message: &str) -> Response {
-    let status = if media == MediaType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    reply(status, media, &error_body(message, "BAD_REQUEST"))
+    reply(request_error_status(media), media, &error_body(message, "BAD_REQUEST"))
 }
 
 /// The GraphQL request in a POST body, each parameter checked for its type.
