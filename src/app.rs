@@ -13,6 +13,23 @@ use crate::events;
 use crate::graphql::{self, ApiState};
 use crate::http::{self, AppState, HttpSettings};
 
+/// Logs every panic with where it happened, through the same log as everything else. The
+/// request or WebSocket operation it happened in is answered with an internal error
+/// (`http::catch_panic`); the log is where the cause is found.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
+        tracing::error!(target: "kontor::panic", %thread, %location, "panicked at {location}: {message}");
+    }));
+}
+
 /// Prepares the database and builds the application state.
 pub async fn build(global: &Global) -> anyhow::Result<AppState> {
     setup::prepare(&global.database_url).await?;

@@ -53,6 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global.log_format);
+    kontor::app::install_panic_hook();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

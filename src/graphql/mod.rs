@@ -10,7 +10,9 @@ pub mod current_rights;
 pub mod custom_fields;
 pub mod deal;
 pub mod filters;
+pub mod guard;
 pub mod lead;
+pub mod lexer;
 pub mod lifecycle;
 pub mod loaders;
 pub mod mutation;
@@ -94,7 +96,9 @@ pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {
     Schema::build(QueryRoot::default(), MutationRoot::default(), subscription::SubscriptionRoot)
         .data(state)
         .data(bus)
+        .data(subscription::SharedCounters::default())
         .limit_depth(MAX_DEPTH)
+        .extension(guard::DocumentGuard)
         .extension(cost::CostLimit)
         .extension(current_rights::CurrentRights)
         .finish()

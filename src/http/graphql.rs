@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Data, Request};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql::{Data, Request, ServerError};
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Query, State};
@@ -16,10 +15,11 @@ use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
-use super::AppState;
+use super::{AppState, ws_guard};
 use crate::domain::{Actor, DomainError, auth};
 use crate::events::access;
 use crate::graphql::current_rights::Session;
+use crate::graphql::guard;
 use crate::graphql::loaders::{RequestLoader, request_loader};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -64,65 +64,55 @@ fn reply(status: StatusCode, media: MediaType, body: &Json) -> Response {
     (status, [(header::CONTENT_TYPE, media.content_type())], bytes).into_response()
 }
 
-/// A request that cannot run: 400 for graphql-response+json, 400 too for malformed JSON
-/// bodies under application/json (the spec allows nothing else there).
-/// Input values are parsed recursively; like the document parser's limit, this bounds how
-/// deep variables may nest (filters nest through `and`/`or`/`not`).
-const MAX_VARIABLE_DEPTH: usize = 32;
-
-/// Input literals in a document nest as deep as the client likes, and are parsed
-/// recursively; selections are limited to `MAX_DEPTH` anyway, so 48 levels of `{`/`[` leave
-/// room for any real query.
-const MAX_DOCUMENT_NESTING: usize = 48;
-
-/// Whether `{`, `[` and `(` nest deeper than `max` outside strings and comments.
-fn document_too_deep(doc: &str, max: usize) -> bool {
-    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
-    for c in doc.chars() {
-        if in_comment {
-            in_comment = c != '\n';
-        } else if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-        } else {
-            match c {
-                '#' => in_comment = true,
-                '"' => in_string = true,
-                '{' | '[' | '(' => {
-                    depth += 1;
-                    if depth > max {
-                        return true;
-                    }
-                }
-                '}' | ']' | ')' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-    }
-    false
+/// A request that never ran (malformed body or parameters, a document that does not parse or
+/// breaks a limit): 400 for graphql-response+json, 200 with `errors` for application/json,
+/// as the GraphQL-over-HTTP spec asks.
+fn request_error(media: MediaType, errors: &[ServerError]) -> Response {
+    reply(request_error_status(media), media, &json!({ "errors": errors }))
 }
 
-fn too_deep(v: &Json, max: usize) -> bool {
-    let mut stack = vec![(v, 1usize)];
-    while let Some((v, depth)) = stack.pop() {
-        if depth > max {
-            return true;
-        }
-        match v {
-            Json::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
-            Json::Object(o) => stack.extend(o.values().map(|x| (x, depth + 1))),
-            _ => {}
-        }
-    }
-    false
+fn request_error_status(media: MediaType) -> StatusCode {
+    if media == MediaType::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK }
 }
 
 fn bad_request(media: MediaType, message: &str) -> Response {
-    reply(StatusCode::BAD_REQUEST, media, &error_body(message, "BAD_REQUEST"))
+    reply(request_error_status(media), media, &error_body(message, "BAD_REQUEST"))
+}
+
+/// The GraphQL request in a POST body, each parameter checked for its type.
+fn graphql_request(value: Json) -> Result<Request, String> {
+    let Json::Object(mut body) = value else {
+        return Err("the body must be a JSON object with a `query`".into());
+    };
+    let query = match body.remove("query") {
+        Some(Json::String(q)) => q,
+        Some(_) => return Err("`query` must be a string".into()),
+        None => return Err("`query` is required".into()),
+    };
+    let mut request = Request::new(query);
+    match body.remove("operationName") {
+        None | Some(Json::Null) => {}
+        Some(Json::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err("`operationName` must be a string".into()),
+    }
+    match body.remove("variables") {
+        None | Some(Json::Null) => {}
+        Some(v @ Json::Object(_)) => request = request.variables(variables(v)?),
+        Some(_) => return Err("`variables` must be a JSON object".into()),
+    }
+    // Kontor reads no request extensions, but a malformed map is still a malformed request.
+    match body.remove("extensions") {
+        None | Some(Json::Null | Json::Object(_)) => {}
+        Some(_) => return Err("`extensions` must be a JSON object".into()),
+    }
+    Ok(request)
+}
+
+fn variables(v: Json) -> Result<async_graphql::Variables, String> {
+    if guard::json_too_deep(&v, guard::MAX_VARIABLE_DEPTH) {
+        return Err(guard::variables_error().message);
+    }
+    Ok(async_graphql::Variables::from_json(v))
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, DomainError> {
@@ -160,35 +150,20 @@ fn connection_data(state: &AppState, actor: Actor) -> Data {
     data
 }
 
-/// The operation a document would run, if it parses.
-fn operation_type(request: &Request) -> Result<Option<OperationType>, String> {
-    let doc = async_graphql::parser::parse_query(&request.query).map_err(|e| e.to_string())?;
-    let op = match &request.operation_name {
-        Some(name) => doc.operations.iter().find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str())).map(|(_, o)| o),
-        None => doc.operations.iter().next().map(|(_, o)| o),
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: MediaType,
+    mut request: Request,
+    is_get: bool,
+) -> Response {
+    // Before authentication: the text check is what keeps an anonymous document from
+    // overflowing the parser's stack.
+    let doc = match guard::parse(&request.query) {
+        Ok(doc) => doc,
+        Err(e) => return request_error(media, &[e]),
     };
-    Ok(op.map(|o| o.node.ty))
-}
-
-async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, request: Request, is_get: bool) -> Response {
-    if document_too_deep(&request.query, MAX_DOCUMENT_NESTING) {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            media,
-            &json!({ "errors": [{ "message": "the document nests too deeply (at most 48 levels of braces and brackets)",
-                                  "extensions": { "code": "GRAPHQL_PARSE_FAILED" } }] }),
-        );
-    }
-    let is_mutation = match operation_type(&request) {
-        Err(e) => {
-            return reply(
-                StatusCode::BAD_REQUEST,
-                media,
-                &json!({ "errors": [{ "message": e, "extensions": { "code": "GRAPHQL_PARSE_FAILED" } }] }),
-            );
-        }
-        Ok(ty) => ty == Some(OperationType::Mutation),
-    };
+    let is_mutation = guard::operation_type(&doc, request.operation_name.as_deref()) == Some(OperationType::Mutation);
     if is_mutation && is_get {
         let mut resp =
             reply(StatusCode::METHOD_NOT_ALLOWED, media, &error_body("mutations need POST", "METHOD_NOT_ALLOWED"));
@@ -199,6 +174,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, media: MediaType, reques
         Ok(a) => a,
         Err(e) => return unauthenticated(media, e),
     };
+    request.set_parsed_query(doc);
     // Mutation fields run one after another and change rows, so a cache would answer a later
     // field with what an earlier one read; queries cache (prefetching relies on it).
     let request = request.data(loader(state, &actor, !is_mutation)).data(actor);
@@ -242,18 +218,9 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(v) => v,
         Err(e) => return bad_request(media, &format!("the body is not valid JSON: {e}")),
     };
-    if !value.is_object() {
-        return bad_request(media, "the body must be a JSON object with a `query`");
-    }
-    if !value.get("query").is_some_and(Json::is_string) {
-        return bad_request(media, "`query` must be a string");
-    }
-    if value.get("variables").is_some_and(|v| too_deep(v, MAX_VARIABLE_DEPTH)) {
-        return bad_request(media, "`variables` nest too deeply (at most 32 levels)");
-    }
-    let request: Request = match serde_json::from_value(value) {
+    let request = match graphql_request(value) {
         Ok(r) => r,
-        Err(e) => return bad_request(media, &format!("malformed GraphQL request: {e}")),
+        Err(message) => return bad_request(media, &message),
     };
     execute(&state, &headers, media, request, false).await
 }
@@ -285,10 +252,10 @@ pub async fn get(State(state): State<AppState>, parts: Parts) -> Response {
     }
     if let Some(vars) = params.get("variables").filter(|v| !v.is_empty()) {
         match serde_json::from_str::<Json>(vars) {
-            Ok(v) if too_deep(&v, MAX_VARIABLE_DEPTH) => {
-                return bad_request(media, "`variables` nest too deeply (at most 32 levels)");
-            }
-            Ok(v @ Json::Object(_)) => request = request.variables(async_graphql::Variables::from_json(v)),
+            Ok(v @ Json::Object(_)) => match variables(v) {
+                Ok(v) => request = request.variables(v),
+                Err(message) => return bad_request(media, &message),
+            },
             _ => return bad_request(media, "`variables` must be a JSON object"),
         }
     }
@@ -304,25 +271,35 @@ const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(20);
 const SOCKET_BUFFER: usize = 256;
 
 async fn websocket(state: AppState, parts: &mut Parts) -> Response {
+    use async_graphql::http::WsMessage;
     use axum::extract::ws::{CloseFrame, Message};
     use futures_util::{SinkExt, StreamExt};
 
-    let protocol = match GraphQLProtocol::from_request_parts(parts, &state).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
+    let Some(protocol) = ws_guard::protocol(&parts.headers) else {
+        return StatusCode::BAD_REQUEST.into_response();
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &state).await {
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
-    let schema = state.schema.clone();
+    let executor = ws_guard::ConnectionExecutor::new(state.schema.clone());
+    let message_limit = state.settings.body_limit;
     // Small socket buffers: most sockets sit idle, and the 128 KiB defaults dominated the
-    // memory of an idle subscription (docs/benchmarks.md).
-    let upgrade = upgrade.read_buffer_size(4 * 1024).write_buffer_size(4 * 1024).max_write_buffer_size(1024 * 1024);
+    // memory of an idle subscription (docs/benchmarks.md). A message may be as large as an
+    // HTTP body, no larger.
+    let upgrade = upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(message_limit)
+        .max_frame_size(message_limit);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
         let (mut socket_tx, socket_rx) = socket.split();
         // One writer owns the socket; GraphQL messages and keepalive pings both go through it.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(SOCKET_BUFFER);
+        // Set when the writer is done (it sent a close frame, or the client is gone): the
+        // reading side stops then too, so the connection ends.
+        let (closed_tx, closed_rx) = tokio::sync::watch::channel(false);
         let writer = tokio::spawn(async move {
             let mut ping = tokio::time::interval(KEEPALIVE);
             ping.tick().await;
@@ -336,25 +313,18 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                     break;
                 }
             }
+            closed_tx.send_replace(true);
         });
         // Weak: the access watcher must not keep a finished connection's writer alive.
         let closer = tx.downgrade();
-        let sink = futures_util::sink::unfold(tx, |tx, msg: Message| async move {
-            // A failed init means a missing or bad token: say so with 4401.
-            let msg = match msg {
-                Message::Close(Some(frame)) if frame.code == 1002 && frame.reason.starts_with(UNAUTHORIZED) => {
-                    Message::Close(Some(CloseFrame { code: 4401, reason: frame.reason }))
-                }
-                other => other,
-            };
-            tx.send(msg).await.map_err(|_| axum::Error::new("socket closed"))?;
-            Ok::<_, axum::Error>(tx)
-        });
+        let (init_seen, init_deadline) = ws_guard::init_deadline(tx.downgrade());
+        let incoming = ws_guard::client_messages(socket_rx, tx.downgrade(), closed_rx, protocol, message_limit);
         // Set once the connection is authenticated; ends it when access changes.
         let watcher: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>> = Arc::default();
         let watcher_slot = watcher.clone();
-        GraphQLWebSocket::new_with_pair(sink, socket_rx, schema, protocol)
+        let messages = async_graphql::http::WebSocket::from_message_stream(executor, incoming, protocol)
             .on_connection_init(move |payload| async move {
+                let _ = init_seen.send(());
                 let token = payload
                     .get("Authorization")
                     .or_else(|| payload.get("authorization"))
@@ -386,8 +356,24 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                 data.insert(session);
                 Ok(data)
             })
-            .serve()
-            .await;
+            .map(|msg| match msg {
+                WsMessage::Text(text) => Message::Text(text.into()),
+                // A failed init means a missing or bad token: say so with 4401.
+                WsMessage::Close(1002, reason) if reason.starts_with(UNAUTHORIZED) => {
+                    Message::Close(Some(ws_guard::close_frame(4401, &reason)))
+                }
+                WsMessage::Close(code, reason) => Message::Close(Some(ws_guard::close_frame(code, &reason))),
+            });
+        {
+            futures_util::pin_mut!(messages);
+            while let Some(msg) = messages.next().await {
+                if tx.send(msg).await.is_err() {
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        init_deadline.abort();
         if let Some(handle) = watcher.lock().unwrap_or_else(|e| e.into_inner()).take() {
             handle.abort();
         }

@@ -2,6 +2,9 @@
 //! WebSocket endpoint (graphql-transport-ws and legacy graphql-ws), health and metrics.
 
 mod graphql;
+mod ws_guard;
+
+pub use ws_guard::{CONNECTION_INIT_TIMEOUT, MAX_SUBSCRIPTIONS};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +59,30 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
         .layer(cors(&settings.cors_origins))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(catch_panic))
         .with_state(state)
+}
+
+/// Ends a request that panicked with a 500 and a GraphQL error body, instead of a connection
+/// closed without an answer. Resolvers run inside the handler's future, so their panics are
+/// caught here too; the panic hook (`app::install_panic_hook`) has logged where it happened.
+pub async fn catch_panic(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!("a request panicked; answered 500");
+            let body = serde_json::json!({
+                "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }]
+            });
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+    }
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
@@ -86,6 +112,8 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Says ready or not and nothing more: the cause (which may name hosts, users or database
+/// internals) goes to the log, not to whoever can reach the endpoint.
 async fn readyz(State(state): State<AppState>) -> Response {
     use diesel_async::RunQueryDsl;
     let check = async {
@@ -94,8 +122,14 @@ async fn readyz(State(state): State<AppState>) -> Response {
     };
     match tokio::time::timeout(Duration::from_secs(3), check).await {
         Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
-        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("database unreachable: {e}")).into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database check timed out").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready: the database check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database check timed out");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        }
     }
 }
 
