@@ -5,12 +5,12 @@
 //! is closed with 4401; one whose rights changed is closed with 4403, on which graphql-ws
 //! clients reconnect and resubscribe under the new rights (`after` replays what they missed).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use tokio::sync::{OnceCell, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 
 use super::Bus;
+use super::rounds::Rounds;
 use crate::db::Pool;
 use crate::domain::{Actor, DomainError, auth};
 
@@ -65,7 +65,7 @@ pub fn verdict(before: &Actor, now: &Checked) -> Verdict {
 /// a time, so a change seen by thousands of connections cannot take the request pool.
 #[derive(Clone)]
 pub struct Rechecks {
-    inner: Arc<Mutex<Round>>,
+    answers: Rounds<String, Checked>,
     permits: Arc<Semaphore>,
 }
 
@@ -76,27 +76,13 @@ const CHECK_ATTEMPTS: usize = 3;
 
 impl Default for Rechecks {
     fn default() -> Self {
-        Rechecks { inner: Arc::default(), permits: Arc::new(Semaphore::new(CONCURRENT_CHECKS)) }
+        Rechecks { answers: Rounds::default(), permits: Arc::new(Semaphore::new(CONCURRENT_CHECKS)) }
     }
-}
-
-#[derive(Default)]
-struct Round {
-    seq: i64,
-    checks: HashMap<String, Arc<OnceCell<Checked>>>,
 }
 
 impl Rechecks {
     pub async fn check(&self, pool: &Pool, token: &str, seq: i64) -> Checked {
-        let cell = {
-            let mut round = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            if seq > round.seq {
-                // A newer change: earlier answers may be stale.
-                round.seq = seq;
-                round.checks.clear();
-            }
-            round.checks.entry(token.to_owned()).or_default().clone()
-        };
+        let cell = self.answers.cell(token.to_owned(), seq);
         cell.get_or_init(|| async {
             let Ok(_permit) = self.permits.acquire().await else { return Checked::Failed };
             let Ok(mut conn) = pool.get().await else { return Checked::Failed };
@@ -115,10 +101,7 @@ impl Rechecks {
 
     /// Forgets a failed answer so the next attempt asks again.
     fn forget_failure(&self, token: &str, seq: i64) {
-        let mut round = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if round.seq == seq && round.checks.get(token).is_some_and(|c| matches!(c.get(), Some(Checked::Failed))) {
-            round.checks.remove(token);
-        }
+        self.answers.forget_if(&token.to_owned(), seq, |c| matches!(c, Checked::Failed));
     }
 }
 

@@ -9,6 +9,7 @@ pub mod access;
 pub mod bus;
 pub mod facts;
 pub mod relay;
+pub mod rounds;
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;

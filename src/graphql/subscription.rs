@@ -13,9 +13,12 @@ use tokio::sync::broadcast::error::RecvError;
 use super::timeline::{ElementRef, ElementTypeGql};
 use super::{GqlResult, actor, conn};
 use crate::db::Pool;
+use crate::domain::counters::{self, Counters};
 use crate::domain::models::{Company, Contact, Deal, Lead, TimelineEntry};
-use crate::domain::{Actor, DomainError, ElementType, elements, outbox, visibility};
+use crate::domain::permissions::Rights;
+use crate::domain::{Actor, DomainError, DomainResult, ElementType, elements, outbox, visibility};
 use crate::events::access::Gate;
+use crate::events::rounds::Rounds;
 use crate::events::{Bus, Event, Interrupted};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -258,32 +261,47 @@ fn bus(ctx: &Context<'_>) -> GqlResult<Bus> {
     ctx.data::<Bus>().cloned().map_err(|_| async_graphql::Error::new("events are not available"))
 }
 
+/// Counters recomputed once per COUNTERS event, user and viewer on this instance, however
+/// many widgets show them; the answer carries the rights it was computed with.
+pub type SharedCounters = Rounds<(i64, i64), (Arc<Rights>, Option<Counters>)>;
+
 /// The user's counters at once, then recomputed on every COUNTERS event naming the user
 /// (written by the database when a write changes them, and by the ticker when a deadline
 /// passes or the user's day ends); yields only changed figures.
 fn counters_stream(
     user: crate::domain::models::User,
-    rights: Arc<crate::domain::permissions::Rights>,
+    rights: Arc<Rights>,
     pool: crate::db::Pool,
     bus: Bus,
     gate: Option<Gate>,
+    shared: SharedCounters,
 ) -> impl Stream<Item = Result<super::activity::CountersGql, async_graphql::Error>> {
-    use crate::domain::counters::{self, Counters};
     struct State {
         user: crate::domain::models::User,
-        rights: Arc<crate::domain::permissions::Rights>,
+        rights: Arc<Rights>,
         pool: crate::db::Pool,
         rx: tokio::sync::broadcast::Receiver<Arc<Event>>,
         gate: Option<Gate>,
         last: Option<Counters>,
+        shared: SharedCounters,
+    }
+    async fn compute(st: &State) -> DomainResult<Counters> {
+        let mut conn = st.pool.get().await?;
+        counters::compute(&mut conn, &st.user, &st.rights, chrono::Utc::now()).await
     }
     let rx = bus.subscribe();
-    futures_util::stream::unfold(State { user, rights, pool, rx, gate, last: None }, |mut st| async move {
+    let state = State { user, rights, pool, rx, gate, last: None, shared };
+    futures_util::stream::unfold(state, |mut st| async move {
         loop {
+            // The event that made us recompute, when the answer may be shared with every
+            // other widget of this user and viewer; the first figures and a lagged receiver
+            // compute on their own.
+            let mut round = None;
             if st.last.is_some() {
                 loop {
                     match st.rx.recv().await {
                         Ok(e) if e.action == outbox::COUNTERS && outbox::counters_concern(&e.payload, st.user.id) => {
+                            round = Some(e.seq);
                             break;
                         }
                         // Nothing more under rights that may be gone (see `events`).
@@ -301,11 +319,24 @@ fn counters_stream(
                     }
                 }
             }
-            let computed = async {
-                let mut conn = st.pool.get().await.map_err(DomainError::from)?;
-                counters::compute(&mut conn, &st.user, &st.rights, chrono::Utc::now()).await
-            }
-            .await;
+            let computed = match round {
+                None => compute(&st).await,
+                Some(seq) => {
+                    let cell = st.shared.cell((st.user.id, st.rights.user_id), seq);
+                    let (rights, counters) = cell
+                        .get_or_init(|| async {
+                            let counters = compute(&st).await.map_err(|e| e.log_internal("computing counters"));
+                            (st.rights.clone(), counters.ok())
+                        })
+                        .await;
+                    match counters {
+                        // Computed for this viewer's rights as they are now: ours too.
+                        Some(c) if rights.same_as(&st.rights) => Ok(c.clone()),
+                        Some(_) => compute(&st).await,
+                        None => Err(DomainError::Internal(anyhow::anyhow!("counters could not be computed"))),
+                    }
+                }
+            };
             match computed {
                 Ok(c) => {
                     let changed = st.last.as_ref().is_none_or(|l| !l.same_figures(&c));
@@ -372,7 +403,8 @@ impl SubscriptionRoot {
     {
         let user = super::activity::counter_user(ctx, user_id).await?;
         let pool = ctx.data::<super::ApiState>()?.pool.clone();
-        Ok(counters_stream(user, actor(ctx)?.rights.clone(), pool, bus(ctx)?, gate(ctx)))
+        let shared = ctx.data::<SharedCounters>()?.clone();
+        Ok(counters_stream(user, actor(ctx)?.rights.clone(), pool, bus(ctx)?, gate(ctx), shared))
     }
 
     /// Every new history entry of one element, or (without `element`) of every element the
