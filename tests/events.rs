@@ -353,3 +353,38 @@ async fn a_history_event_costs_the_same_statements_for_one_or_many_subscribers()
     assert_eq!(one, five, "statements for one subscriber vs five");
     assert_eq!(unseen_one, unseen_five, "statements for one subscriber vs five");
 }
+
+#[tokio::test]
+async fn a_counters_change_costs_the_same_statements_for_one_or_many_widgets() {
+    let s = TestServer::start().await;
+    let q = "subscription { countersChanged { deals { idle } } }";
+    let deal = "mutation { createDeal(input: { title: \"Idle deal\" }) { id } }";
+    async fn shows(ws: &mut Ws, idle: i64) -> bool {
+        while let Some(msg) = next_within(ws, Duration::from_secs(10)).await {
+            assert_eq!(msg["type"], "next", "{msg}");
+            if msg["payload"]["data"]["countersChanged"]["deals"]["idle"] == idle {
+                return true;
+            }
+        }
+        false
+    }
+    // Statements from one write until every widget shows its effect.
+    async fn cost(s: &TestServer, subs: &mut [Ws], deal: &str, idle: i64) -> u64 {
+        let before = s.statements();
+        s.ok(deal, json!({})).await;
+        for ws in subs.iter_mut() {
+            assert!(shows(ws, idle).await, "a widget missed idle = {idle}");
+        }
+        s.statements() - before
+    }
+    let mut subs = vec![subscribe(&s, &s.token, q, json!({})).await];
+    assert!(shows(&mut subs[0], 0).await);
+    let one = cost(&s, &mut subs, deal, 1).await;
+    for _ in 0..4 {
+        let mut ws = subscribe(&s, &s.token, q, json!({})).await;
+        assert!(shows(&mut ws, 1).await);
+        subs.push(ws);
+    }
+    let five = cost(&s, &mut subs, deal, 2).await;
+    assert_eq!(one, five, "statements for one widget vs five");
+}
