@@ -6,42 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{TestServer, Ws, next_within, subscribe};
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn subscribe(s: &TestServer, token: &str, query: &str, variables: Value) -> Ws {
-    let mut req = format!("ws://{}/graphql", s.addr).into_client_request().unwrap();
-    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    ws.send(Message::Text(init.to_string().into())).await.unwrap();
-    let ack = next_within(&mut ws, Duration::from_secs(10)).await.expect("ack");
-    assert_eq!(ack["type"], "connection_ack");
-    let sub = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
-    ws.send(Message::Text(sub.to_string().into())).await.unwrap();
-    ws
-}
-
-/// The next protocol message (pings skipped), or None after `wait` without one.
-async fn next_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
-    loop {
-        let msg = tokio::time::timeout(wait, ws.next()).await.ok()??.ok()?;
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == "ping" || v["type"] == "pong" {
-                continue;
-            }
-            return Some(v);
-        }
-    }
-}
 
 /// The next `n` events of `field`; any error fails the test.
 async fn take(ws: &mut Ws, n: usize, field: &str) -> Vec<Value> {
@@ -127,7 +95,7 @@ async fn copies(conn: &mut AsyncPgConnection, n: i64) {
 async fn numbering_continues_after_every_event_is_pruned() {
     let s = TestServer::start().await;
     let mut conn = AsyncPgConnection::establish(&s.db.url).await.unwrap();
-    let mut running = subscribe(&s, &s.token, CHANGES, json!({ "after": "0" })).await;
+    let mut running = subscribe(s.addr, &s.token, CHANGES, json!({ "after": "0" })).await;
     for i in 0..3 {
         lead(&s, &format!("before {i}")).await;
     }
@@ -150,12 +118,12 @@ async fn numbering_continues_after_every_event_is_pruned() {
     assert!(after.iter().all(|e| seq(e) > last_before), "numbers went backwards: {after:?} after {last_before}");
 
     // A client resuming from the last id it saw before the prune gets the same events.
-    let mut resumed = subscribe(&s, &s.token, CHANGES, json!({ "after": last_before.to_string() })).await;
+    let mut resumed = subscribe(s.addr, &s.token, CHANGES, json!({ "after": last_before.to_string() })).await;
     let replayed = take(&mut resumed, 2, "elementChanged").await;
     assert_eq!(replayed.iter().map(seq).collect::<Vec<_>>(), after.iter().map(seq).collect::<Vec<_>>());
 
     // One resuming from before pruned events is told, not handed a silent gap.
-    let mut stale = subscribe(&s, &s.token, CHANGES, json!({ "after": before[0]["eventId"] })).await;
+    let mut stale = subscribe(s.addr, &s.token, CHANGES, json!({ "after": before[0]["eventId"] })).await;
     let msg = next_within(&mut stale, Duration::from_secs(10)).await.unwrap();
     assert_eq!(msg["payload"]["errors"][0]["extensions"]["code"], "EVENTS_PRUNED", "{msg}");
     let resume: i64 = msg["payload"]["errors"][0]["extensions"]["after"].as_str().unwrap().parse().unwrap();
@@ -180,7 +148,7 @@ async fn a_replay_longer_than_a_page_is_complete_and_in_order() {
     assert_eq!(want.len() as i64, n);
 
     let q = "subscription($after: String) { elementChanged(after: $after) { eventId } }";
-    let mut ws = subscribe(&s, &s.token, q, json!({ "after": created[0].to_string() })).await;
+    let mut ws = subscribe(s.addr, &s.token, q, json!({ "after": created[0].to_string() })).await;
     let got: Vec<i64> = take(&mut ws, want.len(), "elementChanged").await.iter().map(seq).collect();
     assert_eq!(got, want);
 }
@@ -196,7 +164,7 @@ async fn a_subscriber_too_slow_to_keep_up_is_told_where_to_resume() {
     let heavy = format!(
         "subscription {{ elementChanged(types: [LEAD]) {{ eventId element {{ ... on Lead {{ {fields} }} }} }} }}"
     );
-    let mut slow = subscribe(&s, &s.token, &heavy, json!({})).await;
+    let mut slow = subscribe(s.addr, &s.token, &heavy, json!({})).await;
     // The subscription is live once it hears of a write made after it started.
     let mut live = false;
     for _ in 0..20 {
@@ -243,7 +211,7 @@ async fn a_subscriber_too_slow_to_keep_up_is_told_where_to_resume() {
 
     // Resuming there delivers the rest.
     let light = "subscription($after: String) { elementChanged(after: $after, types: [LEAD]) { eventId } }";
-    let mut resumed = subscribe(&s, &s.token, light, json!({ "after": resume.to_string() })).await;
+    let mut resumed = subscribe(s.addr, &s.token, light, json!({ "after": resume.to_string() })).await;
     let rest: Vec<i64> = want.iter().copied().filter(|s| *s > resume).collect();
     let got: Vec<i64> = take(&mut resumed, rest.len(), "elementChanged").await.iter().map(seq).collect();
     assert_eq!(got, rest);
@@ -324,7 +292,7 @@ async fn a_history_event_costs_the_same_statements_for_one_or_many_subscribers()
         panic!("subscriptions never started");
     }
 
-    let mut subs = vec![subscribe(&s, &token, q, json!({})).await];
+    let mut subs = vec![subscribe(s.addr, &token, q, json!({})).await];
     warm(&s, &mut subs, add, &mine).await;
     // Someone else's element: loaded, decided, not delivered.
     let unseen_one = {
@@ -337,7 +305,7 @@ async fn a_history_event_costs_the_same_statements_for_one_or_many_subscribers()
     let one = cost(&s, &mut subs, add, comment(&mine, "one"), "one").await;
 
     for _ in 0..4 {
-        subs.push(subscribe(&s, &token, q, json!({})).await);
+        subs.push(subscribe(s.addr, &token, q, json!({})).await);
     }
     warm(&s, &mut subs, add, &mine).await;
     let unseen_five = {
@@ -377,11 +345,11 @@ async fn a_counters_change_costs_the_same_statements_for_one_or_many_widgets() {
         }
         s.statements() - before
     }
-    let mut subs = vec![subscribe(&s, &s.token, q, json!({})).await];
+    let mut subs = vec![subscribe(s.addr, &s.token, q, json!({})).await];
     assert!(shows(&mut subs[0], 0).await);
     let one = cost(&s, &mut subs, deal, 1).await;
     for _ in 0..4 {
-        let mut ws = subscribe(&s, &s.token, q, json!({})).await;
+        let mut ws = subscribe(s.addr, &s.token, q, json!({})).await;
         assert!(shows(&mut ws, 1).await);
         subs.push(ws);
     }

@@ -5,40 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PrivateRedis, TestServer};
-use futures_util::{SinkExt, StreamExt};
+use common::{PrivateRedis, TestServer, Ws, next_within, subscribe};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn subscribe(addr: std::net::SocketAddr, token: &str, query: &str, variables: Value) -> Ws {
-    let mut req = format!("ws://{addr}/graphql").into_client_request().unwrap();
-    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    ws.send(Message::Text(init.to_string().into())).await.unwrap();
-    let ack = next(&mut ws).await.expect("ack");
-    assert_eq!(ack["type"], "connection_ack");
-    let sub = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
-    ws.send(Message::Text(sub.to_string().into())).await.unwrap();
-    ws
-}
-
-/// The next protocol message (pings skipped), or None after `wait` without one.
-async fn next_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
-    loop {
-        let msg = tokio::time::timeout(wait, ws.next()).await.ok()??.ok()?;
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == "ping" || v["type"] == "pong" {
-                continue;
-            }
-            return Some(v);
-        }
-    }
-}
 
 async fn next(ws: &mut Ws) -> Option<Value> {
     next_within(ws, Duration::from_secs(10)).await

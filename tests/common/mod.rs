@@ -310,3 +310,40 @@ impl Drop for PrivateRedis {
         self.stop();
     }
 }
+
+/// A graphql-transport-ws client socket.
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a graphql-transport-ws socket to `addr`, authenticates with `token` and sends one
+/// subscription (id "1").
+pub async fn subscribe(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Ws {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}/graphql").into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+    ws.send(Message::Text(init.to_string().into())).await.unwrap();
+    let ack = next_within(&mut ws, Duration::from_secs(10)).await.expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+    let sub = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
+    ws.send(Message::Text(sub.to_string().into())).await.unwrap();
+    ws
+}
+
+/// The next protocol message (pings skipped), or None after `wait` without one.
+pub async fn next_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(wait, ws.next()).await.ok()??.ok()?;
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "ping" || v["type"] == "pong" {
+                continue;
+            }
+            return Some(v);
+        }
+    }
+}
