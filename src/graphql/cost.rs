@@ -3,13 +3,10 @@
 //! with `first`/`last`) costs `CONNECTION_COST` plus its page size times its selections, so
 //! nested lists multiply. A document over `MAX_COMPLEXITY` is refused before anything runs.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
 use async_graphql::parser::types::{Field, VariableDefinition};
-use async_graphql::{Positioned, ServerError, ValidationResult, VisitorContext};
+use async_graphql::{Positioned, Response, ServerError, VisitorContext};
 
-use super::MAX_COMPLEXITY;
+use super::{MAX_COMPLEXITY, MAX_DEPTH};
 use crate::domain::query::{DEFAULT_PAGE, MAX_PAGE};
 
 /// The fixed part of a connection's cost: its statement (one per list and nesting level,
@@ -51,47 +48,51 @@ pub fn list(
     connection(arg("first"), arg("last"), child_complexity)
 }
 
-/// Refuses documents over `MAX_COMPLEXITY` with a GraphQL error that says what they cost
-/// and what to change (`extensions.code` GRAPHQL_VALIDATION_FAILED, with `cost` and
-/// `maxCost`).
-pub struct CostLimit;
-
-impl ExtensionFactory for CostLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CostLimit)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for CostLimit {
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        if result.complexity > MAX_COMPLEXITY {
-            return Err(vec![too_costly(result.complexity)]);
+/// async-graphql refuses a document over the schema's complexity or depth limit with a bare
+/// message and no code; the transports (HTTP handler, WebSocket executor) pass every
+/// response through this, which says what the limit is and what to change. (A validation
+/// extension could report the exact cost, but any extension puts every field of every
+/// request through async-graphql's extension chain, which cost a tenth of the throughput.)
+pub fn explain_limits(response: &mut Response) {
+    for e in &mut response.errors {
+        if !e.path.is_empty() || e.extensions.is_some() {
+            continue;
         }
-        Ok(result)
+        if e.message == "Query is too complex." {
+            *e = too_costly();
+        } else if e.message == "Query is nested too deep." {
+            *e = too_deep();
+        }
     }
 }
 
-fn too_costly(cost: usize) -> ServerError {
-    let mut e = ServerError::new(
-        format!(
-            "the query costs at least {cost}, more than the limit of {MAX_COMPLEXITY}: each list counts its page \
-             size (`first`/`last`, default {DEFAULT_PAGE}) times what it selects per row, so ask for smaller \
-             pages, especially of nested lists"
-        ),
-        None,
-    );
+fn with_code(message: String, code: &str, limit: (&str, usize)) -> ServerError {
+    let mut e = ServerError::new(message, None);
     let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "GRAPHQL_VALIDATION_FAILED");
-    ext.set("cost", i64::try_from(cost).unwrap_or(i64::MAX));
-    ext.set("maxCost", i64::try_from(MAX_COMPLEXITY).unwrap_or(i64::MAX));
+    ext.set("code", code);
+    ext.set(limit.0, i64::try_from(limit.1).unwrap_or(i64::MAX));
     e.extensions = Some(ext);
     e
+}
+
+fn too_deep() -> ServerError {
+    with_code(
+        format!("the query nests deeper than {MAX_DEPTH} levels of fields"),
+        "GRAPHQL_VALIDATION_FAILED",
+        ("maxDepth", MAX_DEPTH),
+    )
+}
+
+fn too_costly() -> ServerError {
+    with_code(
+        format!(
+            "the query costs more than the limit of {MAX_COMPLEXITY}: each list counts its page size \
+             (`first`/`last`, default {DEFAULT_PAGE}) times what it selects per row, so ask for smaller pages, \
+             especially of nested lists"
+        ),
+        "GRAPHQL_VALIDATION_FAILED",
+        ("maxCost", MAX_COMPLEXITY),
+    )
 }
 
 #[cfg(test)]

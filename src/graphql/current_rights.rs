@@ -4,32 +4,24 @@
 //! the close, a query or mutation on the socket would still run with the rights the connection
 //! started with. So each operation resolves its token again, as every HTTP request does, and
 //! runs with what it gives now (one statement, `auth::actor_for_token`); a token that stopped
-//! working gets UNAUTHENTICATED.
+//! working gets UNAUTHENTICATED. The WebSocket's executor (`http::ws_guard`) calls
+//! [`refresh`] for every operation; it is not a schema extension, because any extension puts
+//! every field of every request through async-graphql's extension chain.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
-use async_graphql::{ErrorExtensions, Pos, Request, ServerError, ServerResult};
+use async_graphql::{ErrorExtensions, Pos, Request, ServerError};
 
-use super::ApiState;
 use super::loaders::request_loader;
+use crate::db::Pool;
 use crate::domain::{DomainError, auth};
 
 /// What a WebSocket connection keeps to act for its caller, in its connection data.
 #[derive(Clone)]
 pub struct Session {
     pub token: String,
+    pub pool: Pool,
     pub loader_delay: Duration,
-}
-
-/// The extension; HTTP requests (no `Session`) pass untouched.
-pub struct CurrentRights;
-
-impl ExtensionFactory for CurrentRights {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CurrentRights)
-    }
 }
 
 fn refused(e: &DomainError) -> ServerError {
@@ -40,25 +32,14 @@ fn refused(e: &DomainError) -> ServerError {
     async_graphql::Error::new(e.message()).extend_with(|_, ext| ext.set("code", code)).into_server_error(Pos::default())
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for CurrentRights {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let Some(session) = ctx.data_opt::<Session>() else {
-            return next.run(ctx, request).await;
-        };
-        let state = ctx.data::<ApiState>().map_err(|e| e.into_server_error(Pos::default()))?;
-        let actor = {
-            let mut conn = state.pool.get().await.map_err(|e| refused(&DomainError::from(e)))?;
-            auth::actor_for_token(&mut conn, &session.token).await.map_err(|e| refused(&e))?
-        };
-        // Request data wins over the connection's. A subscription keeps its loader as long as
-        // it runs, so the loader does not cache.
-        let loader = request_loader(state.pool.clone(), actor.clone(), session.loader_delay, false);
-        next.run(ctx, request.data(loader).data(actor)).await
-    }
+/// `request` with the caller's actor as the token gives it now, and a loader for it.
+pub async fn refresh(session: &Session, request: Request) -> Result<Request, ServerError> {
+    let actor = {
+        let mut conn = session.pool.get().await.map_err(|e| refused(&DomainError::from(e)))?;
+        auth::actor_for_token(&mut conn, &session.token).await.map_err(|e| refused(&e))?
+    };
+    // Request data wins over the connection's. A subscription keeps its loader as long as it
+    // runs, so the loader does not cache.
+    let loader = request_loader(session.pool.clone(), actor.clone(), session.loader_delay, false);
+    Ok(request.data(loader).data(actor))
 }

@@ -4,16 +4,14 @@
 //! level, on worker threads with a 2 MiB stack; one request that nests a few thousand levels
 //! would overflow it and abort the whole process. Every nesting a request can carry is
 //! bounded here, iteratively: brackets in the document text ([`lexer`]), fragment spreads
-//! that inline into each other (which the text does not show), and variables. The same
-//! checks run for HTTP (before the handler parses the document) and, through the
-//! [`DocumentGuard`] extension, on every path into the schema, WebSocket included.
+//! that inline into each other (which the text does not show), and variables. Both
+//! transports run [`check_request`] before the schema sees a request: the HTTP handler
+//! before it parses the document, the WebSocket's executor for every operation.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, Pos, Positioned, ServerError, ServerResult, Value, Variables};
+use async_graphql::{ErrorExtensionValues, Pos, Positioned, Request, ServerError, ServerResult, Value, Variables};
 
 use super::lexer;
 
@@ -271,32 +269,16 @@ pub fn variables_error() -> ServerError {
     error(format!("`variables` nest too deeply (at most {MAX_VARIABLE_DEPTH} levels)"), None, "BAD_REQUEST")
 }
 
-/// Runs the checks on every request the schema executes, whichever transport brought it:
-/// the text before the parser sees it, variables before anything converts them, and
-/// fragments before validation follows them.
-pub struct DocumentGuard;
-
-impl ExtensionFactory for DocumentGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGuard)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentGuard {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        check_text(query)?;
-        check_variables(variables, MAX_VARIABLE_DEPTH)?;
-        let doc = next.run(ctx, query, variables).await?;
-        check_fragments(&doc)?;
-        Ok(doc)
-    }
+/// Everything a request must pass before the schema sees it, whichever transport brought
+/// it (the HTTP handler and the WebSocket's executor both call this): the text before the
+/// parser sees it, fragments before validation follows them, variables before anything
+/// converts them. Returns the document, to be handed to the request so it is parsed once.
+/// Not a schema extension: any extension puts every field of every request through
+/// async-graphql's extension chain.
+pub fn check_request(request: &Request) -> ServerResult<ExecutableDocument> {
+    let doc = parse(&request.query)?;
+    check_variables(&request.variables, MAX_VARIABLE_DEPTH)?;
+    Ok(doc)
 }
 
 #[cfg(test)]

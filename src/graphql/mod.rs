@@ -98,9 +98,7 @@ pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {
         .data(bus)
         .data(subscription::SharedCounters::default())
         .limit_depth(MAX_DEPTH)
-        .extension(guard::DocumentGuard)
-        .extension(cost::CostLimit)
-        .extension(current_rights::CurrentRights)
+        .limit_complexity(MAX_COMPLEXITY)
         .finish()
 }
 

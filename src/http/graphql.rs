@@ -19,8 +19,8 @@ use super::{AppState, ws_guard};
 use crate::domain::{Actor, DomainError, auth};
 use crate::events::access;
 use crate::graphql::current_rights::Session;
-use crate::graphql::guard;
 use crate::graphql::loaders::{RequestLoader, request_loader};
+use crate::graphql::{cost, guard};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -159,7 +159,7 @@ async fn execute(
 ) -> Response {
     // Before authentication: the text check is what keeps an anonymous document from
     // overflowing the parser's stack.
-    let doc = match guard::parse(&request.query) {
+    let doc = match guard::check_request(&request) {
         Ok(doc) => doc,
         Err(e) => return request_error(media, &[e]),
     };
@@ -178,7 +178,8 @@ async fn execute(
     // Mutation fields run one after another and change rows, so a cache would answer a later
     // field with what an earlier one read; queries cache (prefetching relies on it).
     let request = request.data(loader(state, &actor, !is_mutation)).data(actor);
-    let response = state.schema.execute(request).await;
+    let mut response = state.schema.execute(request).await;
+    cost::explain_limits(&mut response);
     if is_mutation {
         state.wake.notify_one();
     }
@@ -342,7 +343,11 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
                     async_graphql::Error::new(format!("{UNAUTHORIZED}: {}", e.message()))
                 })?;
                 drop(conn);
-                let session = Session { token: token.clone(), loader_delay: state.settings.dataloader_delay };
+                let session = Session {
+                    token: token.clone(),
+                    pool: state.pool.clone(),
+                    loader_delay: state.settings.dataloader_delay,
+                };
                 let watch = watcher.run(state.pool.clone(), state.rechecks.clone(), token, actor.clone());
                 let handle = tokio::spawn(async move {
                     let (code, reason) = watch.await;

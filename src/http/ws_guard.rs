@@ -19,7 +19,8 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use crate::graphql::guard;
+use crate::graphql::current_rights::{self, Session};
+use crate::graphql::{cost, guard};
 
 /// Subscriptions one connection may have running at once. Each holds a stream on the event
 /// bus and a slot in the connection's polling; a client that needs more opens another
@@ -85,10 +86,36 @@ impl<E: Executor> Executor for ConnectionExecutor<E> {
         async move { AssertUnwindSafe(inner.execute(request)).catch_unwind().await.unwrap_or_else(|_| internal_error()) }
     }
 
-    fn execute_stream(&self, request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
+    /// Every operation of the connection: the request checks every transport runs
+    /// (`guard::check_request`), then the caller's current rights (`current_rights`), then
+    /// the schema, with its limit errors explained.
+    fn execute_stream(&self, mut request: Request, session_data: Option<Arc<Data>>) -> BoxStream<'static, Response> {
         let slot = request.data.get(&TypeId::of::<Slot>()).and_then(|d| d.downcast_ref::<Slot>()).cloned();
-        let inner = self.inner.execute_stream(request, session_data);
-        Box::pin(Guarded { inner: Some(inner), _slot: slot })
+        match guard::check_request(&request) {
+            Ok(doc) => request.set_parsed_query(doc),
+            Err(e) => return Box::pin(futures_util::stream::once(async move { Response::from_errors(vec![e]) })),
+        }
+        let session = session_data
+            .as_ref()
+            .and_then(|d| d.get(&TypeId::of::<Session>()))
+            .and_then(|d| d.downcast_ref::<Session>())
+            .cloned();
+        let inner = self.inner.clone();
+        let run = async move {
+            let request = match session {
+                Some(session) => match current_rights::refresh(&session, request).await {
+                    Ok(r) => r,
+                    Err(e) => return futures_util::stream::once(async move { Response::from_errors(vec![e]) }).boxed(),
+                },
+                None => request,
+            };
+            inner.execute_stream(request, session_data)
+        };
+        let responses = run.flatten_stream().map(|mut r| {
+            cost::explain_limits(&mut r);
+            r
+        });
+        Box::pin(Guarded { inner: Some(responses.boxed()), _slot: slot })
     }
 }
 
