@@ -408,3 +408,38 @@ async fn every_money_and_number_input_is_range_checked() {
     let deals = s.ok("{ deals { totalCount } }", json!({})).await;
     assert_eq!(deals["deals"]["totalCount"], 1, "only the valid deal was written");
 }
+
+#[tokio::test]
+async fn long_text_is_bad_input_not_an_index_failure() {
+    let s = TestServer::start().await;
+    // Incompressible, and over PostgreSQL's index row limit: once an internal error.
+    let random: String = (0..6_000u32).map(|i| char::from(b'a' + ((i * 7919 + i / 3) % 26) as u8)).collect();
+    let cases = [
+        ("mutation($t: String!) { createLead(input: { title: $t }) { id } }", "title"),
+        ("mutation($t: String!) { createCompany(input: { title: $t }) { id } }", "title"),
+        ("mutation($t: String!) { createContact(input: { lastName: $t }) { id } }", "lastName"),
+        (
+            "mutation($t: String!) { createLead(input: { title: \"Web\", webs: [{ value: $t }] }) { id } }",
+            "webs[0].value",
+        ),
+    ];
+    for (query, field) in cases {
+        let body = s.gql(query, json!({ "t": format!("https://x.example/{random}") })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{query}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{query}: {body}");
+    }
+    let counts = s.ok("{ leads { totalCount } companies { totalCount } contacts { totalCount } }", json!({})).await;
+    assert_eq!(
+        counts,
+        json!({ "leads": { "totalCount": 0 }, "companies": { "totalCount": 0 }, "contacts": { "totalCount": 0 } })
+    );
+    // Comments are long text.
+    let long = "Notes. ".repeat(2_000);
+    let body = s
+        .gql(
+            "mutation($c: String!) { createLead(input: { title: \"Long notes\", comments: $c }) { id } }",
+            json!({ "c": long }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+}

@@ -647,3 +647,36 @@ async fn tokens_and_administrators_check_rights_before_input() {
     let r = w.as_user(&office, update, json!({ "id": other.id, "e": "other2@example.com" })).await;
     assert_eq!(r["data"]["updateUser"]["email"], "other2@example.com", "{r}");
 }
+
+#[tokio::test]
+async fn deleting_an_element_needs_write_where_its_activities_go() {
+    let w = W::new().await;
+    // Deletes own leads; reads a colleague's deal but may not change it.
+    let rep = w
+        .user(
+            "rep@example.com",
+            false,
+            json!([
+                { "elementType": "LEAD", "action": "READ", "level": "OWN" },
+                { "elementType": "LEAD", "action": "DELETE", "level": "OWN" },
+                { "elementType": "DEAL", "action": "READ", "level": "ALL" },
+            ]),
+        )
+        .await;
+    let lead = w.lead("Rep's lead", &rep.id).await;
+    let deal = w.deal("Colleague's deal", &w.admin).await;
+    let create = "mutation($o: ID!, $b: [ElementRef!]) { createActivity(input: { type: \"CALL\", subject: \"Call\", owner: { type: LEAD, id: $o }, bindings: $b }) { id } }";
+    let call = w.create(create, json!({ "o": lead, "b": [{ "type": "DEAL", "id": deal }] })).await;
+    let state = "query($a: ID!, $d: ID!) { activity(id: $a) { version owner { type id } } deal(id: $d) { version timeline { totalCount } } leads { totalCount } }";
+    let vars = json!({ "a": call, "d": deal });
+    let before = w.seen(state, vars.clone()).await;
+    // The call would pass to the deal: that changes the deal.
+    let r = w.as_user(&rep, "mutation($id: ID!) { deleteLead(id: $id) }", json!({ "id": lead })).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    assert_eq!(w.seen(state, vars).await, before, "nothing was written");
+    // Without an heir the activity goes with the lead, which needs nothing more.
+    let alone = w.lead("Another lead", &rep.id).await;
+    w.create(create, json!({ "o": alone })).await;
+    let r = w.as_user(&rep, "mutation($id: ID!) { deleteLead(id: $id) }", json!({ "id": alone })).await;
+    assert_eq!(r["data"]["deleteLead"], json!(alone), "{r}");
+}

@@ -14,6 +14,7 @@ use super::elements::{self, Ctx};
 use super::error::{DomainError, DomainResult};
 use super::models::{Activity, Company, Contact, Deal, Lead};
 use super::permissions::Action;
+use super::validate;
 use super::{ElementRef, ElementType, history, ids, outbox};
 use crate::db::schema::{activities, activity_bindings};
 use crate::db::sql::{Bind, Sql};
@@ -151,6 +152,18 @@ fn apply(a: &mut Activity, p: &ActivityPatch) -> DomainResult<()> {
     }
     if a.subject.is_empty() {
         return Err(DomainError::bad_input("subject", "`subject` is required"));
+    }
+    if a.subject.chars().count() > validate::MAX_TEXT_CHARS {
+        return Err(DomainError::bad_input(
+            "subject",
+            format!("`subject` holds at most {} characters", validate::MAX_TEXT_CHARS),
+        ));
+    }
+    if a.description.as_deref().is_some_and(|d| d.chars().count() > validate::MAX_LONG_TEXT_CHARS) {
+        return Err(DomainError::bad_input(
+            "description",
+            format!("`description` holds at most {} characters", validate::MAX_LONG_TEXT_CHARS),
+        ));
     }
     if let (Some(s), Some(e)) = (a.start_at, a.end_at) {
         if e < s {
@@ -486,6 +499,11 @@ pub(crate) async fn element_deleted(
         .await?;
     let ids: Vec<i64> = owned.iter().map(|a| a.id).collect();
     let mut bound = bindings_for(conn, &ids).await?;
+    // Each activity passes to the next element it is bound to, which changes that element
+    // (its activities, its history): the deleting user needs WRITE there too.
+    let heirs: Vec<ElementRef> =
+        ids.iter().filter_map(|id| bound.get(id)?.iter().find(|r| **r != element).copied()).collect();
+    check_writable(conn, &ctx.actor, &heirs).await?;
     let from = ids::encode(element.element_type.id_kind(), element.id);
     let mut deleted = Vec::new();
     for a in owned {

@@ -63,6 +63,13 @@ impl CommKind {
 
     /// Normalises one value of this kind, reporting errors against `field`.
     pub fn normalize(self, field: &str, value: &str, region: phonenumber::country::Id) -> DomainResult<String> {
+        // Normalised values are indexed (duplicate search).
+        if value.chars().count() > validate::MAX_TEXT_CHARS {
+            return Err(DomainError::bad_input(
+                field,
+                format!("`{field}` holds at most {} characters", validate::MAX_TEXT_CHARS),
+            ));
+        }
         match self {
             CommKind::Phone => validate::phone(field, value, region),
             CommKind::Email => validate::email(field, value),

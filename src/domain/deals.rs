@@ -243,14 +243,19 @@ pub async fn funnel(
     q.push(" AND ").append(&element_predicate(actor, ElementType::Deal, "t"));
     q.push(" GROUP BY t.stage_id, t.currency ORDER BY t.stage_id, t.currency");
     let sums: Vec<StageSum> = q.load(conn).await?;
-    let add = |fig: &mut Figures, s: &StageSum| {
+    // Checked: the lost figures add up several stages' sums, which no input bound keeps
+    // inside a Decimal on its own.
+    let add = |fig: &mut Figures, s: &StageSum| -> DomainResult<()> {
         fig.count += s.count;
         if let (Some(c), Some(a)) = (&s.currency, s.amount) {
             match fig.amounts.iter_mut().find(|(cur, _)| cur == c) {
-                Some((_, total)) => *total += a,
+                Some((_, total)) => {
+                    *total = total.checked_add(a).ok_or_else(|| anyhow::anyhow!("funnel total overflows a Decimal"))?;
+                }
                 None => fig.amounts.push((c.clone(), a)),
             }
         }
+        Ok(())
     };
     let mut won = Figures::default();
     let mut lost = Figures::default();
@@ -258,10 +263,10 @@ pub async fn funnel(
     for stage in stages {
         let mut fig = Figures::default();
         for s in sums.iter().filter(|s| s.stage_id == stage.id) {
-            add(&mut fig, s);
+            add(&mut fig, s)?;
             match stage.semantics.as_str() {
-                settings::SUCCESS => add(&mut won, s),
-                settings::FAILURE => add(&mut lost, s),
+                settings::SUCCESS => add(&mut won, s)?,
+                settings::FAILURE => add(&mut lost, s)?,
                 _ => {}
             }
         }

@@ -265,7 +265,7 @@ async fn merge_requisites(
     let kept = found.iter().find(|r| r.company_id == keep_id).cloned().unwrap_or_else(|| requisites::none_for(keep_id));
     let merged: Vec<requisites::Requisites> =
         others.iter().filter_map(|id| found.iter().find(|r| r.company_id == *id).cloned()).collect();
-    let new = requisites::fill_from(&kept, &merged);
+    let new = requisites::fill_from(&kept, &merged)?;
     let changes = requisites::changes(&kept, &new);
     if !changes.is_empty() {
         requisites::upsert(conn, user_id, &new).await?;

@@ -232,6 +232,10 @@ pub async fn assign_roles(
     actor.rights.check_settings()?;
     conn.transaction(async move |conn| {
         let user = user(conn, user_id).await?;
+        // As in `update_user`: the settings right does not reach administrators.
+        if user.is_admin && !actor.is_admin {
+            return Err(DomainError::Forbidden("only administrators change an administrator".into()));
+        }
         check_roles(conn, &role_ids).await?;
         set_roles(conn, user_id, &role_ids).await?;
         Ok(user)

@@ -3,6 +3,7 @@
 //! in one statement (a window function per parent). All element lists go through here, and
 //! every statement carries the visibility predicate.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -416,9 +417,10 @@ pub fn compile(cond: Cond) -> DomainResult<Sql> {
 }
 
 /// One ordering key. The row's id always follows as the final tie-breaker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OrderKey {
-    pub column: &'static str,
+    /// A built-in column, or a custom field's sort expression (`custom_sort_column`).
+    pub column: Cow<'static, str>,
     pub ty: FieldType,
     pub desc: bool,
 }
@@ -482,23 +484,11 @@ pub trait Listable: QueryableByName<Pg> + Serialize + Clone + Send + Sync + 'sta
     fn column_json(&self, column: &str) -> Json;
 }
 
-/// The sort expression of a custom field, interned so that order keys stay `&'static str`
-/// like the built-in columns. Codes are checked (`custom_fields::check_code`), and the
-/// number of distinct codes interned is capped so requests cannot grow it without bound.
-pub fn custom_sort_column(code: &str) -> DomainResult<&'static str> {
-    use std::sync::{Mutex, OnceLock};
-    static INTERNED: OnceLock<Mutex<std::collections::HashMap<String, &'static str>>> = OnceLock::new();
+/// The sort expression of a custom field. Made per request, not interned: codes come from
+/// clients, and a process-wide table of them could be filled with made-up codes.
+pub fn custom_sort_column(code: &str) -> DomainResult<Cow<'static, str>> {
     let code = super::custom_fields::check_code("orderBy.customField", code)?;
-    let mut map = INTERNED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(found) = map.get(&code) {
-        return Ok(found);
-    }
-    if map.len() >= 10_000 {
-        return Err(DomainError::bad_input("orderBy.customField", "too many distinct custom fields sorted on"));
-    }
-    let column: &'static str = Box::leak(format!("custom -> '{code}'").into_boxed_str());
-    map.insert(code, column);
-    Ok(column)
+    Ok(Cow::Owned(format!("custom -> '{code}'")))
 }
 
 /// The code of a custom field sort expression made by `custom_sort_column`.
@@ -661,9 +651,9 @@ fn decode_cursor(raw: &str, table: &str, keys: &[OrderKey], field: &str) -> Doma
 }
 
 fn all_keys(order: &[OrderKey]) -> Vec<OrderKey> {
-    let mut keys: Vec<OrderKey> = order.iter().copied().filter(|k| k.column != "id").collect();
+    let mut keys: Vec<OrderKey> = order.iter().filter(|k| k.column != "id").cloned().collect();
     let id_desc = order.iter().find(|k| k.column == "id").map(|k| k.desc).unwrap_or(false);
-    keys.push(OrderKey { column: "id", ty: FieldType::Int8, desc: id_desc });
+    keys.push(OrderKey { column: Cow::Borrowed("id"), ty: FieldType::Int8, desc: id_desc });
     keys
 }
 
@@ -773,7 +763,7 @@ impl ListArgs {
                 Cond::Field { .. } | Cond::Comm { .. } | Cond::Bound(_) | Cond::Linked { .. } => {}
             }
         }
-        out.extend(self.order.iter().filter_map(|k| custom_code(k.column)).map(|c| (c.to_owned(), "orderBy")));
+        out.extend(self.order.iter().filter_map(|k| custom_code(&k.column)).map(|c| (c.to_owned(), "orderBy")));
         out.dedup();
         out
     }
@@ -802,7 +792,7 @@ impl<T: Listable> Page<T> {
     }
 
     pub fn cursor(order: &[OrderKey], row: &T) -> String {
-        encode_cursor(T::TABLE, order, order.iter().map(|k| row.column_json(k.column)).collect())
+        encode_cursor(T::TABLE, order, order.iter().map(|k| row.column_json(&k.column)).collect())
     }
 }
 
@@ -947,8 +937,8 @@ mod tests {
     #[test]
     fn keyset_handles_nulls_in_both_directions() {
         let keys = vec![
-            OrderKey { column: "title", ty: FieldType::Text, desc: false },
-            OrderKey { column: "id", ty: FieldType::Int8, desc: false },
+            OrderKey { column: Cow::Borrowed("title"), ty: FieldType::Text, desc: false },
+            OrderKey { column: Cow::Borrowed("id"), ty: FieldType::Int8, desc: false },
         ];
         let after_null = keyset(&keys, vec![None, Some(Value::Int8(5))], false);
         assert_eq!(
@@ -977,7 +967,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trip_checks_shape() {
-        let order = all_keys(&[OrderKey { column: "opportunity", ty: FieldType::Decimal, desc: true }]);
+        let order = all_keys(&[OrderKey { column: Cow::Borrowed("opportunity"), ty: FieldType::Decimal, desc: true }]);
         let c = encode_cursor("deals", &order, vec![Json::String("10.50".into()), Json::from(7)]);
         let v = decode_cursor(&c, "deals", &order, "after").unwrap();
         assert_eq!(v, vec![Some(Value::Decimal("10.50".parse().unwrap())), Some(Value::Int8(7))]);
@@ -987,14 +977,14 @@ mod tests {
 
     #[test]
     fn cursors_belong_to_one_list_and_order() {
-        let title = OrderKey { column: "title", ty: FieldType::Text, desc: false };
-        let by_title = all_keys(&[title]);
+        let title = OrderKey { column: Cow::Borrowed("title"), ty: FieldType::Text, desc: false };
+        let by_title = all_keys(&[title.clone()]);
         let c = encode_cursor("leads", &by_title, vec![Json::String("A".into()), Json::from(1)]);
         assert!(decode_cursor(&c, "leads", &by_title, "after").is_ok());
         // Same value types, other column, direction or list: not this list's cursor.
-        let last_name = all_keys(&[OrderKey { column: "last_name", ..title }]);
+        let last_name = all_keys(&[OrderKey { column: Cow::Borrowed("last_name"), ..title.clone() }]);
         assert!(decode_cursor(&c, "leads", &last_name, "after").is_err());
-        assert!(decode_cursor(&c, "leads", &all_keys(&[OrderKey { desc: true, ..title }]), "after").is_err());
+        assert!(decode_cursor(&c, "leads", &all_keys(&[OrderKey { desc: true, ..title.clone() }]), "after").is_err());
         assert!(decode_cursor(&c, "deals", &by_title, "after").is_err());
         // A cursor without the tag (the format before tags) is refused too.
         let untagged = URL_SAFE_NO_PAD.encode(b"[\"A\",1]");
@@ -1003,7 +993,7 @@ mod tests {
 
     #[test]
     fn order_keys_are_few_and_distinct() {
-        let key = |column| OrderKey { column, ty: FieldType::Text, desc: false };
+        let key = |column: &'static str| OrderKey { column: Cow::Borrowed(column), ty: FieldType::Text, desc: false };
         assert!(check_order(&[key("a"), key("b"), key("c"), key("d"), key("e")]).is_ok());
         let field = |r: DomainResult<()>| match r {
             Err(DomainError::BadInput { field, .. }) => field,

@@ -133,8 +133,9 @@ pub async fn of(conn: &mut AsyncPgConnection, company_ids: &[i64]) -> DomainResu
 /// The requisites a kept company has after a merge: each empty field takes the first value
 /// the merged companies have (in `mergeIds` order); bank accounts are all kept, the kept
 /// company's first, then each merged company's accounts whose IBAN is not there yet (an
-/// account is real money, not a duplicate to drop).
-pub fn fill_from(kept: &Requisites, others: &[Requisites]) -> Requisites {
+/// account is real money, not a duplicate to drop). More accounts than a company may hold
+/// (`MAX_BANK_ACCOUNTS`) is a CONFLICT: the merge would have to drop some.
+pub fn fill_from(kept: &Requisites, others: &[Requisites]) -> DomainResult<Requisites> {
     let mut out = kept.clone();
     let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
     let mut accounts = kept.accounts();
@@ -156,10 +157,20 @@ pub fn fill_from(kept: &Requisites, others: &[Requisites]) -> Requisites {
             }
         }
     }
+    if accounts.len() > super::limits::MAX_BANK_ACCOUNTS && accounts != kept.accounts() {
+        return Err(DomainError::conflict(
+            format!(
+                "the merged company would have {} bank accounts, more than {}: remove some from the companies first",
+                accounts.len(),
+                super::limits::MAX_BANK_ACCOUNTS
+            ),
+            Json::Null,
+        ));
+    }
     if accounts != kept.accounts() {
         out.bank_accounts = serde_json::to_value(accounts).unwrap_or(Json::Array(vec![]));
     }
-    out
+    Ok(out)
 }
 
 /// The requisites a company without any has.
@@ -359,13 +370,14 @@ mod tests {
             ..Default::default()
         };
         let kept = with(1, Some("Keep"), Some(" "), &["A"]);
-        let out = fill_from(&kept, &[with(2, Some("Other"), None, &["B", "A"]), with(3, None, Some("DE1"), &["C"])]);
+        let out =
+            fill_from(&kept, &[with(2, Some("Other"), None, &["B", "A"]), with(3, None, Some("DE1"), &["C"])]).unwrap();
         assert_eq!(out.company_id, 1);
         assert_eq!(out.legal_name.as_deref(), Some("Keep"));
         assert_eq!(out.vat_id.as_deref(), Some("DE1"));
         let ibans: Vec<String> = out.accounts().into_iter().map(|a| a.iban).collect();
         assert_eq!(ibans, ["A", "B", "C"]);
-        assert_eq!(fill_from(&kept, &[]), kept);
+        assert_eq!(fill_from(&kept, &[]).unwrap(), kept);
     }
 
     #[test]

@@ -56,6 +56,32 @@ pub fn unit_price(field: &str, value: Decimal) -> DomainResult<Decimal> {
     Ok(super::money::price_form(value))
 }
 
+/// Characters a one-line text field (a name, title, address, position...) may hold. It also
+/// keeps every indexed text column under PostgreSQL's index row limit (2,704 bytes), which
+/// would otherwise turn a long value into an internal error.
+pub const MAX_TEXT_CHARS: usize = 500;
+/// Characters of a long text (`comments`, descriptions), which no index covers.
+pub const MAX_LONG_TEXT_CHARS: usize = 100_000;
+
+/// The text columns of an element row (serialised, column names as keys) that are new or
+/// changed against `old` fit their limit; BAD_USER_INPUT names the first that does not.
+pub fn text_lengths(row: &serde_json::Value, old: Option<&serde_json::Value>) -> DomainResult<()> {
+    let Some(fields) = row.as_object() else { return Ok(()) };
+    for (column, v) in fields {
+        let Some(text) = v.as_str() else { continue };
+        if old.and_then(|o| o.get(column)) == Some(v) {
+            continue;
+        }
+        let long = column.ends_with("comments") || column.ends_with("description");
+        let max = if long { MAX_LONG_TEXT_CHARS } else { MAX_TEXT_CHARS };
+        if text.chars().count() > max {
+            let field = super::history::camel_case(column);
+            return Err(DomainError::bad_input(field.clone(), format!("`{field}` holds at most {max} characters")));
+        }
+    }
+    Ok(())
+}
+
 pub fn email(field: &str, raw: &str) -> DomainResult<String> {
     let trimmed = raw.trim();
     if email_address::EmailAddress::is_valid(trimmed) && trimmed.contains('.') {
@@ -168,5 +194,19 @@ mod tests {
         assert_eq!(web("w", "example.com").unwrap(), "https://example.com");
         assert!(web("w", "ftp://example.com").is_err());
         assert!(web("w", "not a url").is_err());
+    }
+
+    #[test]
+    fn text_lengths_name_the_first_long_field_and_spare_unchanged_ones() {
+        let long = "x".repeat(MAX_TEXT_CHARS + 1);
+        let row = serde_json::json!({ "title": long, "comments": long, "first_name": "Anna" });
+        match text_lengths(&row, None) {
+            Err(DomainError::BadInput { field, .. }) => assert_eq!(field, "title"),
+            other => panic!("{other:?}"),
+        }
+        // A value stored before the limit may stay while other fields change.
+        assert!(text_lengths(&row, Some(&serde_json::json!({ "title": long }))).is_ok());
+        let ok = serde_json::json!({ "title": "x".repeat(MAX_TEXT_CHARS), "comments": long });
+        assert!(text_lengths(&ok, None).is_ok());
     }
 }

@@ -442,7 +442,7 @@ macro_rules! element_filter {
             pub fn key(self, desc: bool) -> crate::domain::query::OrderKey {
                 use crate::domain::query::{FieldType, OrderKey};
                 match self {
-                    $(Self::$variant => OrderKey { column: $ocol, ty: FieldType::$oty, desc },)*
+                    $(Self::$variant => OrderKey { column: std::borrow::Cow::Borrowed($ocol), ty: FieldType::$oty, desc },)*
                 }
             }
         }

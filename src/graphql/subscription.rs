@@ -366,7 +366,16 @@ impl SubscriptionRoot {
     ) -> Result<impl Stream<Item = Result<ElementChange, async_graphql::Error>>, async_graphql::Error> {
         let me: Actor = actor(ctx)?.clone();
         let after = parse_after(after)?;
-        let types: Option<Vec<ElementType>> = types.map(|t| t.into_iter().map(Into::into).collect());
+        // At most the four types, however long the list: it is looked at for every event.
+        let types: Option<Vec<ElementType>> = types.map(|t| {
+            let mut v: Vec<ElementType> = Vec::new();
+            for x in t.into_iter().map(ElementType::from) {
+                if !v.contains(&x) {
+                    v.push(x);
+                }
+            }
+            v
+        });
         let stream = events(bus(ctx)?, after, gate(ctx), None);
         Ok(futures_util::StreamExt::filter_map(stream, move |item| {
             let me = me.clone();

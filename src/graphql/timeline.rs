@@ -115,6 +115,7 @@ impl super::filters::ColumnFilter for TimelineKindFilter {
             out.push(Cond::Field { column, op: Op::Eq(Value::Text(k.as_str().into())) });
         }
         if let Some(ks) = &self.in_ {
+            super::filters::check_in(ks)?;
             out.push(Cond::Field { column, op: Op::In(ks.iter().map(|k| Value::Text(k.as_str().into())).collect()) });
         }
         Ok(out)
@@ -141,6 +142,7 @@ impl super::filters::ColumnFilter for ElementTypeFilter {
             out.push(Cond::Field { column, op: Op::Eq(text(t)) });
         }
         if let Some(ts) = &self.in_ {
+            super::filters::check_in(ts)?;
             out.push(Cond::Field { column, op: Op::In(ts.iter().map(|t| text(*t)).collect()) });
         }
         Ok(out)
@@ -172,6 +174,7 @@ impl super::filters::ColumnFilter for ElementIdFilter {
             out.push(Cond::Field { column, op: Op::Eq(num(id)?) });
         }
         if let Some(ids) = &self.in_ {
+            super::filters::check_in(ids)?;
             out.push(Cond::Field { column, op: Op::In(ids.iter().map(num).collect::<Result<_, _>>()?) });
         }
         Ok(out)
@@ -240,8 +243,11 @@ impl TimelineEntry {
     }
 }
 
-const NEWEST_FIRST: [crate::domain::query::OrderKey; 1] =
-    [crate::domain::query::OrderKey { column: "id", ty: crate::domain::query::FieldType::Int8, desc: true }];
+const NEWEST_FIRST: [crate::domain::query::OrderKey; 1] = [crate::domain::query::OrderKey {
+    column: std::borrow::Cow::Borrowed("id"),
+    ty: crate::domain::query::FieldType::Int8,
+    desc: true,
+}];
 
 /// Timeline list arguments: always newest first.
 pub fn timeline_args(

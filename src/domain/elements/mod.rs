@@ -26,6 +26,7 @@ use super::models::{self, TimelineEntry};
 use super::outbox;
 use super::permissions::{Action, Facts};
 use super::query::{self, Listable};
+use super::validate;
 use super::{ElementRef, ElementType};
 use crate::db::sql::{Bind, Sql};
 
@@ -343,8 +344,10 @@ pub(crate) async fn create_in_tx<T: Element>(
     let mut row = T::blank(conn, ctx).await?;
     (write.apply)(&mut row)?;
     // The row's assignee, `opened` and pipeline are known once the client's fields are in.
-    ctx.actor.rights.check(T::TYPE, Action::Add, &snapshot(&row)?)?;
+    let new = snapshot(&row)?;
+    ctx.actor.rights.check(T::TYPE, Action::Add, &new)?;
     T::check_rights(&ctx.actor, &row)?;
+    validate::text_lengths(&new, None)?;
     custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, true).await?;
     T::check(conn, ctx, &mut row, None).await?;
     let comms_to_set = write.comms.validate(ctx.phone_region)?;
@@ -440,6 +443,7 @@ pub(crate) async fn update_locked<T: Element>(
     let mut row = old.clone();
     (write.apply)(&mut row)?;
     T::check_rights(&ctx.actor, &row)?;
+    validate::text_lengths(&snapshot(&row)?, Some(&old_snapshot))?;
     custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, false).await?;
     T::check(conn, ctx, &mut row, Some(&old)).await?;
     check_pipeline_move(&ctx.actor, T::TYPE, &old_snapshot, &snapshot(&row)?)?;
