@@ -978,7 +978,7 @@ mod tests {
     #[test]
     fn cursors_belong_to_one_list_and_order() {
         let title = OrderKey { column: Cow::Borrowed("title"), ty: FieldType::Text, desc: false };
-        let by_title = all_keys(&[title.clone()]);
+        let by_title = all_keys(std::slice::from_ref(&title));
         let c = encode_cursor("leads", &by_title, vec![Json::String("A".into()), Json::from(1)]);
         assert!(decode_cursor(&c, "leads", &by_title, "after").is_ok());
         // Same value types, other column, direction or list: not this list's cursor.
