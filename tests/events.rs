@@ -238,24 +238,7 @@ async fn a_history_event_costs_the_same_statements_for_one_or_many_subscribers()
     // depends on the element's row.
     let token = s.token_for("rep@test.local", false).await;
     let me = s.gql_as(&token, "{ me { id } }", json!({})).await["data"]["me"]["id"].as_str().unwrap().to_owned();
-    let role = s.ok("mutation { createRole(name: \"Own\") { id } }", json!({})).await["createRole"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let lines: Vec<Value> = ["LEAD", "CONTACT", "COMPANY", "DEAL"]
-        .iter()
-        .map(|t| json!({ "elementType": t, "action": "READ", "level": "OWN" }))
-        .collect();
-    s.ok(
-        "mutation($r: ID!, $p: [PermissionInput!]!) { setRolePermissions(roleId: $r, permissions: $p) { id } }",
-        json!({ "r": role, "p": lines }),
-    )
-    .await;
-    s.ok(
-        "mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }",
-        json!({ "u": me, "r": [role] }),
-    )
-    .await;
+    s.give_read_role(&json!(me), "Own", "OWN").await;
     let mine = s
         .ok("mutation($u: ID!) { createLead(input: { title: \"mine\", assignedToId: $u }) { id } }", json!({ "u": me }))
         .await["createLead"]["id"]

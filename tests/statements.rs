@@ -103,22 +103,7 @@ async fn nested_deals_query_runs_the_same_statements_for_5_and_50_rows() {
         )
         .await;
     }
-    let role =
-        s.ok("mutation { createRole(name: \"Department\") { id } }", json!({})).await["createRole"]["id"].clone();
-    let lines: Vec<_> = ["LEAD", "CONTACT", "COMPANY", "DEAL"]
-        .iter()
-        .map(|t| json!({ "elementType": t, "action": "READ", "level": "DEPARTMENT" }))
-        .collect();
-    s.ok(
-        "mutation($r: ID!, $p: [PermissionInput!]!) { setRolePermissions(roleId: $r, permissions: $p) { id } }",
-        json!({ "r": role, "p": lines }),
-    )
-    .await;
-    s.ok(
-        "mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }",
-        json!({ "u": users[0], "r": [role] }),
-    )
-    .await;
+    s.give_read_role(&json!(users[0]), "Department", "DEPARTMENT").await;
     let rep = s.token_for("rep0@test.local", false).await;
     let seen = s.gql_as(&rep, NESTED, json!({ "n": 10 })).await;
     let companies_seen: Vec<bool> =

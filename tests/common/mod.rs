@@ -200,6 +200,28 @@ impl TestServer {
         kontor::domain::auth::cli_token(&self.db.url, email, admin, "test").await.unwrap()
     }
 
+    /// Gives `user_id` (as its only role) a new role that reads every element type at `level`.
+    pub async fn give_read_role(&self, user_id: &Value, name: &str, level: &str) {
+        let role =
+            self.ok("mutation($n: String!) { createRole(name: $n) { id } }", json!({ "n": name })).await["createRole"]
+                ["id"]
+                .clone();
+        let lines: Vec<Value> = ["LEAD", "CONTACT", "COMPANY", "DEAL"]
+            .iter()
+            .map(|t| json!({ "elementType": t, "action": "READ", "level": level }))
+            .collect();
+        self.ok(
+            "mutation($r: ID!, $p: [PermissionInput!]!) { setRolePermissions(roleId: $r, permissions: $p) { id } }",
+            json!({ "r": role, "p": lines }),
+        )
+        .await;
+        self.ok(
+            "mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }",
+            json!({ "u": user_id, "r": [role] }),
+        )
+        .await;
+    }
+
     /// Sends a query as the admin and returns the whole response body.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         self.gql_as(&self.token, query, variables).await
