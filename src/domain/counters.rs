@@ -1,4 +1,4 @@
-//! Activity counters (DOMAIN.md "Activity counters"): how many in-progress elements need a
+//! Activity counters: how many in-progress elements need a
 //! user's attention, in the user's time zone. The database keeps, per user and element, the
 //! earliest open deadline of the user's activities (`counter_items`, maintained by triggers
 //! in the writing transaction); `classify` (a pure function) decides the rest at read time,

@@ -1,4 +1,4 @@
-//! Custom fields (DOMAIN.md "Custom fields"): definitions per element type, made at run time
+//! Custom fields: definitions per element type, made at run time
 //! with the settings right; values in each element's `custom` object keyed by code, validated
 //! against the definition on every write, filterable and sortable through an expression index
 //! created with the field.

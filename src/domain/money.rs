@@ -1,4 +1,4 @@
-//! Product-row maths (DOMAIN.md "Deals"): exact decimals, amounts rounded to the currency's
+//! Product-row maths: exact decimals, amounts rounded to the currency's
 //! minor unit (2 places), half away from zero. Pure functions, no database.
 //!
 //! Every figure is range-checked (`check`) before any arithmetic, and the arithmetic is
@@ -186,9 +186,9 @@ mod tests {
     fn hand_computed_lines() {
         // (row, net, tax, gross), computed by hand.
         let cases = [
-            // DOMAIN.md: 3 × 100.00 at 10 % off, 19 % tax excluded.
+            // The worked examples of the product-row rules: 3 × 100.00 at 10 % off, 19 % tax excluded.
             (row("100.00", "3", Discount::Percent(d("10")), "19", false), "270.00", "51.30", "321.30"),
-            // DOMAIN.md: 2 × 119.00 tax included with 11.90 off each.
+            // 2 × 119.00 tax included with 11.90 off each.
             (row("119.00", "2", Discount::PerUnit(d("11.90")), "19", true), "180.00", "34.20", "214.20"),
             // No discount, no tax.
             (row("9.99", "3", Discount::None, "0", false), "29.97", "0.00", "29.97"),

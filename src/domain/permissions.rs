@@ -1,4 +1,4 @@
-//! Access permissions (DOMAIN.md "Access permissions"): what a user's roles allow, decided
+//! Access permissions: what a user's roles allow, decided
 //! both as an SQL predicate (every read appends it) and in memory (write checks and pushed
 //! events), from the same level rules, side by side here.
 

@@ -297,7 +297,7 @@ fn rank(semantics: &str) -> u8 {
     }
 }
 
-/// The semantic order rule (DOMAIN.md): every PROCESS item, then exactly one SUCCESS item,
+/// The semantic order rule of status lists and pipelines: every PROCESS item, then exactly one SUCCESS item,
 /// then the FAILURE items. `semantics` is the list in its order.
 pub fn check_semantic_order(semantics: &[&str]) -> Result<(), &'static str> {
     if semantics.windows(2).any(|w| rank(w[0]) > rank(w[1])) {
