@@ -443,10 +443,11 @@ pub(crate) async fn update_locked<T: Element>(
     let mut row = old.clone();
     (write.apply)(&mut row)?;
     T::check_rights(&ctx.actor, &row)?;
-    validate::text_lengths(&snapshot(&row)?, Some(&old_snapshot))?;
     custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, false).await?;
     T::check(conn, ctx, &mut row, Some(&old)).await?;
-    check_pipeline_move(&ctx.actor, T::TYPE, &old_snapshot, &snapshot(&row)?)?;
+    let new_snapshot = snapshot(&row)?;
+    validate::text_lengths(&new_snapshot, Some(&old_snapshot))?;
+    check_pipeline_move(&ctx.actor, T::TYPE, &old_snapshot, &new_snapshot)?;
     let comms_to_set = write.comms.validate(ctx.phone_region)?;
     let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);
     changes.extend(finish_write(conn, ctx, &row, write.links, comms_to_set).await?);
