@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::api::{self, ApiState};
 use crate::config::Global;
 use crate::db::{StatementCounter, pool, setup};
-use crate::domain::auth;
 use crate::events;
-use crate::graphql::{self, ApiState};
 use crate::http::{self, AppState, HttpSettings};
+use crate::org::auth;
 
 /// Logs every panic with where it happened, through the same log as everything else. The
 /// request or WebSocket operation it happened in is answered with an internal error
@@ -59,7 +59,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
     if let Some(url) = &global.redis_url {
         tokio::spawn(events::relay::listen(url.clone(), bus.clone()));
     }
-    let schema = graphql::build_schema(ApiState { pool: pool.clone(), phone_region }, bus.clone());
+    let schema = api::build_schema(ApiState { pool: pool.clone(), phone_region }, bus.clone());
     Ok(AppState {
         schema,
         pool,
@@ -80,7 +80,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
 async fn announce_first_admin(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
     let mut conn = state.pool.get().await?;
     if let Some((admin, token)) =
-        auth::bootstrap_admin(&mut conn).await.map_err(crate::domain::DomainError::into_anyhow)?
+        auth::bootstrap_admin(&mut conn).await.map_err(crate::kernel::DomainError::into_anyhow)?
     {
         println!("Created the first administrator {} with this API token (shown only once):", admin.email);
         println!("  {token}");

@@ -30,12 +30,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ExportSchema => {
-            print!("{}", kontor::graphql::sdl());
+            print!("{}", kontor::api::sdl());
             Ok(())
         }
         Command::Token { command: TokenCommand::Create { user, admin, name } } => {
             setup::prepare(&global.database_url).await?;
-            let token = kontor::domain::auth::cli_token(&global.database_url, &user, admin, &name).await?;
+            let token = kontor::org::auth::cli_token(&global.database_url, &user, admin, &name).await?;
             println!("{token}");
             Ok(())
         }
@@ -44,7 +44,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("pass --demo to fill this database with demo data");
             }
             setup::prepare(&global.database_url).await?;
-            kontor::domain::seed::run(&global.database_url, args.scale).await
+            kontor::db::seed::run(&global.database_url, args.scale).await
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod pool;
 pub mod schema;
+pub mod seed;
 pub mod setup;
 pub mod sql;
 

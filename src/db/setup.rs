@@ -82,9 +82,7 @@ pub async fn prepare(url: &str) -> anyhow::Result<()> {
         tracing::info!(migrations = ran, "database migrated");
     }
     let mut conn = AsyncPgConnection::establish(url).await?;
-    crate::domain::settings::ensure_defaults(&mut conn)
-        .await
-        .map_err(|e| anyhow::anyhow!("seeding defaults: {e:?}"))?;
+    crate::settings::rules::ensure_defaults(&mut conn).await.map_err(|e| anyhow::anyhow!("seeding defaults: {e:?}"))?;
     Ok(())
 }
 

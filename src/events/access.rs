@@ -12,7 +12,8 @@ use tokio::sync::{Semaphore, watch};
 use super::Bus;
 use super::rounds::Rounds;
 use crate::db::Pool;
-use crate::domain::{Actor, DomainError, auth};
+use crate::kernel::{Actor, DomainError};
+use crate::org::auth;
 
 /// What a token gives now.
 #[derive(Clone, Debug)]
@@ -169,7 +170,7 @@ impl Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::permissions::Rights;
+    use crate::kernel::access::permissions::Rights;
 
     fn actor(user_id: i64, department: Option<i64>, colleagues: Vec<i64>) -> Actor {
         Actor {

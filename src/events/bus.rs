@@ -15,7 +15,7 @@ use super::facts::FactsCache;
 use super::{EVENT_COLUMNS, Event, HIGH_WATER_SQL};
 use crate::db::Pool;
 use crate::db::sql::{Bind, Sql};
-use crate::domain::permissions::Facts;
+use crate::kernel::access::permissions::Facts;
 
 /// How many events a slow subscriber may fall behind before its subscription ends with an
 /// error naming where to resume (`after`).
@@ -100,7 +100,7 @@ impl Bus {
 
     fn publish(&self, event: Event) {
         self.inner.last.store(event.seq, Ordering::SeqCst);
-        if event.action == crate::domain::outbox::ACCESS {
+        if event.action == crate::kernel::outbox::ACCESS {
             self.inner.access.send_replace(event.seq);
         }
         // No receivers is fine: nobody is subscribed on this instance.

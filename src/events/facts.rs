@@ -16,8 +16,8 @@ use tokio::sync::OnceCell;
 use super::Event;
 use crate::db::Pool;
 use crate::db::sql::{Bind, Sql};
-use crate::domain::ElementType;
-use crate::domain::permissions::Facts;
+use crate::kernel::ElementType;
+use crate::kernel::access::permissions::Facts;
 
 /// How many events' facts an instance keeps, the most recently loaded. Live subscriptions
 /// ask within moments of each other, and a replay loads a page (`bus::REPLAY_PAGE`) just

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod facts;
 pub mod relay;
 pub mod rounds;
+pub mod subscriptions;
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;

@@ -14,8 +14,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use tokio::sync::Notify;
 
 use super::{Bus, CHANNEL, EVENT_COLUMNS, Event, HIGH_WATER_SQL};
+use crate::activity::counters;
 use crate::db::sql::{Bind, Sql};
-use crate::domain::{DomainError, counters, outbox};
+use crate::kernel::{DomainError, outbox};
 
 const RELAY_LOCK: i64 = 0x6b6f_6e74_7265;
 const BATCH: i64 = 500;

@@ -16,11 +16,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
 use super::{AppState, ws_guard};
-use crate::domain::{Actor, DomainError, auth};
+use crate::api::current_rights::Session;
+use crate::api::loaders::{RequestLoader, request_loader};
+use crate::api::{cost, guard};
 use crate::events::access;
-use crate::graphql::current_rights::Session;
-use crate::graphql::loaders::{RequestLoader, request_loader};
-use crate::graphql::{cost, guard};
+use crate::kernel::{Actor, DomainError};
+use crate::org::auth;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";

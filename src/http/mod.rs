@@ -22,8 +22,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::api::AppSchema;
 use crate::db::{Pool, StatementCounter};
-use crate::graphql::AppSchema;
 
 #[derive(Clone, Debug)]
 pub struct HttpSettings {

@@ -19,8 +19,8 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use crate::graphql::current_rights::{self, Session};
-use crate::graphql::{cost, guard};
+use crate::api::current_rights::{self, Session};
+use crate::api::{cost, guard};
 
 /// Subscriptions one connection may have running at once. Each holds a stream on the event
 /// bus and a slot in the connection's polling; a client that needs more opens another

@@ -1,0 +1,445 @@
+//! DataLoaders: nested fields collect the ids of all parents in a response and load them in
+//! one statement per key type, so the statements a query runs depend on its shape, not on
+//! how many rows it returns. One `Loaders` per request, because reads depend on the actor.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+
+use crate::crm::shared::communications as comms;
+use crate::db::Pool;
+use crate::kernel::list::{self as query, Listable, Page, Plan};
+use crate::kernel::models::{Communication, Company, Contact, Pipeline, Stage, StatusItem, User};
+use crate::kernel::{Actor, DomainError, ElementType};
+use crate::org::auth;
+use crate::settings::rules as settings;
+
+pub type LoadError = Arc<DomainError>;
+
+/// The loader of one request. Its cache lets a connection prefetch the relations of all its
+/// rows in one batch each (see `prefetch`); it lives for one request only, so it never
+/// serves stale rows.
+pub type RequestLoader = DataLoader<Loaders, HashMapCache>;
+
+pub fn request_loader(pool: Pool, actor: Actor, delay: std::time::Duration, cache: bool) -> RequestLoader {
+    let loader = DataLoader::with_cache(Loaders::new(pool, actor), tokio::spawn, HashMapCache::default()).delay(delay);
+    loader.enable_all_cache(cache);
+    loader
+}
+
+pub struct Loaders {
+    pool: Pool,
+    actor: Actor,
+}
+
+impl Loaders {
+    pub fn new(pool: Pool, actor: Actor) -> Self {
+        Loaders { pool, actor }
+    }
+
+    async fn conn(&self) -> Result<crate::db::Conn, LoadError> {
+        self.pool.get().await.map_err(|e| Arc::new(DomainError::from(e)))
+    }
+}
+
+fn err(e: impl Into<DomainError>) -> LoadError {
+    Arc::new(e.into())
+}
+
+/// Answers every id: its row, or None, so the request's cache also knows what is absent.
+fn each_or_none<K: Hash + Eq, V>(
+    ids: Vec<i64>,
+    rows: Vec<V>,
+    id_of: impl Fn(&V) -> i64,
+    key: impl Fn(i64) -> K,
+) -> HashMap<K, Option<V>> {
+    let mut found: HashMap<i64, V> = rows.into_iter().map(|r| (id_of(&r), r)).collect();
+    ids.into_iter().map(|id| (key(id), found.remove(&id))).collect()
+}
+
+/// Answers every id with its rows in the order given (an empty list for none).
+fn grouped<K: Hash + Eq, V>(
+    ids: &[i64],
+    rows: impl IntoIterator<Item = (i64, V)>,
+    key: impl Fn(i64) -> K,
+) -> HashMap<K, Vec<V>> {
+    let mut out: HashMap<K, Vec<V>> = ids.iter().map(|id| (key(*id), Vec::new())).collect();
+    for (id, v) in rows {
+        out.entry(key(id)).or_default().push(v);
+    }
+    out
+}
+
+macro_rules! simple_key {
+    ($name:ident) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(pub i64);
+    };
+}
+simple_key!(UserId);
+simple_key!(StatusId);
+simple_key!(StageId);
+simple_key!(PipelineId);
+simple_key!(PipelineStages);
+simple_key!(DealContacts);
+simple_key!(ContactCompanies);
+
+macro_rules! by_id_loader {
+    ($key:ident, $value:ty, $load:path) => {
+        impl Loader<$key> for Loaders {
+            type Value = $value;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let mut conn = self.conn().await?;
+                let rows = $load(&mut conn, &ids).await.map_err(err)?;
+                Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
+            }
+        }
+    };
+}
+by_id_loader!(UserId, User, auth::users_by_id);
+by_id_loader!(StatusId, StatusItem, settings::status_items_by_id);
+by_id_loader!(StageId, Stage, settings::stages_by_id);
+by_id_loader!(PipelineId, Pipeline, settings::pipelines_by_id);
+
+impl Loader<PipelineStages> for Loaders {
+    type Value = Vec<Stage>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[PipelineStages]) -> Result<HashMap<PipelineStages, Vec<Stage>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let mut by_pipeline = settings::stages_of(&mut conn, &ids).await.map_err(err)?;
+        Ok(ids.into_iter().map(|id| (PipelineStages(id), by_pipeline.remove(&id).unwrap_or_default())).collect())
+    }
+}
+
+/// An element of type `T` by id, if the actor may read it.
+pub struct ById<T>(pub i64, PhantomData<fn() -> T>);
+
+impl<T> ById<T> {
+    pub fn new(id: i64) -> Self {
+        ById(id, PhantomData)
+    }
+}
+impl<T> Clone for ById<T> {
+    fn clone(&self) -> Self {
+        ById(self.0, PhantomData)
+    }
+}
+impl<T> PartialEq for ById<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<T> Eq for ById<T> {}
+impl<T> Hash for ById<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+/// None for ids that do not exist or are hidden from the actor: the request's cache then
+/// knows they are absent, and a row that refers to a hidden element does not ask again.
+impl<T: Listable> Loader<ById<T>> for Loaders {
+    type Value = Option<T>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ById<T>]) -> Result<HashMap<ById<T>, Option<T>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows = query::by_ids::<T>(&mut conn, &self.actor, &ids).await.map_err(err)?;
+        Ok(each_or_none(ids, rows, T::row_id, ById::new))
+    }
+}
+
+/// One page of a nested connection below the parent `1`.
+pub struct Nested<T>(pub Arc<Plan>, pub i64, PhantomData<fn() -> T>);
+
+impl<T> Nested<T> {
+    pub fn new(plan: Arc<Plan>, parent: i64) -> Self {
+        Nested(plan, parent, PhantomData)
+    }
+}
+impl<T> Clone for Nested<T> {
+    fn clone(&self) -> Self {
+        Nested(self.0.clone(), self.1, PhantomData)
+    }
+}
+impl<T> PartialEq for Nested<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.1 == other.1 && self.0 == other.0
+    }
+}
+impl<T> Eq for Nested<T> {}
+impl<T> Hash for Nested<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        self.1.hash(state);
+    }
+}
+
+/// Groups keys by their plan so that every distinct nested query is one statement.
+fn by_plan<K>(keys: &[K], plan_of: impl Fn(&K) -> (&Arc<Plan>, i64)) -> HashMap<Arc<Plan>, Vec<i64>> {
+    let mut groups: HashMap<Arc<Plan>, Vec<i64>> = HashMap::new();
+    for k in keys {
+        let (plan, parent) = plan_of(k);
+        groups.entry(plan.clone()).or_default().push(parent);
+    }
+    groups
+}
+
+impl<T: Listable> Loader<Nested<T>> for Loaders {
+    type Value = Page<T>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Nested<T>]) -> Result<HashMap<Nested<T>, Page<T>>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        for (plan, parents) in by_plan(keys, |k| (&k.0, k.1)) {
+            let pages = query::list_nested::<T>(&mut conn, &plan, &parents).await.map_err(err)?;
+            out.extend(pages.into_iter().map(|(p, page)| (Nested::new(plan.clone(), p), page)));
+        }
+        Ok(out)
+    }
+}
+
+/// `totalCount` of a nested connection.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct NestedCount(pub Arc<Plan>, pub i64);
+
+impl Loader<NestedCount> for Loaders {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[NestedCount]) -> Result<HashMap<NestedCount, i64>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        for (plan, parents) in by_plan(keys, |k| (&k.0, k.1)) {
+            let counts = query::count_nested(&mut conn, &plan, &parents).await.map_err(err)?;
+            out.extend(counts.into_iter().map(|(p, n)| (NestedCount(plan.clone(), p), n)));
+        }
+        Ok(out)
+    }
+}
+
+/// The custom field codes of an element type (lists check the codes they filter and sort on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CustomCodes(pub ElementType);
+
+impl Loader<CustomCodes> for Loaders {
+    type Value = Vec<String>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[CustomCodes]) -> Result<HashMap<CustomCodes, Vec<String>>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        for k in keys {
+            out.insert(*k, crate::crm::shared::custom_fields::codes(&mut conn, k.0).await.map_err(err)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Communications of an element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Comms(pub ElementType, pub i64);
+
+impl Loader<Comms> for Loaders {
+    type Value = Vec<Communication>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Comms]) -> Result<HashMap<Comms, Vec<Communication>>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        let mut by_type: HashMap<ElementType, Vec<i64>> = HashMap::new();
+        for k in keys {
+            by_type.entry(k.0).or_default().push(k.1);
+        }
+        for (et, ids) in by_type {
+            let mut found = comms::load(&mut conn, et, &ids).await.map_err(err)?;
+            out.extend(ids.into_iter().map(|id| (Comms(et, id), found.remove(&id).unwrap_or_default())));
+        }
+        Ok(out)
+    }
+}
+
+async fn linked<T: Listable>(
+    loaders: &Loaders,
+    link_table: &str,
+    own_col: &str,
+    other_col: &str,
+    owners: &[i64],
+) -> Result<HashMap<i64, Vec<T>>, LoadError> {
+    let mut conn = loaders.conn().await?;
+    query::linked::<T>(&mut conn, &loaders.actor, link_table, own_col, other_col, owners).await.map_err(err)
+}
+
+impl Loader<DealContacts> for Loaders {
+    type Value = Vec<Contact>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[DealContacts]) -> Result<HashMap<DealContacts, Vec<Contact>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = linked::<Contact>(self, "deal_contacts", "deal_id", "contact_id", &ids).await?;
+        Ok(found.into_iter().map(|(k, v)| (DealContacts(k), v)).collect())
+    }
+}
+
+impl Loader<ContactCompanies> for Loaders {
+    type Value = Vec<Company>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ContactCompanies]) -> Result<HashMap<ContactCompanies, Vec<Company>>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = linked::<Company>(self, "contact_companies", "contact_id", "company_id", &ids).await?;
+        Ok(found.into_iter().map(|(k, v)| (ContactCompanies(k), v)).collect())
+    }
+}
+
+/// Product rows of a lead or deal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProductRows(pub ElementType, pub i64);
+
+impl Loader<ProductRows> for Loaders {
+    type Value = Vec<crate::kernel::models::ProductRow>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ProductRows]) -> Result<HashMap<ProductRows, Self::Value>, LoadError> {
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        let mut by_type: HashMap<ElementType, Vec<i64>> = HashMap::new();
+        for k in keys {
+            by_type.entry(k.0).or_default().push(k.1);
+        }
+        for (et, ids) in by_type {
+            let mut found = crate::crm::shared::products::rows_of(&mut conn, et, &ids).await.map_err(err)?;
+            out.extend(ids.into_iter().map(|id| (ProductRows(et, id), found.remove(&id).unwrap_or_default())));
+        }
+        Ok(out)
+    }
+}
+
+simple_key!(StageHistory);
+
+impl Loader<StageHistory> for Loaders {
+    type Value = Vec<crate::kernel::models::StageMove>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[StageHistory]) -> Result<HashMap<StageHistory, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let mut found = crate::crm::deal::lifecycle::stage_history(&mut conn, &ids).await.map_err(err)?;
+        Ok(ids.into_iter().map(|id| (StageHistory(id), found.remove(&id).unwrap_or_default())).collect())
+    }
+}
+
+simple_key!(ConversionOf);
+
+/// None for leads never converted (so lists of open leads do not ask again per lead).
+impl Loader<ConversionOf> for Loaders {
+    type Value = Option<crate::kernel::models::LeadConversion>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ConversionOf]) -> Result<HashMap<ConversionOf, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows = crate::crm::lead::lifecycle::conversions_of(&mut conn, &ids).await.map_err(err)?;
+        Ok(each_or_none(ids, rows, |r| r.lead_id, ConversionOf))
+    }
+}
+
+simple_key!(CompanyRequisites);
+
+/// A company's requisites; None for companies without any.
+impl Loader<CompanyRequisites> for Loaders {
+    type Value = Option<crate::crm::company::requisites::Requisites>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[CompanyRequisites]) -> Result<HashMap<CompanyRequisites, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows = crate::crm::company::requisites::of(&mut conn, &ids).await.map_err(err)?;
+        Ok(each_or_none(ids, rows, |r| r.company_id, CompanyRequisites))
+    }
+}
+
+simple_key!(ActivityBindings);
+
+impl Loader<ActivityBindings> for Loaders {
+    type Value = Vec<crate::kernel::ElementRef>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[ActivityBindings]) -> Result<HashMap<ActivityBindings, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let found = crate::activity::rules::bindings_for(&mut conn, &ids).await.map_err(err)?;
+        Ok(found.into_iter().map(|(k, v)| (ActivityBindings(k), v)).collect())
+    }
+}
+
+simple_key!(UserRoles);
+
+/// A user's roles (for `User.roles`).
+impl Loader<UserRoles> for Loaders {
+    type Value = Vec<crate::org::rules::Role>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[UserRoles]) -> Result<HashMap<UserRoles, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let rows = crate::org::rules::roles_of(&mut conn, &ids).await.map_err(err)?;
+        Ok(grouped(&ids, rows, UserRoles))
+    }
+}
+
+simple_key!(RoleLines);
+
+/// A role's permission lines (for `Role.permissions`).
+impl Loader<RoleLines> for Loaders {
+    type Value = Vec<crate::org::rules::PermissionLine>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[RoleLines]) -> Result<HashMap<RoleLines, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let lines = crate::org::rules::role_lines(&mut conn, &ids).await.map_err(err)?;
+        Ok(grouped(&ids, lines.into_iter().map(|l| (l.role_id, l)), RoleLines))
+    }
+}
+
+simple_key!(DepartmentUsers);
+
+/// Active users of a department (for `Department.users`).
+impl Loader<DepartmentUsers> for Loaders {
+    type Value = Vec<User>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[DepartmentUsers]) -> Result<HashMap<DepartmentUsers, Self::Value>, LoadError> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let mut conn = self.conn().await?;
+        let found = crate::org::rules::department_users(&mut conn, &ids).await.map_err(err)?;
+        Ok(found.into_iter().map(|(d, users)| (DepartmentUsers(d), users)).collect())
+    }
+}
+
+/// Every department (for `Department.children`): the tree is small, and one read serves
+/// every node of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AllDepartments;
+
+impl Loader<AllDepartments> for Loaders {
+    type Value = Arc<Vec<crate::kernel::models::Department>>;
+    type Error = LoadError;
+
+    async fn load(&self, _: &[AllDepartments]) -> Result<HashMap<AllDepartments, Self::Value>, LoadError> {
+        let mut conn = self.conn().await?;
+        let all = crate::org::rules::departments(&mut conn).await.map_err(err)?;
+        Ok(HashMap::from([(AllDepartments, Arc::new(all))]))
+    }
+}

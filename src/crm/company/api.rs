@@ -1,0 +1,323 @@
+//! Companies in GraphQL.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::api::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
+use crate::api::connection::{connection, nested_list};
+use crate::api::filters::list_args;
+use crate::api::filters::{
+    BooleanFilter, CommunicationFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter, element_filter,
+};
+use crate::api::timeline::{TimelineConnection, TimelineFilter, timeline_of};
+use crate::api::{GqlResult, opt_id, to_id};
+use crate::crm::contact::api::{ContactConnection, ContactFilter, ContactOrder};
+use crate::crm::deal::api::{DealConnection, DealFilter, DealOrder};
+use crate::crm::lead::api::{LeadConnection, LeadFilter, LeadOrder, leads_of};
+use crate::crm::shared::communications::CommKind;
+use crate::kernel::ElementType;
+use crate::kernel::ids::IdKind;
+use crate::kernel::list::Relation;
+use crate::kernel::models::{Company, Contact, Deal, StatusItem, User};
+use crate::kernel::write::Write;
+
+element_filter! {
+    CompanyFilter, CompanyOrder, CompanyOrderField, crate::kernel::ElementType::Company,
+    filters {
+        id: IdFilter => "id" as Company,
+        title: StringFilter => "title",
+        type_id: IdFilter => "type_id" as StatusItem,
+        industry_id: IdFilter => "industry_id" as StatusItem,
+        employees_id: IdFilter => "employees_id" as StatusItem,
+        revenue: DecimalFilter => "revenue",
+        currency: StringFilter => "currency",
+        address: StringFilter => "address",
+        comments: StringFilter => "comments",
+        assigned_to_id: IdFilter => "assigned_to_id" as User,
+        opened: BooleanFilter => "opened",
+        is_my_company: BooleanFilter => "is_my_company",
+        legal_name: StringFilter => "legal_name",
+        vat_id: StringFilter => "vat_id",
+        tax_id: StringFilter => "tax_id",
+        origin_lead_id: IdFilter => "origin_lead_id" as Lead,
+        created_at: DateTimeFilter => "created_at",
+        updated_at: DateTimeFilter => "updated_at",
+        created_by_id: IdFilter => "created_by_id" as User,
+        phone: CommunicationFilter => "PHONE",
+        email: CommunicationFilter => "EMAIL",
+    }
+    order {
+        Id => "id": Int8,
+        Title => "title": Text,
+        Revenue => "revenue": Decimal,
+        AssignedToId => "assigned_to_id": Int8,
+        CreatedAt => "created_at": DateTime,
+        UpdatedAt => "updated_at": DateTime,
+    }
+    custom { custom_field }
+}
+
+connection!(CompanyConnection, CompanyEdge, Company);
+
+pub const COMPANY_CONTACTS: Relation =
+    Relation { join: "JOIN contact_companies r ON r.contact_id = t.id", parent: "r.company_id", extra: "" };
+pub const COMPANY_DEALS: Relation = Relation { join: "", parent: "t.company_id", extra: "" };
+pub const COMPANY_LEADS: Relation = Relation { join: "", parent: "t.company_id", extra: "" };
+
+#[Object(name = "Company")]
+impl Company {
+    /// Custom field values, by code.
+    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
+        common::custom_list(&self.custom)
+    }
+    /// One custom field's value (null when unset).
+    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
+    }
+    pub async fn id(&self) -> ID {
+        to_id(IdKind::Company, self.id)
+    }
+    async fn version(&self) -> i32 {
+        self.version
+    }
+    async fn title(&self) -> &str {
+        &self.title
+    }
+    async fn type_id(&self) -> Option<ID> {
+        opt_id(IdKind::StatusItem, self.type_id)
+    }
+    #[graphql(name = "type")]
+    async fn company_type(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
+        common::status_of(ctx, self.type_id).await
+    }
+    async fn industry_id(&self) -> Option<ID> {
+        opt_id(IdKind::StatusItem, self.industry_id)
+    }
+    async fn industry(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
+        common::status_of(ctx, self.industry_id).await
+    }
+    async fn employees_id(&self) -> Option<ID> {
+        opt_id(IdKind::StatusItem, self.employees_id)
+    }
+    async fn employees(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
+        common::status_of(ctx, self.employees_id).await
+    }
+    async fn revenue(&self) -> Option<Decimal> {
+        self.revenue
+    }
+    async fn currency(&self) -> Option<&str> {
+        self.currency.as_deref()
+    }
+    async fn address(&self) -> Option<&str> {
+        self.address.as_deref()
+    }
+    async fn comments(&self) -> Option<&str> {
+        self.comments.as_deref()
+    }
+    async fn assigned_to_id(&self) -> Option<ID> {
+        opt_id(IdKind::User, self.assigned_to_id)
+    }
+    async fn assigned_to(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
+        common::user_of(ctx, self.assigned_to_id).await
+    }
+    async fn opened(&self) -> bool {
+        self.opened
+    }
+    /// Our own company: its details appear on quotes and invoices.
+    async fn is_my_company(&self) -> bool {
+        self.is_my_company
+    }
+    /// Legal details and bank accounts.
+    async fn requisites(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::crm::company::requisites::Requisites>> {
+        crate::crm::company::requisites_api::of(ctx, self.id).await
+    }
+    async fn legal_name(&self) -> Option<&str> {
+        self.legal_name.as_deref()
+    }
+    async fn vat_id(&self) -> Option<&str> {
+        self.vat_id.as_deref()
+    }
+    async fn tax_id(&self) -> Option<&str> {
+        self.tax_id.as_deref()
+    }
+    async fn registration_address(&self) -> Option<&str> {
+        self.registration_address.as_deref()
+    }
+    async fn bank_name(&self) -> Option<&str> {
+        self.bank_name.as_deref()
+    }
+    async fn iban(&self) -> Option<&str> {
+        self.iban.as_deref()
+    }
+    async fn bic(&self) -> Option<&str> {
+        self.bic.as_deref()
+    }
+    async fn origin_lead_id(&self) -> Option<ID> {
+        opt_id(IdKind::Lead, self.origin_lead_id)
+    }
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ContactFilter>,
+        order_by: Option<Vec<ContactOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<ContactConnection> {
+        let args = list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?;
+        nested_list!(ctx, Contact, ContactConnection, args, COMPANY_CONTACTS, self.id)
+    }
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+    async fn deals(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DealFilter>,
+        order_by: Option<Vec<DealOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<DealConnection> {
+        let args = list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?;
+        nested_list!(ctx, Deal, DealConnection, args, COMPANY_DEALS, self.id)
+    }
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+    async fn leads(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LeadFilter>,
+        order_by: Option<Vec<LeadOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<LeadConnection> {
+        leads_of(
+            ctx,
+            COMPANY_LEADS,
+            self.id,
+            list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?,
+        )
+        .await
+    }
+    async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
+        common::comms_of(ctx, ElementType::Company, self.id, CommKind::Phone).await
+    }
+    async fn emails(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
+        common::comms_of(ctx, ElementType::Company, self.id, CommKind::Email).await
+    }
+    async fn webs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
+        common::comms_of(ctx, ElementType::Company, self.id, CommKind::Web).await
+    }
+    async fn ims(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
+        common::comms_of(ctx, ElementType::Company, self.id, CommKind::Im).await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
+        common::user_of(ctx, self.created_by_id).await
+    }
+    async fn updated_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
+        common::user_of(ctx, self.updated_by_id).await
+    }
+    /// Activities bound to this company.
+    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::activity::api::ActivityFilter>,
+        order_by: Option<Vec<crate::activity::api::ActivityOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<crate::activity::api::ActivityConnection> {
+        crate::activity::api::activities_of(ctx, ElementType::Company, self.id, filter, order_by, first, after).await
+    }
+    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TimelineFilter>,
+    ) -> GqlResult<TimelineConnection> {
+        timeline_of(ctx, ElementType::Company, self.id, first, after, filter).await
+    }
+}
+
+#[derive(InputObject)]
+pub struct CompanyInput {
+    /// Required on create.
+    pub title: Option<String>,
+    pub type_id: MaybeUndefined<ID>,
+    pub industry_id: MaybeUndefined<ID>,
+    pub employees_id: MaybeUndefined<ID>,
+    pub revenue: MaybeUndefined<Decimal>,
+    pub currency: MaybeUndefined<String>,
+    pub address: MaybeUndefined<String>,
+    pub comments: MaybeUndefined<String>,
+    pub assigned_to_id: MaybeUndefined<ID>,
+    pub opened: Option<bool>,
+    pub is_my_company: Option<bool>,
+    pub legal_name: MaybeUndefined<String>,
+    pub vat_id: MaybeUndefined<String>,
+    pub tax_id: MaybeUndefined<String>,
+    pub registration_address: MaybeUndefined<String>,
+    pub bank_name: MaybeUndefined<String>,
+    pub iban: MaybeUndefined<String>,
+    pub bic: MaybeUndefined<String>,
+    pub phones: Option<Vec<CommunicationInput>>,
+    pub emails: Option<Vec<CommunicationInput>>,
+    pub webs: Option<Vec<CommunicationInput>>,
+    pub ims: Option<Vec<CommunicationInput>>,
+    /// Custom field values to set (others stay as they are).
+    pub custom_fields: Option<Vec<common::CustomFieldValueInput>>,
+}
+
+impl CompanyInput {
+    pub fn into_write(self) -> Write<Company> {
+        let comms = common::comm_set(self.phones, self.emails, self.webs, self.ims);
+        Write {
+            comms,
+            links: None,
+            reject_duplicates: false,
+            custom: common::custom_values(self.custom_fields),
+            apply: Box::new(move |c: &mut Company| {
+                if let Some(t) = self.title {
+                    c.title = t;
+                }
+                patch_id(&mut c.type_id, self.type_id, IdKind::StatusItem, "typeId")?;
+                patch_id(&mut c.industry_id, self.industry_id, IdKind::StatusItem, "industryId")?;
+                patch_id(&mut c.employees_id, self.employees_id, IdKind::StatusItem, "employeesId")?;
+                patch(&mut c.revenue, self.revenue);
+                patch_text(&mut c.currency, self.currency);
+                patch_text(&mut c.address, self.address);
+                patch_text(&mut c.comments, self.comments);
+                patch_id(&mut c.assigned_to_id, self.assigned_to_id, IdKind::User, "assignedToId")?;
+                if let Some(o) = self.opened {
+                    c.opened = o;
+                }
+                if let Some(m) = self.is_my_company {
+                    c.is_my_company = m;
+                }
+                patch_text(&mut c.legal_name, self.legal_name);
+                patch_text(&mut c.vat_id, self.vat_id);
+                patch_text(&mut c.tax_id, self.tax_id);
+                patch_text(&mut c.registration_address, self.registration_address);
+                patch_text(&mut c.bank_name, self.bank_name);
+                patch_text(&mut c.iban, self.iban);
+                patch_text(&mut c.bic, self.bic);
+                Ok(())
+            }),
+        }
+    }
+}

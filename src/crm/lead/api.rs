@@ -1,0 +1,367 @@
+//! Leads in GraphQL.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use crate::api::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
+use crate::api::connection::{connection, nested_list};
+use crate::api::filters::{
+    BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter,
+    element_filter,
+};
+use crate::api::loaders::ById;
+use crate::api::timeline::{TimelineConnection, timeline_of};
+use crate::api::{GqlResult, load_error, loader, opt_id, to_id};
+use crate::crm::shared::communications::CommKind;
+use crate::kernel::ElementType;
+use crate::kernel::ids::IdKind;
+use crate::kernel::models::{Company, Contact, Lead, StatusItem, User};
+use crate::kernel::write::Write;
+
+element_filter! {
+    LeadFilter, LeadOrder, LeadOrderField, crate::kernel::ElementType::Lead,
+    filters {
+        id: IdFilter => "id" as Lead,
+        title: StringFilter => "title",
+        honorific: StringFilter => "honorific",
+        first_name: StringFilter => "first_name",
+        middle_name: StringFilter => "middle_name",
+        last_name: StringFilter => "last_name",
+        birthdate: DateFilter => "birthdate",
+        position: StringFilter => "position",
+        company_title: StringFilter => "company_title",
+        address: StringFilter => "address",
+        source_id: IdFilter => "source_id" as StatusItem,
+        status_id: IdFilter => "status_id" as StatusItem,
+        opportunity: DecimalFilter => "opportunity",
+        currency: StringFilter => "currency",
+        comments: StringFilter => "comments",
+        assigned_to_id: IdFilter => "assigned_to_id" as User,
+        opened: BooleanFilter => "opened",
+        contact_id: IdFilter => "contact_id" as Contact,
+        company_id: IdFilter => "company_id" as Company,
+        utm_source: StringFilter => "utm_source",
+        utm_medium: StringFilter => "utm_medium",
+        utm_campaign: StringFilter => "utm_campaign",
+        created_at: DateTimeFilter => "created_at",
+        updated_at: DateTimeFilter => "updated_at",
+        created_by_id: IdFilter => "created_by_id" as User,
+        phone: CommunicationFilter => "PHONE",
+        email: CommunicationFilter => "EMAIL",
+    }
+    order {
+        Id => "id": Int8,
+        Title => "title": Text,
+        LastName => "last_name": Text,
+        CompanyTitle => "company_title": Text,
+        StatusId => "status_id": Int8,
+        Opportunity => "opportunity": Decimal,
+        AssignedToId => "assigned_to_id": Int8,
+        CreatedAt => "created_at": DateTime,
+        UpdatedAt => "updated_at": DateTime,
+    }
+    custom { custom_field }
+}
+
+connection!(LeadConnection, LeadEdge, Lead);
+
+#[Object(name = "Lead")]
+impl Lead {
+    /// Custom field values, by code.
+    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
+        common::custom_list(&self.custom)
+    }
+    /// One custom field's value (null when unset).
+    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
+    }
+    pub async fn id(&self) -> ID {
+        to_id(IdKind::Lead, self.id)
+    }
+    /// Increases with every change; pass it as `expectedVersion` to update safely.
+    async fn version(&self) -> i32 {
+        self.version
+    }
+    async fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+    /// A code of the HONORIFIC list.
+    async fn honorific(&self) -> Option<&str> {
+        self.honorific.as_deref()
+    }
+    async fn first_name(&self) -> Option<&str> {
+        self.first_name.as_deref()
+    }
+    async fn middle_name(&self) -> Option<&str> {
+        self.middle_name.as_deref()
+    }
+    async fn last_name(&self) -> Option<&str> {
+        self.last_name.as_deref()
+    }
+    async fn birthdate(&self) -> Option<NaiveDate> {
+        self.birthdate
+    }
+    async fn position(&self) -> Option<&str> {
+        self.position.as_deref()
+    }
+    async fn company_title(&self) -> Option<&str> {
+        self.company_title.as_deref()
+    }
+    async fn address(&self) -> Option<&str> {
+        self.address.as_deref()
+    }
+    async fn source_id(&self) -> Option<ID> {
+        opt_id(IdKind::StatusItem, self.source_id)
+    }
+    async fn source(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
+        common::status_of(ctx, self.source_id).await
+    }
+    async fn source_description(&self) -> Option<&str> {
+        self.source_description.as_deref()
+    }
+    async fn status_id(&self) -> ID {
+        to_id(IdKind::StatusItem, self.status_id)
+    }
+    async fn status(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
+        common::status_of(ctx, Some(self.status_id)).await
+    }
+    async fn status_description(&self) -> Option<&str> {
+        self.status_description.as_deref()
+    }
+    async fn opportunity(&self) -> Option<Decimal> {
+        self.opportunity
+    }
+    async fn currency(&self) -> Option<&str> {
+        self.currency.as_deref()
+    }
+    async fn comments(&self) -> Option<&str> {
+        self.comments.as_deref()
+    }
+    async fn assigned_to_id(&self) -> Option<ID> {
+        opt_id(IdKind::User, self.assigned_to_id)
+    }
+    async fn assigned_to(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
+        common::user_of(ctx, self.assigned_to_id).await
+    }
+    /// Visible to everyone (Bitrix "available to everyone").
+    async fn opened(&self) -> bool {
+        self.opened
+    }
+    async fn contact_id(&self) -> Option<ID> {
+        opt_id(IdKind::Contact, self.contact_id)
+    }
+    async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
+        match self.contact_id {
+            None => Ok(None),
+            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error).map(Option::flatten),
+        }
+    }
+    async fn company_id(&self) -> Option<ID> {
+        opt_id(IdKind::Company, self.company_id)
+    }
+    async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
+        match self.company_id {
+            None => Ok(None),
+            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error).map(Option::flatten),
+        }
+    }
+    /// The lead points at a known contact or company (a repeat lead).
+    async fn is_return_customer(&self) -> bool {
+        self.contact_id.is_some() || self.company_id.is_some()
+    }
+    async fn utm_source(&self) -> Option<&str> {
+        self.utm_source.as_deref()
+    }
+    async fn utm_medium(&self) -> Option<&str> {
+        self.utm_medium.as_deref()
+    }
+    async fn utm_campaign(&self) -> Option<&str> {
+        self.utm_campaign.as_deref()
+    }
+    async fn utm_content(&self) -> Option<&str> {
+        self.utm_content.as_deref()
+    }
+    async fn utm_term(&self) -> Option<&str> {
+        self.utm_term.as_deref()
+    }
+    async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
+        common::comms_of(ctx, ElementType::Lead, self.id, CommKind::Phone).await
+    }
+    async fn emails(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
+        common::comms_of(ctx, ElementType::Lead, self.id, CommKind::Email).await
+    }
+    async fn webs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
+        common::comms_of(ctx, ElementType::Lead, self.id, CommKind::Web).await
+    }
+    async fn ims(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
+        common::comms_of(ctx, ElementType::Lead, self.id, CommKind::Im).await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
+        common::user_of(ctx, self.created_by_id).await
+    }
+    async fn updated_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
+        common::user_of(ctx, self.updated_by_id).await
+    }
+    async fn product_rows(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::kernel::models::ProductRow>> {
+        crate::crm::shared::products_api::rows_of(ctx, ElementType::Lead, self.id).await
+    }
+    async fn totals(&self, ctx: &Context<'_>) -> GqlResult<crate::crm::shared::products_api::Totals> {
+        crate::crm::shared::products_api::totals_of(ctx, ElementType::Lead, self.id).await
+    }
+    /// When the lead was converted; null unless it was.
+    async fn converted_at(&self, ctx: &Context<'_>) -> GqlResult<Option<DateTime<Utc>>> {
+        Ok(conversion(ctx, self.id).await?.map(|c| c.converted_at))
+    }
+    /// The contact the lead was converted into.
+    async fn converted_contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
+        match conversion(ctx, self.id).await?.and_then(|c| c.contact_id) {
+            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error).map(Option::flatten),
+            None => Ok(None),
+        }
+    }
+    /// The company the lead was converted into.
+    async fn converted_company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
+        match conversion(ctx, self.id).await?.and_then(|c| c.company_id) {
+            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error).map(Option::flatten),
+            None => Ok(None),
+        }
+    }
+    /// The deal the lead was converted into.
+    async fn converted_deal(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::kernel::models::Deal>> {
+        match conversion(ctx, self.id).await?.and_then(|c| c.deal_id) {
+            Some(id) => loader(ctx)
+                .load_one(ById::<crate::kernel::models::Deal>::new(id))
+                .await
+                .map_err(load_error)
+                .map(Option::flatten),
+            None => Ok(None),
+        }
+    }
+    /// Activities bound to this lead.
+    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+    async fn activities(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<crate::activity::api::ActivityFilter>,
+        order_by: Option<Vec<crate::activity::api::ActivityOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<crate::activity::api::ActivityConnection> {
+        crate::activity::api::activities_of(ctx, ElementType::Lead, self.id, filter, order_by, first, after).await
+    }
+    /// History of this lead, newest first.
+    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<crate::api::timeline::TimelineFilter>,
+    ) -> GqlResult<TimelineConnection> {
+        timeline_of(ctx, ElementType::Lead, self.id, first, after, filter).await
+    }
+}
+
+#[derive(InputObject)]
+pub struct LeadInput {
+    pub title: MaybeUndefined<String>,
+    /// A code of the HONORIFIC list.
+    pub honorific: MaybeUndefined<String>,
+    pub first_name: MaybeUndefined<String>,
+    pub middle_name: MaybeUndefined<String>,
+    pub last_name: MaybeUndefined<String>,
+    pub birthdate: MaybeUndefined<NaiveDate>,
+    pub position: MaybeUndefined<String>,
+    pub company_title: MaybeUndefined<String>,
+    pub address: MaybeUndefined<String>,
+    pub source_id: MaybeUndefined<ID>,
+    pub source_description: MaybeUndefined<String>,
+    /// Defaults to NEW.
+    pub status_id: Option<ID>,
+    pub status_description: MaybeUndefined<String>,
+    pub opportunity: MaybeUndefined<Decimal>,
+    pub currency: MaybeUndefined<String>,
+    pub comments: MaybeUndefined<String>,
+    /// Defaults to the acting user.
+    pub assigned_to_id: MaybeUndefined<ID>,
+    pub opened: Option<bool>,
+    pub contact_id: MaybeUndefined<ID>,
+    pub company_id: MaybeUndefined<ID>,
+    pub utm_source: MaybeUndefined<String>,
+    pub utm_medium: MaybeUndefined<String>,
+    pub utm_campaign: MaybeUndefined<String>,
+    pub utm_content: MaybeUndefined<String>,
+    pub utm_term: MaybeUndefined<String>,
+    /// Replaces all phones when given.
+    pub phones: Option<Vec<CommunicationInput>>,
+    pub emails: Option<Vec<CommunicationInput>>,
+    pub webs: Option<Vec<CommunicationInput>>,
+    pub ims: Option<Vec<CommunicationInput>>,
+    /// Custom field values to set (others stay as they are).
+    pub custom_fields: Option<Vec<common::CustomFieldValueInput>>,
+}
+
+impl LeadInput {
+    pub fn into_write(self) -> Write<Lead> {
+        let comms = common::comm_set(self.phones, self.emails, self.webs, self.ims);
+        Write {
+            comms,
+            links: None,
+            reject_duplicates: false,
+            custom: common::custom_values(self.custom_fields),
+            apply: Box::new(move |l: &mut Lead| {
+                patch_text(&mut l.title, self.title);
+                patch_text(&mut l.honorific, self.honorific);
+                patch_text(&mut l.first_name, self.first_name);
+                patch_text(&mut l.middle_name, self.middle_name);
+                patch_text(&mut l.last_name, self.last_name);
+                patch(&mut l.birthdate, self.birthdate);
+                patch_text(&mut l.position, self.position);
+                patch_text(&mut l.company_title, self.company_title);
+                patch_text(&mut l.address, self.address);
+                patch_id(&mut l.source_id, self.source_id, IdKind::StatusItem, "sourceId")?;
+                patch_text(&mut l.source_description, self.source_description);
+                if let Some(s) = self.status_id {
+                    l.status_id = crate::kernel::ids::decode(IdKind::StatusItem, &s, "statusId")?;
+                }
+                patch_text(&mut l.status_description, self.status_description);
+                patch(&mut l.opportunity, self.opportunity);
+                patch_text(&mut l.currency, self.currency);
+                patch_text(&mut l.comments, self.comments);
+                patch_id(&mut l.assigned_to_id, self.assigned_to_id, IdKind::User, "assignedToId")?;
+                if let Some(o) = self.opened {
+                    l.opened = o;
+                }
+                patch_id(&mut l.contact_id, self.contact_id, IdKind::Contact, "contactId")?;
+                patch_id(&mut l.company_id, self.company_id, IdKind::Company, "companyId")?;
+                patch_text(&mut l.utm_source, self.utm_source);
+                patch_text(&mut l.utm_medium, self.utm_medium);
+                patch_text(&mut l.utm_campaign, self.utm_campaign);
+                patch_text(&mut l.utm_content, self.utm_content);
+                patch_text(&mut l.utm_term, self.utm_term);
+                Ok(())
+            }),
+        }
+    }
+}
+
+async fn conversion(ctx: &Context<'_>, lead: i64) -> GqlResult<Option<crate::kernel::models::LeadConversion>> {
+    loader(ctx).load_one(crate::api::loaders::ConversionOf(lead)).await.map_err(load_error).map(Option::flatten)
+}
+
+/// Leads of a contact or company, as a nested connection.
+pub async fn leads_of(
+    ctx: &Context<'_>,
+    relation: crate::kernel::list::Relation,
+    parent: i64,
+    args: crate::kernel::list::ListArgs,
+) -> GqlResult<LeadConnection> {
+    nested_list!(ctx, Lead, LeadConnection, args, relation, parent)
+}

@@ -1,0 +1,5 @@
+//! Leads: their rules on every write, status moves, junk and conversion, and their GraphQL surface.
+
+pub mod api;
+pub mod lifecycle;
+pub mod rules;

@@ -1,0 +1,4 @@
+//! Status lists, pipelines and stages, with their GraphQL surface.
+
+pub mod api;
+pub mod rules;

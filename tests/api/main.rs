@@ -1,0 +1,31 @@
+//! Kontor's integration tests, one module per capability, in one binary so CI links once.
+//! Each test starts its own server on a free port with its own database cloned from a
+//! migrated template (`common`), and talks to it over real HTTP and WebSocket connections.
+//! `tests/panics.rs` stays a binary of its own: it installs a process-wide tracing
+//! subscriber and panic hook that would see every other test's output.
+
+mod activities;
+mod bad_input;
+mod cli;
+mod common;
+mod custom_fields;
+mod deal_lifecycle;
+mod elements;
+mod error_hygiene;
+mod events;
+mod hostile;
+mod http_protocol;
+mod lead_lifecycle;
+mod limits;
+mod lists;
+mod merge;
+mod permissions;
+mod prepared_statements;
+mod requisites;
+mod rights;
+mod rights_matrix;
+mod schema_drift;
+mod settings;
+mod statements;
+mod subscriptions;
+mod websocket;
