@@ -4,6 +4,7 @@ pub mod common;
 pub mod connection;
 pub mod cost;
 pub mod current_rights;
+pub mod element;
 pub mod filters;
 pub mod guard;
 pub mod lexer;

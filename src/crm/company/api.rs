@@ -1,29 +1,26 @@
 //! Companies in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined};
 use rust_decimal::Decimal;
 
-use crate::api::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
-use crate::api::connection::{connection, nested_list};
-use crate::api::filters::list_args;
+use crate::api::common::{self, CommunicationInput, patch, patch_id, patch_text};
+use crate::api::connection::connection;
+use crate::api::element::element_object;
 use crate::api::filters::{
     BooleanFilter, CommunicationFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter, element_filter,
 };
-use crate::api::timeline::{TimelineConnection, TimelineFilter, timeline_of};
-use crate::api::{GqlResult, opt_id, to_id};
+use crate::api::{GqlResult, opt_id};
 use crate::crm::contact::api::{ContactConnection, ContactFilter, ContactOrder};
 use crate::crm::deal::api::{DealConnection, DealFilter, DealOrder};
-use crate::crm::lead::api::{LeadConnection, LeadFilter, LeadOrder, leads_of};
-use crate::crm::shared::communications::CommKind;
+use crate::crm::lead::api::{LeadConnection, LeadFilter, LeadOrder};
 use crate::kernel::ElementType;
 use crate::kernel::ids::IdKind;
 use crate::kernel::list::Relation;
-use crate::kernel::models::{Company, Contact, Deal, StatusItem, User};
+use crate::kernel::models::{Company, Contact, Deal, Lead, StatusItem, User};
 use crate::kernel::write::Write;
 
 element_filter! {
-    CompanyFilter, CompanyOrder, CompanyOrderField, crate::kernel::ElementType::Company,
+    CompanyFilter, CompanyOrder, CompanyOrderField, ElementType::Company,
     filters {
         id: IdFilter => "id" as Company,
         title: StringFilter => "title",
@@ -65,22 +62,10 @@ pub const COMPANY_CONTACTS: Relation =
 pub const COMPANY_DEALS: Relation = Relation { join: "", parent: "t.company_id", extra: "" };
 pub const COMPANY_LEADS: Relation = Relation { join: "", parent: "t.company_id", extra: "" };
 
-#[Object(name = "Company")]
-impl Company {
-    /// Custom field values, by code.
-    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
-        common::custom_list(&self.custom)
-    }
-    /// One custom field's value (null when unset).
-    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
-        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
-    }
-    pub async fn id(&self) -> ID {
-        to_id(IdKind::Company, self.id)
-    }
-    async fn version(&self) -> i32 {
-        self.version
-    }
+element_object! {
+    Company, Company;
+    version;
+    fields {
     async fn title(&self) -> &str {
         &self.title
     }
@@ -156,102 +141,19 @@ impl Company {
     async fn origin_lead_id(&self) -> Option<ID> {
         opt_id(IdKind::Lead, self.origin_lead_id)
     }
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn contacts(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<ContactFilter>,
-        order_by: Option<Vec<ContactOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> GqlResult<ContactConnection> {
-        let args = list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?;
-        nested_list!(ctx, Contact, ContactConnection, args, COMPANY_CONTACTS, self.id)
     }
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn deals(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<DealFilter>,
-        order_by: Option<Vec<DealOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> GqlResult<DealConnection> {
-        let args = list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?;
-        nested_list!(ctx, Deal, DealConnection, args, COMPANY_DEALS, self.id)
+    nested {
+        contacts: Contact, ContactFilter, ContactOrder, ContactConnection, COMPANY_CONTACTS;
+        deals: Deal, DealFilter, DealOrder, DealConnection, COMPANY_DEALS;
+        leads: Lead, LeadFilter, LeadOrder, LeadConnection, COMPANY_LEADS;
     }
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn leads(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<LeadFilter>,
-        order_by: Option<Vec<LeadOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> GqlResult<LeadConnection> {
-        leads_of(
-            ctx,
-            COMPANY_LEADS,
-            self.id,
-            list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?,
-        )
-        .await
+    comms { Company }
+    tail {
     }
-    async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Company, self.id, CommKind::Phone).await
-    }
-    async fn emails(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Company, self.id, CommKind::Email).await
-    }
-    async fn webs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Company, self.id, CommKind::Web).await
-    }
-    async fn ims(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Company, self.id, CommKind::Im).await
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    async fn created_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.created_by_id).await
-    }
-    async fn updated_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.updated_by_id).await
-    }
+    activities
     /// Activities bound to this company.
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn activities(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<crate::activity::api::ActivityFilter>,
-        order_by: Option<Vec<crate::activity::api::ActivityOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> GqlResult<crate::activity::api::ActivityConnection> {
-        crate::activity::api::activities_of(ctx, ElementType::Company, self.id, filter, order_by, first, after).await
-    }
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn timeline(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<TimelineFilter>,
-    ) -> GqlResult<TimelineConnection> {
-        timeline_of(ctx, ElementType::Company, self.id, first, after, filter).await
-    }
+    ;
+    timeline;
 }
 
 #[derive(InputObject)]

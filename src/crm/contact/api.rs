@@ -1,28 +1,26 @@
 //! Contacts in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined};
+use chrono::NaiveDate;
 
-use crate::api::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
-use crate::api::connection::{connection, nested_list};
-use crate::api::filters::list_args;
+use crate::api::common::{self, CommunicationInput, patch, patch_id, patch_text};
+use crate::api::connection::connection;
+use crate::api::element::element_object;
 use crate::api::filters::{
     BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, IdFilter, LinkFilter, StringFilter, element_filter,
 };
 use crate::api::loaders::ContactCompanies;
-use crate::api::timeline::{TimelineConnection, TimelineFilter, timeline_of};
 use crate::api::{GqlResult, load_error, loader, opt_id, to_id};
 use crate::crm::deal::api::{DealConnection, DealFilter, DealOrder};
-use crate::crm::lead::api::{LeadConnection, LeadFilter, LeadOrder, leads_of};
-use crate::crm::shared::communications::CommKind;
+use crate::crm::lead::api::{LeadConnection, LeadFilter, LeadOrder};
 use crate::kernel::ElementType;
 use crate::kernel::ids::IdKind;
 use crate::kernel::list::Relation;
-use crate::kernel::models::{Company, Contact, Deal, StatusItem, User};
+use crate::kernel::models::{Company, Contact, Deal, Lead, StatusItem, User};
 use crate::kernel::write::Write;
 
 element_filter! {
-    ContactFilter, ContactOrder, ContactOrderField, crate::kernel::ElementType::Contact,
+    ContactFilter, ContactOrder, ContactOrderField, ElementType::Contact,
     filters {
         id: IdFilter => "id" as Contact,
         honorific: StringFilter => "honorific",
@@ -66,22 +64,10 @@ pub const CONTACT_DEALS: Relation =
 /// Leads that point at a contact.
 pub const CONTACT_LEADS: Relation = Relation { join: "", parent: "t.contact_id", extra: "" };
 
-#[Object(name = "Contact")]
-impl Contact {
-    /// Custom field values, by code.
-    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
-        common::custom_list(&self.custom)
-    }
-    /// One custom field's value (null when unset).
-    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
-        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
-    }
-    pub async fn id(&self) -> ID {
-        to_id(IdKind::Contact, self.id)
-    }
-    async fn version(&self) -> i32 {
-        self.version
-    }
+element_object! {
+    Contact, Contact;
+    version;
+    fields {
     async fn honorific(&self) -> Option<&str> {
         self.honorific.as_deref()
     }
@@ -150,87 +136,18 @@ impl Contact {
     async fn companies(&self, ctx: &Context<'_>) -> GqlResult<Vec<Company>> {
         Ok(loader(ctx).load_one(ContactCompanies(self.id)).await.map_err(load_error)?.unwrap_or_default())
     }
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn deals(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<DealFilter>,
-        order_by: Option<Vec<DealOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> GqlResult<DealConnection> {
-        let args = list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?;
-        nested_list!(ctx, Deal, DealConnection, args, CONTACT_DEALS, self.id)
     }
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn leads(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<LeadFilter>,
-        order_by: Option<Vec<LeadOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> GqlResult<LeadConnection> {
-        leads_of(
-            ctx,
-            CONTACT_LEADS,
-            self.id,
-            list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?,
-        )
-        .await
+    nested {
+        deals: Deal, DealFilter, DealOrder, DealConnection, CONTACT_DEALS;
+        leads: Lead, LeadFilter, LeadOrder, LeadConnection, CONTACT_LEADS;
     }
-    async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Contact, self.id, CommKind::Phone).await
+    comms { Contact }
+    tail {
     }
-    async fn emails(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Contact, self.id, CommKind::Email).await
-    }
-    async fn webs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Contact, self.id, CommKind::Web).await
-    }
-    async fn ims(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Contact, self.id, CommKind::Im).await
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    async fn created_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.created_by_id).await
-    }
-    async fn updated_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.updated_by_id).await
-    }
+    activities
     /// Activities bound to this contact.
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn activities(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<crate::activity::api::ActivityFilter>,
-        order_by: Option<Vec<crate::activity::api::ActivityOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> GqlResult<crate::activity::api::ActivityConnection> {
-        crate::activity::api::activities_of(ctx, ElementType::Contact, self.id, filter, order_by, first, after).await
-    }
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn timeline(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<TimelineFilter>,
-    ) -> GqlResult<TimelineConnection> {
-        timeline_of(ctx, ElementType::Contact, self.id, first, after, filter).await
-    }
+    ;
+    timeline;
 }
 
 #[derive(InputObject)]

@@ -6,12 +6,12 @@ use rust_decimal::Decimal;
 
 use crate::api::common::{self, patch, patch_id, patch_text};
 use crate::api::connection::connection;
+use crate::api::element::element_object;
 use crate::api::filters::{
     BooleanFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter,
     element_filter,
 };
 use crate::api::loaders::{ById, DealContacts, PipelineId, StageHistory, StageId};
-use crate::api::timeline::{TimelineConnection, TimelineFilter, timeline_of};
 use crate::api::{GqlResult, load_error, loader, opt_id, to_id};
 use crate::kernel::ElementType;
 use crate::kernel::ids::{self, IdKind};
@@ -19,7 +19,7 @@ use crate::kernel::models::{Company, Contact, Deal, Pipeline, Stage, StageMove, 
 use crate::kernel::write::Write;
 
 element_filter! {
-    DealFilter, DealOrder, DealOrderField, crate::kernel::ElementType::Deal,
+    DealFilter, DealOrder, DealOrderField, ElementType::Deal,
     filters {
         id: IdFilter => "id" as Deal,
         title: StringFilter => "title",
@@ -60,22 +60,10 @@ element_filter! {
 
 connection!(DealConnection, DealEdge, Deal);
 
-#[Object(name = "Deal")]
-impl Deal {
-    /// Custom field values, by code.
-    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
-        common::custom_list(&self.custom)
-    }
-    /// One custom field's value (null when unset).
-    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
-        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
-    }
-    pub async fn id(&self) -> ID {
-        to_id(IdKind::Deal, self.id)
-    }
-    async fn version(&self) -> i32 {
-        self.version
-    }
+element_object! {
+    Deal, Deal;
+    version;
+    fields {
     async fn title(&self) -> &str {
         &self.title
     }
@@ -184,40 +172,16 @@ impl Deal {
     async fn opened(&self) -> bool {
         self.opened
     }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
     }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
+    nested {
     }
-    async fn created_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.created_by_id).await
+    comms {  }
+    tail {
     }
-    async fn updated_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.updated_by_id).await
-    }
+    activities
     /// Activities bound to this deal.
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn activities(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<crate::activity::api::ActivityFilter>,
-        order_by: Option<Vec<crate::activity::api::ActivityOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> GqlResult<crate::activity::api::ActivityConnection> {
-        crate::activity::api::activities_of(ctx, ElementType::Deal, self.id, filter, order_by, first, after).await
-    }
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn timeline(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<TimelineFilter>,
-    ) -> GqlResult<TimelineConnection> {
-        timeline_of(ctx, ElementType::Deal, self.id, first, after, filter).await
-    }
+    ;
+    timeline;
 }
 
 #[derive(InputObject)]

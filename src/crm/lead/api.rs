@@ -1,26 +1,25 @@
 //! Leads in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::api::common::{self, Communication, CommunicationInput, patch, patch_id, patch_text};
-use crate::api::connection::{connection, nested_list};
+use crate::api::common::{self, CommunicationInput, patch, patch_id, patch_text};
+use crate::api::connection::connection;
+use crate::api::element::element_object;
 use crate::api::filters::{
     BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter,
     element_filter,
 };
 use crate::api::loaders::ById;
-use crate::api::timeline::{TimelineConnection, timeline_of};
 use crate::api::{GqlResult, load_error, loader, opt_id, to_id};
-use crate::crm::shared::communications::CommKind;
 use crate::kernel::ElementType;
 use crate::kernel::ids::IdKind;
 use crate::kernel::models::{Company, Contact, Lead, StatusItem, User};
 use crate::kernel::write::Write;
 
 element_filter! {
-    LeadFilter, LeadOrder, LeadOrderField, crate::kernel::ElementType::Lead,
+    LeadFilter, LeadOrder, LeadOrderField, ElementType::Lead,
     filters {
         id: IdFilter => "id" as Lead,
         title: StringFilter => "title",
@@ -66,23 +65,12 @@ element_filter! {
 
 connection!(LeadConnection, LeadEdge, Lead);
 
-#[Object(name = "Lead")]
-impl Lead {
-    /// Custom field values, by code.
-    async fn custom_fields(&self) -> Vec<common::CustomFieldValue> {
-        common::custom_list(&self.custom)
-    }
-    /// One custom field's value (null when unset).
-    async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
-        self.custom.get(code.trim()).cloned().map(async_graphql::Json)
-    }
-    pub async fn id(&self) -> ID {
-        to_id(IdKind::Lead, self.id)
-    }
+element_object! {
+    Lead, Lead;
+    version
     /// Increases with every change; pass it as `expectedVersion` to update safely.
-    async fn version(&self) -> i32 {
-        self.version
-    }
+    ;
+    fields {
     async fn title(&self) -> Option<&str> {
         self.title.as_deref()
     }
@@ -185,30 +173,11 @@ impl Lead {
     async fn utm_term(&self) -> Option<&str> {
         self.utm_term.as_deref()
     }
-    async fn phones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Lead, self.id, CommKind::Phone).await
     }
-    async fn emails(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Lead, self.id, CommKind::Email).await
+    nested {
     }
-    async fn webs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Lead, self.id, CommKind::Web).await
-    }
-    async fn ims(&self, ctx: &Context<'_>) -> GqlResult<Vec<Communication>> {
-        common::comms_of(ctx, ElementType::Lead, self.id, CommKind::Im).await
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    async fn created_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.created_by_id).await
-    }
-    async fn updated_by(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.updated_by_id).await
-    }
+    comms { Lead }
+    tail {
     async fn product_rows(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::kernel::models::ProductRow>> {
         crate::crm::shared::products_api::rows_of(ctx, ElementType::Lead, self.id).await
     }
@@ -244,29 +213,13 @@ impl Lead {
             None => Ok(None),
         }
     }
+    }
+    activities
     /// Activities bound to this lead.
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn activities(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<crate::activity::api::ActivityFilter>,
-        order_by: Option<Vec<crate::activity::api::ActivityOrder>>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> GqlResult<crate::activity::api::ActivityConnection> {
-        crate::activity::api::activities_of(ctx, ElementType::Lead, self.id, filter, order_by, first, after).await
-    }
+    ;
+    timeline
     /// History of this lead, newest first.
-    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
-    async fn timeline(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        filter: Option<crate::api::timeline::TimelineFilter>,
-    ) -> GqlResult<TimelineConnection> {
-        timeline_of(ctx, ElementType::Lead, self.id, first, after, filter).await
-    }
+    ;
 }
 
 #[derive(InputObject)]
@@ -354,14 +307,4 @@ impl LeadInput {
 
 async fn conversion(ctx: &Context<'_>, lead: i64) -> GqlResult<Option<crate::kernel::models::LeadConversion>> {
     loader(ctx).load_one(crate::api::loaders::ConversionOf(lead)).await.map_err(load_error).map(Option::flatten)
-}
-
-/// Leads of a contact or company, as a nested connection.
-pub async fn leads_of(
-    ctx: &Context<'_>,
-    relation: crate::kernel::list::Relation,
-    parent: i64,
-    args: crate::kernel::list::ListArgs,
-) -> GqlResult<LeadConnection> {
-    nested_list!(ctx, Lead, LeadConnection, args, relation, parent)
 }

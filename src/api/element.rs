@@ -1,0 +1,116 @@
+//! The GraphQL object of an element type, written once: `element_object!` wraps the fields
+//! of one type with the fields every element shares (custom fields, id, version, the nested
+//! lists, communications, audit fields, activities and timeline), in the order the schema
+//! lists them.
+
+/// Expands to the `#[Object]` impl of an element row type.
+///
+/// - `version`, `activities`, `timeline`: the type's own description of the shared field.
+/// - `fields`: the type's own resolvers, between `version` and the nested lists.
+/// - `nested`: connections to other elements (`field: Row, Filter, Order, Connection,
+///   relation;`), with the usual filter, order and page arguments.
+/// - `comms`: the element type whose `phones`, `emails`, `webs` and `ims` to show (empty for
+///   a type without communications).
+/// - `tail`: the type's own resolvers between the audit fields and `activities`.
+macro_rules! element_object {
+    (
+        $ty:ident, $etype:ident;
+        version $(#[doc = $vdoc:literal])*;
+        fields { $($fields:tt)* }
+        nested { $( $nfield:ident: $nrow:ident, $nfilter:ty, $norder:ty, $nconn:ident, $nrel:expr; )* }
+        comms { $($ctype:ident)? }
+        tail { $($tail:tt)* }
+        activities $(#[doc = $adoc:literal])*;
+        timeline $(#[doc = $tdoc:literal])*;
+    ) => {
+        #[async_graphql::Object]
+        impl $ty {
+            /// Custom field values, by code.
+            async fn custom_fields(&self) -> Vec<$crate::api::common::CustomFieldValue> {
+                $crate::api::common::custom_list(&self.custom)
+            }
+            /// One custom field's value (null when unset).
+            async fn custom_field(&self, code: String) -> Option<async_graphql::Json<serde_json::Value>> {
+                self.custom.get(code.trim()).cloned().map(async_graphql::Json)
+            }
+            pub async fn id(&self) -> async_graphql::ID {
+                $crate::api::to_id($crate::kernel::ElementType::$etype.id_kind(), self.id)
+            }
+            $(#[doc = $vdoc])*
+            async fn version(&self) -> i32 {
+                self.version
+            }
+            $($fields)*
+            $(
+                #[allow(clippy::too_many_arguments)]
+                #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+                async fn $nfield(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    filter: Option<$nfilter>,
+                    order_by: Option<Vec<$norder>>,
+                    first: Option<i32>,
+                    after: Option<String>,
+                    last: Option<i32>,
+                    before: Option<String>,
+                ) -> $crate::api::GqlResult<$nconn> {
+                    let args = $crate::api::filters::list_args(
+                        $crate::api::phone_region(ctx), filter, order_by, first, after, last, before,
+                    )?;
+                    $crate::api::connection::nested_list!(ctx, $nrow, $nconn, args, $nrel, self.id)
+                }
+            )*
+            $(
+                async fn phones(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Vec<$crate::api::common::Communication>> {
+                    $crate::api::common::comms_of(ctx, $crate::kernel::ElementType::$ctype, self.id, $crate::crm::shared::communications::CommKind::Phone).await
+                }
+                async fn emails(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Vec<$crate::api::common::Communication>> {
+                    $crate::api::common::comms_of(ctx, $crate::kernel::ElementType::$ctype, self.id, $crate::crm::shared::communications::CommKind::Email).await
+                }
+                async fn webs(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Vec<$crate::api::common::Communication>> {
+                    $crate::api::common::comms_of(ctx, $crate::kernel::ElementType::$ctype, self.id, $crate::crm::shared::communications::CommKind::Web).await
+                }
+                async fn ims(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Vec<$crate::api::common::Communication>> {
+                    $crate::api::common::comms_of(ctx, $crate::kernel::ElementType::$ctype, self.id, $crate::crm::shared::communications::CommKind::Im).await
+                }
+            )?
+            async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+                self.created_at
+            }
+            async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+                self.updated_at
+            }
+            async fn created_by(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Option<$crate::kernel::models::User>> {
+                $crate::api::common::user_of(ctx, self.created_by_id).await
+            }
+            async fn updated_by(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Option<$crate::kernel::models::User>> {
+                $crate::api::common::user_of(ctx, self.updated_by_id).await
+            }
+            $($tail)*
+            $(#[doc = $adoc])*
+            #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+            async fn activities(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                filter: Option<$crate::activity::api::ActivityFilter>,
+                order_by: Option<Vec<$crate::activity::api::ActivityOrder>>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> $crate::api::GqlResult<$crate::activity::api::ActivityConnection> {
+                $crate::activity::api::activities_of(ctx, $crate::kernel::ElementType::$etype, self.id, filter, order_by, first, after).await
+            }
+            $(#[doc = $tdoc])*
+            #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+            async fn timeline(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+                filter: Option<$crate::api::timeline::TimelineFilter>,
+            ) -> $crate::api::GqlResult<$crate::api::timeline::TimelineConnection> {
+                $crate::api::timeline::timeline_of(ctx, $crate::kernel::ElementType::$etype, self.id, first, after, filter).await
+            }
+        }
+    };
+}
+pub(crate) use element_object;
