@@ -328,14 +328,22 @@ async fn a_counters_change_costs_the_same_statements_for_one_or_many_widgets() {
         }
         s.statements() - before
     }
+    // The least of three writes each: a background statement that happens to land in one
+    // window (a pool connection opened under load) must not decide the comparison.
     let mut subs = vec![subscribe(s.addr, &s.token, q, json!({})).await];
     assert!(shows(&mut subs[0], 0).await);
-    let one = cost(&s, &mut subs, deal, 1).await;
+    let mut one = u64::MAX;
+    for idle in 1..=3 {
+        one = one.min(cost(&s, &mut subs, deal, idle).await);
+    }
     for _ in 0..4 {
         let mut ws = subscribe(s.addr, &s.token, q, json!({})).await;
-        assert!(shows(&mut ws, 1).await);
+        assert!(shows(&mut ws, 3).await);
         subs.push(ws);
     }
-    let five = cost(&s, &mut subs, deal, 2).await;
+    let mut five = u64::MAX;
+    for idle in 4..=6 {
+        five = five.min(cost(&s, &mut subs, deal, idle).await);
+    }
     assert_eq!(one, five, "statements for one widget vs five");
 }
