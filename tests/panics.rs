@@ -3,6 +3,8 @@
 //! is known to panic, so this drives the same layer (`kontor::http::catch_panic`) on a small
 //! router: a handler that panics, and a GraphQL resolver that panics inside the handler.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};

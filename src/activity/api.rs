@@ -26,7 +26,7 @@ impl ColumnFilter for ElementRef {
 }
 
 element_filter! {
-    ActivityFilter, ActivityOrder, ActivityOrderField, crate::kernel::ElementType::Lead,
+    ActivityFilter, ActivityOrder, ActivityOrderField, ElementType::Lead,
     filters {
         id: IdFilter => "id" as Activity,
         type_: StringFilter => "type",

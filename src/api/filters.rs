@@ -265,7 +265,7 @@ pub async fn check_custom_codes<T: crate::kernel::list::Listable>(
     args: &crate::kernel::list::ListArgs,
 ) -> crate::api::GqlResult<()> {
     let wanted = args.custom_codes();
-    let Some(et) = crate::kernel::ElementType::ALL.into_iter().find(|e| e.table() == T::TABLE) else {
+    let Some(et) = ElementType::ALL.into_iter().find(|e| e.table() == T::TABLE) else {
         return Ok(());
     };
     if wanted.is_empty() {

@@ -182,7 +182,7 @@ impl crate::api::filters::ColumnFilter for ElementIdFilter {
 }
 
 element_filter! {
-    TimelineFilter, TimelineOrder, TimelineOrderField, crate::kernel::ElementType::Lead,
+    TimelineFilter, TimelineOrder, TimelineOrderField, ElementType::Lead,
     filters {
         kind: TimelineKindFilter => "kind",
         element_type: ElementTypeFilter => "element_type",

@@ -49,7 +49,7 @@ async fn batched(
     Ok(())
 }
 
-fn with_arrays(text: String, arrays: &[&Vec<i64>]) -> Sql {
+fn with_arrays(text: String, arrays: &[&[i64]]) -> Sql {
     // `$n` placeholders in `text` are written as `{a0}`, `{a1}`, ... and bound in order.
     let mut sql = Sql::default();
     let mut rest = text.as_str();
@@ -57,7 +57,7 @@ fn with_arrays(text: String, arrays: &[&Vec<i64>]) -> Sql {
         sql.push(&rest[..pos]);
         let close = rest[pos..].find('}').map(|c| pos + c).unwrap_or(rest.len());
         let idx: usize = rest[pos + 2..close].parse().unwrap_or(0);
-        sql.bind(Bind::Int8s(arrays[idx].clone()));
+        sql.bind(Bind::Int8s(arrays[idx].to_vec()));
         rest = &rest[(close + 1).min(rest.len())..];
     }
     sql.push(rest);
@@ -67,13 +67,12 @@ fn with_arrays(text: String, arrays: &[&Vec<i64>]) -> Sql {
 /// Seeds `deals` deals with proportional users, companies, contacts and leads.
 pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(database_url).await?;
+    let conn = &mut conn;
     let deals = deals.max(1);
     let users = (deals / 2_000).clamp(5, 200);
     let companies = (deals / 5).max(5);
     let contacts = (deals * 3 / 5).max(10);
     let leads = (deals / 2).max(10);
-    let tag = chrono::Utc::now().timestamp();
-
     // Ten activities per deal, spread over deals, contacts and leads, a fifth still open.
     let activities = deals * 10;
     let bar = ProgressBar::new(users + companies + contacts + leads + deals + activities);
@@ -82,8 +81,38 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
+    let bar = &bar;
+    let user_ids = seed_users(conn, bar, users).await?;
+    let company_ids = seed_companies(conn, bar, companies, &user_ids).await?;
+    let contact_ids = seed_contacts(conn, bar, contacts, &user_ids, &company_ids).await?;
+    seed_leads(conn, bar, leads, &user_ids).await?;
+    seed_deals(conn, bar, deals, &user_ids, &company_ids, &contact_ids).await?;
+    seed_activities(conn, bar, activities, &user_ids, &contact_ids).await?;
+    diesel::sql_query("ANALYZE").execute(conn).await?;
+    bar.finish_with_message("done");
+    eprintln!(
+        "seeded {users} users, {companies} companies, {contacts} contacts, {leads} leads, {deals} deals and {activities} activities"
+    );
+    Ok(())
+}
 
-    batched(&mut conn, &bar, "users", users, |a, b| {
+/// `list[1 + salt % n]` over a bound id array.
+fn pick(arr: &str, n: usize, salt: &str) -> String {
+    format!("{arr}[1 + ({salt}) % {}]", n.max(1))
+}
+
+/// The PROCESS items of a status list, in order.
+async fn process_items(conn: &mut AsyncPgConnection, list: &str) -> anyhow::Result<Vec<i64>> {
+    ids(
+        conn,
+        &format!("SELECT id FROM status_items WHERE list_kind = '{list}' AND semantics = 'PROCESS' ORDER BY sort"),
+    )
+    .await
+}
+
+async fn seed_users(conn: &mut AsyncPgConnection, bar: &ProgressBar, users: u64) -> anyhow::Result<Vec<i64>> {
+    let tag = chrono::Utc::now().timestamp();
+    batched(conn, bar, "users", users, |a, b| {
         Sql::new(format!(
             "INSERT INTO users (email, name, time_zone) SELECT 'user' || i || '.{tag}@demo.kontor', \
              ({FIRST})[1 + i % 24] || ' ' || ({LAST})[1 + (i / 24) % 20], \
@@ -97,21 +126,20 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
         "INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM users u, roles r \
          WHERE r.is_default AND NOT u.is_admin ON CONFLICT DO NOTHING",
     )
-    .execute(&mut conn)
+    .execute(conn)
     .await?;
-    let user_ids = ids(&mut conn, "SELECT id FROM users WHERE active ORDER BY id").await?;
-    let status = |list: &str| {
-        format!("SELECT id FROM status_items WHERE list_kind = '{list}' AND semantics = 'PROCESS' ORDER BY sort")
-    };
-    let lead_statuses = ids(&mut conn, &status("STATUS")).await?;
-    let sources = ids(&mut conn, &status("SOURCE")).await?;
-    let company_types = ids(&mut conn, &status("COMPANY_TYPE")).await?;
-    let industries = ids(&mut conn, &status("INDUSTRY")).await?;
-    let contact_types = ids(&mut conn, &status("CONTACT_TYPE")).await?;
+    ids(conn, "SELECT id FROM users WHERE active ORDER BY id").await
+}
 
-    let pick = |arr: &str, n: usize, salt: &str| format!("{arr}[1 + ({salt}) % {}]", n.max(1));
-
-    batched(&mut conn, &bar, "companies", companies, |a, b| {
+async fn seed_companies(
+    conn: &mut AsyncPgConnection,
+    bar: &ProgressBar,
+    companies: u64,
+    user_ids: &[i64],
+) -> anyhow::Result<Vec<i64>> {
+    let company_types = process_items(conn, "COMPANY_TYPE").await?;
+    let industries = process_items(conn, "INDUSTRY").await?;
+    batched(conn, bar, "companies", companies, |a, b| {
         with_arrays(
             format!(
                 "WITH ins AS (INSERT INTO companies (title, type_id, industry_id, revenue, currency, address, assigned_to_id, opened, created_by_id, updated_by_id, created_at, updated_at) \
@@ -124,13 +152,23 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
                 ind = pick("{a2}", industries.len(), "i / 3"),
                 u = pick("{a0}", user_ids.len(), "i"),
             ),
-            &[&user_ids, &company_types, &industries],
+            &[user_ids, &company_types, &industries],
         )
     })
     .await?;
-    let company_ids = ids(&mut conn, "SELECT id FROM companies WHERE NOT is_my_company ORDER BY id").await?;
+    ids(conn, "SELECT id FROM companies WHERE NOT is_my_company ORDER BY id").await
+}
 
-    batched(&mut conn, &bar, "contacts", contacts, |a, b| {
+async fn seed_contacts(
+    conn: &mut AsyncPgConnection,
+    bar: &ProgressBar,
+    contacts: u64,
+    user_ids: &[i64],
+    company_ids: &[i64],
+) -> anyhow::Result<Vec<i64>> {
+    let sources = process_items(conn, "SOURCE").await?;
+    let contact_types = process_items(conn, "CONTACT_TYPE").await?;
+    batched(conn, bar, "contacts", contacts, |a, b| {
         with_arrays(
             format!(
                 "WITH ins AS (INSERT INTO contacts (first_name, last_name, position, type_id, source_id, assigned_to_id, opened, created_by_id, updated_by_id, created_at, updated_at) \
@@ -149,13 +187,22 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
                 u = pick("{a0}", user_ids.len(), "i"),
                 co = pick("{a3}", company_ids.len(), "id"),
             ),
-            &[&user_ids, &contact_types, &sources, &company_ids],
+            &[user_ids, &contact_types, &sources, company_ids],
         )
     })
     .await?;
-    let contact_ids = ids(&mut conn, "SELECT id FROM contacts ORDER BY id").await?;
+    ids(conn, "SELECT id FROM contacts ORDER BY id").await
+}
 
-    batched(&mut conn, &bar, "leads", leads, |a, b| {
+async fn seed_leads(
+    conn: &mut AsyncPgConnection,
+    bar: &ProgressBar,
+    leads: u64,
+    user_ids: &[i64],
+) -> anyhow::Result<()> {
+    let lead_statuses = process_items(conn, "STATUS").await?;
+    let sources = process_items(conn, "SOURCE").await?;
+    batched(conn, bar, "leads", leads, |a, b| {
         with_arrays(
             format!(
                 "WITH ins AS (INSERT INTO leads (title, first_name, last_name, company_title, status_id, source_id, opportunity, currency, assigned_to_id, opened, utm_source, created_by_id, updated_by_id, created_at, updated_at) \
@@ -170,16 +217,27 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
                 src = pick("{a2}", sources.len(), "i"),
                 u = pick("{a0}", user_ids.len(), "i"),
             ),
-            &[&user_ids, &lead_statuses, &sources],
+            &[user_ids, &lead_statuses, &sources],
         )
     })
     .await?;
 
-    let pipeline = ids(&mut conn, "SELECT id FROM pipelines WHERE is_default").await?;
+    Ok(())
+}
+
+async fn seed_deals(
+    conn: &mut AsyncPgConnection,
+    bar: &ProgressBar,
+    deals: u64,
+    user_ids: &[i64],
+    company_ids: &[i64],
+    contact_ids: &[i64],
+) -> anyhow::Result<()> {
+    let pipeline = ids(conn, "SELECT id FROM pipelines WHERE is_default").await?;
     let pipeline_id = *<[i64]>::first(&pipeline).ok_or_else(|| anyhow::anyhow!("no default pipeline"))?;
     let stages =
-        ids(&mut conn, &format!("SELECT id FROM stages WHERE pipeline_id = {pipeline_id} ORDER BY sort, id")).await?;
-    batched(&mut conn, &bar, "deals", deals, |a, b| {
+        ids(conn, &format!("SELECT id FROM stages WHERE pipeline_id = {pipeline_id} ORDER BY sort, id")).await?;
+    batched(conn, bar, "deals", deals, |a, b| {
         with_arrays(
             format!(
                 "WITH ins AS (INSERT INTO deals (title, pipeline_id, stage_id, probability, opportunity, currency, begin_date, close_date, closed, company_id, assigned_to_id, opened, created_by_id, updated_by_id, created_at, updated_at) \
@@ -196,13 +254,23 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
                 c1 = pick("{a3}", contact_ids.len(), "id"),
                 c2 = pick("{a3}", contact_ids.len(), "id * 31"),
             ),
-            &[&user_ids, &stages, &company_ids, &contact_ids],
+            &[user_ids, &stages, company_ids, contact_ids],
         )
     })
     .await?;
-    let deal_ids = ids(&mut conn, "SELECT id FROM deals ORDER BY id").await?;
-    let lead_ids = ids(&mut conn, "SELECT id FROM leads ORDER BY id").await?;
-    batched(&mut conn, &bar, "activities", activities, |a, b| {
+    Ok(())
+}
+
+async fn seed_activities(
+    conn: &mut AsyncPgConnection,
+    bar: &ProgressBar,
+    activities: u64,
+    user_ids: &[i64],
+    contact_ids: &[i64],
+) -> anyhow::Result<()> {
+    let deal_ids = ids(conn, "SELECT id FROM deals ORDER BY id").await?;
+    let lead_ids = ids(conn, "SELECT id FROM leads ORDER BY id").await?;
+    batched(conn, bar, "activities", activities, |a, b| {
         with_arrays(
             format!(
                 "WITH src AS (SELECT i, (ARRAY['DEAL','CONTACT','LEAD'])[1 + i % 3] AS et, \
@@ -219,15 +287,10 @@ pub async fn run(database_url: &str, deals: u64) -> anyhow::Result<()> {
                 l = pick("{a3}", lead_ids.len(), "i / 3"),
                 u = pick("{a0}", user_ids.len(), "i"),
             ),
-            &[&user_ids, &deal_ids, &contact_ids, &lead_ids],
+            &[user_ids, &deal_ids, contact_ids, &lead_ids],
         )
     })
     .await?;
-    diesel::sql_query("ANALYZE").execute(&mut conn).await?;
-    bar.finish_with_message("done");
-    eprintln!(
-        "seeded {users} users, {companies} companies, {contacts} contacts, {leads} leads, {deals} deals and {activities} activities"
-    );
     Ok(())
 }
 

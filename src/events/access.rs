@@ -1,6 +1,6 @@
 //! Live WebSocket connections authenticate in connection_init, and each subscription runs
 //! with the rights its caller had when it started (queries and mutations re-resolve theirs,
-//! graphql/current_rights.rs). When access changes anywhere (an ACCESS event), each
+//! api/current_rights.rs). When access changes anywhere (an ACCESS event), each
 //! connection re-checks its token: one whose token stopped working (revoked, user deactivated)
 //! is closed with 4401; one whose rights changed is closed with 4403, on which graphql-ws
 //! clients reconnect and resubscribe under the new rights (`after` replays what they missed).

@@ -52,7 +52,7 @@ impl Sink {
                         .await??;
                     *conn = Some(c);
                 }
-                let c = conn.as_mut().expect("connected above");
+                let Some(c) = conn.as_mut() else { anyhow::bail!("no Redis connection") };
                 for e in events {
                     let payload = serde_json::to_string(e)?;
                     let sent: Result<Result<usize, redis::RedisError>, _> = tokio::time::timeout(

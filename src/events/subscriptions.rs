@@ -273,7 +273,7 @@ pub type SharedCounters = Rounds<(i64, i64), (Arc<Rights>, Option<Counters>)>;
 fn counters_stream(
     user: crate::kernel::models::User,
     rights: Arc<Rights>,
-    pool: crate::db::Pool,
+    pool: Pool,
     bus: Bus,
     gate: Option<Gate>,
     shared: SharedCounters,
@@ -281,8 +281,8 @@ fn counters_stream(
     struct State {
         user: crate::kernel::models::User,
         rights: Arc<Rights>,
-        pool: crate::db::Pool,
-        rx: tokio::sync::broadcast::Receiver<Arc<Event>>,
+        pool: Pool,
+        rx: broadcast::Receiver<Arc<Event>>,
         gate: Option<Gate>,
         last: Option<Counters>,
         shared: SharedCounters,

@@ -272,10 +272,34 @@ const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(20);
 /// subscriptions, which then end with a "too slow" error instead of growing memory.
 const SOCKET_BUFFER: usize = 256;
 
+/// The one writer of a socket: sends what the connection queues and a keepalive ping every
+/// `KEEPALIVE`, until it has sent a close frame or the client is gone; then says so.
+async fn write_socket(
+    mut socket_tx: futures_util::stream::SplitSink<axum::extract::ws::WebSocket, axum::extract::ws::Message>,
+    mut rx: tokio::sync::mpsc::Receiver<axum::extract::ws::Message>,
+    closed_tx: tokio::sync::watch::Sender<bool>,
+) {
+    use axum::extract::ws::Message;
+    use futures_util::SinkExt;
+    let mut ping = tokio::time::interval(KEEPALIVE);
+    ping.tick().await;
+    loop {
+        let msg = tokio::select! {
+            m = rx.recv() => match m { Some(m) => m, None => break },
+            _ = ping.tick() => Message::Ping(Vec::new().into()),
+        };
+        let closing = matches!(msg, Message::Close(_));
+        if socket_tx.send(msg).await.is_err() || closing {
+            break;
+        }
+    }
+    closed_tx.send_replace(true);
+}
+
 async fn websocket(state: AppState, parts: &mut Parts) -> Response {
     use async_graphql::http::WsMessage;
     use axum::extract::ws::{CloseFrame, Message};
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::StreamExt;
 
     let Some(protocol) = ws_guard::protocol(&parts.headers) else {
         return StatusCode::BAD_REQUEST.into_response();
@@ -296,27 +320,13 @@ async fn websocket(state: AppState, parts: &mut Parts) -> Response {
         .max_message_size(message_limit)
         .max_frame_size(message_limit);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
-        let (mut socket_tx, socket_rx) = socket.split();
+        let (socket_tx, socket_rx) = socket.split();
         // One writer owns the socket; GraphQL messages and keepalive pings both go through it.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(SOCKET_BUFFER);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Message>(SOCKET_BUFFER);
         // Set when the writer is done (it sent a close frame, or the client is gone): the
         // reading side stops then too, so the connection ends.
         let (closed_tx, closed_rx) = tokio::sync::watch::channel(false);
-        let writer = tokio::spawn(async move {
-            let mut ping = tokio::time::interval(KEEPALIVE);
-            ping.tick().await;
-            loop {
-                let msg = tokio::select! {
-                    m = rx.recv() => match m { Some(m) => m, None => break },
-                    _ = ping.tick() => Message::Ping(Vec::new().into()),
-                };
-                let closing = matches!(msg, Message::Close(_));
-                if socket_tx.send(msg).await.is_err() || closing {
-                    break;
-                }
-            }
-            closed_tx.send_replace(true);
-        });
+        let writer = tokio::spawn(write_socket(socket_tx, rx, closed_tx));
         // Weak: the access watcher must not keep a finished connection's writer alive.
         let closer = tx.downgrade();
         let (init_seen, init_deadline) = ws_guard::init_deadline(tx.downgrade());

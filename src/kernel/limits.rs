@@ -2,7 +2,7 @@
 //! bounded, so one request's work and memory grow with the request body at most linearly,
 //! never with its square. The values are far above what a sales team's screens send; a
 //! request over a limit is BAD_USER_INPUT naming the field and nothing is written.
-//! (Page sizes are in `query`: `MAX_PAGE`; money ranges in `money` and `validate`.)
+//! (Page sizes are in `kernel::list`: `MAX_PAGE`; money ranges in `money` and `validate`.)
 
 use crate::kernel::error::{DomainError, DomainResult};
 

@@ -139,9 +139,7 @@ pub async fn actor_for_token(conn: &mut AsyncPgConnection, token: &str) -> Domai
 pub async fn ensure_user(conn: &mut AsyncPgConnection, email: &str, admin: bool) -> DomainResult<User> {
     let email = validate::email("email", email)?;
     let existing: Option<User> = users::table
-        .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(&email),
-        )
+        .filter(diesel::dsl::sql::<Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(&email))
         .select(User::as_select())
         .first(conn)
         .await

@@ -280,7 +280,7 @@ async fn failed_updates_of_contacts_companies_and_deals_change_nothing() {
     let deal = create(&s, "Deal", json!({ "title": "Deal", "contactIds": [contact] })).await;
     // (element type, id, fields to read back, the state before, bad inputs with their field)
     type Suite<'a> = (&'a str, &'a str, &'a str, Value, Vec<(Value, &'a str)>);
-    let suites: Vec<Suite> = vec![
+    let suites: Vec<Suite<'_>> = vec![
         (
             "Contact",
             contact.as_str(),

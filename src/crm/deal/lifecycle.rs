@@ -1,5 +1,5 @@
 //! Deal stage moves, closing won or lost, reopening, and the pipeline funnel. Every move
-//! goes through the deal's element rules (`elements/deal.rs`), which keep `closed`,
+//! goes through the deal's element rules (`crm/deal/rules.rs`), which keep `closed`,
 //! `closeDate` and the stage history consistent.
 
 use chrono::NaiveDate;

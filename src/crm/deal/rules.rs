@@ -117,9 +117,7 @@ impl Element for Deal {
         }
         if !row.is_manual_opportunity && old.is_some_and(|o| o.is_manual_opportunity) {
             // Back to automatic: the amount follows the product rows again.
-            if let Some(total) =
-                crate::crm::shared::products::rows_total(conn, crate::kernel::ElementType::Deal, row.id).await?
-            {
+            if let Some(total) = crate::crm::shared::products::rows_total(conn, ElementType::Deal, row.id).await? {
                 row.opportunity = Some(total);
             }
         }

@@ -1,5 +1,6 @@
 //! Leads: their rules on every write, status moves, junk and conversion, and their GraphQL surface.
 
 pub mod api;
+pub mod convert;
 pub mod lifecycle;
 pub mod rules;

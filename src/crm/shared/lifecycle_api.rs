@@ -11,7 +11,8 @@ use crate::api::loaders::{ById, StatusId, UserId};
 use crate::api::timeline::ElementRef;
 use crate::api::{GqlResult, actor, conn, load_error, loader, lookup_id, to_id, write_ctx};
 use crate::crm::deal::lifecycle as deals;
-use crate::crm::lead::lifecycle::{self as leads, Conversion, DealTarget, GroupBy, Target};
+use crate::crm::lead::convert::{self, Conversion, DealTarget, Target};
+use crate::crm::lead::lifecycle::{self as leads, GroupBy};
 use crate::crm::shared::duplicates::{self, Criterion, Probe};
 use crate::crm::shared::merge;
 use crate::crm::shared::products;
@@ -348,7 +349,7 @@ impl LifecycleMutation {
             complete_activities: input.complete_activities,
         };
         let mut c = conn(ctx).await?;
-        let done = leads::convert(&mut c, &wctx, req).await?;
+        let done = convert::convert(&mut c, &wctx, req).await?;
         Ok(ConvertLeadResult { lead: done.lead, contact: done.contact, company: done.company, deal: done.deal })
     }
 

@@ -59,6 +59,49 @@ pub async fn merge<T: Element + DeserializeOwned>(
     keep_id: i64,
     merge_ids: Vec<i64>,
 ) -> DomainResult<T> {
+    let others = distinct_others(keep_id, merge_ids)?;
+    let ctx = ctx.clone();
+    conn.transaction(async move |conn| {
+        let (mut keep, merged) = lock_checked::<T>(conn, &ctx, keep_id, &others).await?;
+        let et = T::TYPE;
+        let mut map = combined(&keep, &merged)?;
+        let mut extra = Vec::new();
+        if et == ElementType::Lead {
+            if let Some(status_id) = take_conversion(conn, keep_id, &merged, &mut extra).await? {
+                keep = take_converted_status(keep, &mut map, status_id, &mut extra)?;
+            }
+        }
+        if et == ElementType::Company {
+            extra.extend(merge_requisites(conn, ctx.actor.user_id, keep_id, &others).await?);
+        }
+        let filled: T = serde_json::from_value(serde_json::Value::Object(map)).map_err(anyhow::Error::from)?;
+        move_related(conn, &ctx, et, keep_id, &others).await?;
+        for m in &merged {
+            let r = ElementRef { element_type: et, id: m.id() };
+            let payload = serde_json::to_value(m).map_err(anyhow::Error::from)?;
+            outbox::append(conn, ctx.actor.user_id, r, outbox::DELETED, vec![], payload).await?;
+        }
+        let names: Vec<String> = others.iter().map(|i| ids::encode(et.id_kind(), *i)).collect();
+        let text = format!("merged {}", names.join(", "));
+        let merged_from = Change { field: "mergedFrom".into(), old_value: None, new_value: Some(names.join(", ")) };
+        elements::update_locked(
+            conn,
+            &ctx,
+            keep,
+            Write::fields(move |row: &mut T| {
+                *row = filled;
+                Ok(())
+            }),
+            Op { kind: MERGED, action: MERGED, text: Some(text) },
+            std::iter::once(merged_from).chain(extra).collect(),
+        )
+        .await
+    })
+    .await
+}
+
+/// The merged ids without repeats; the kept one may not be among them.
+fn distinct_others(keep_id: i64, merge_ids: Vec<i64>) -> DomainResult<Vec<i64>> {
     // Before anything else: the duplicate check below is quadratic in the list.
     crate::kernel::limits::check_len("mergeIds", merge_ids.len(), crate::kernel::limits::MAX_MERGE_IDS)?;
     let mut others: Vec<i64> = Vec::new();
@@ -73,143 +116,137 @@ pub async fn merge<T: Element + DeserializeOwned>(
     if others.contains(&keep_id) {
         return Err(DomainError::bad_input("mergeIds", "an element cannot be merged with itself"));
     }
-    let ctx = ctx.clone();
-    conn.transaction(async move |conn| {
-        // WRITE on the kept element and DELETE on each merged one, before anything moves.
-        let mut keep: T = elements::lock(conn, &ctx.actor, keep_id).await?;
-        ctx.actor.rights.check(T::TYPE, Action::Write, &elements::snapshot(&keep)?)?;
-        T::check_rights(&ctx.actor, &keep)?;
-        let mut merged: Vec<T> = Vec::with_capacity(others.len());
-        for id in &others {
-            merged.push(elements::lock(conn, &ctx.actor, *id).await?);
-        }
-        for m in &merged {
-            ctx.actor.rights.check(T::TYPE, Action::Delete, &elements::snapshot(m)?)?;
-            T::check_rights(&ctx.actor, m)?;
-        }
-        for m in &merged {
-            T::check_delete(m)?;
-        }
-        let et = T::TYPE;
-        let mut map = elements::to_map(&keep)?;
-        // Bank fields stored before they were checked would fail the kept company's write:
-        // those are not carried over.
-        let unchecked_bank = |k: &str, v: &serde_json::Value| {
-            crate::crm::company::requisites::bank_field_check(k).zip(v.as_str()).is_some_and(|(check, s)| check(k, s).is_err())
-        };
-        for m in &merged {
-            for (k, v) in elements::to_map(m)? {
-                if k == "custom" {
-                    custom_fields::fill_empty(map.entry(k).or_insert_with(custom_fields::empty), &v);
-                } else if !KEEP_OWN.contains(&k.as_str()) && !unchecked_bank(&k, &v) {
-                    elements::fill_empty(&mut map, &k, &v);
-                }
-            }
-        }
-        let mut extra = Vec::new();
-        if et == ElementType::Lead {
-            if let Some(status_id) = take_conversion(conn, keep_id, &merged, &mut extra).await? {
-                // Conversion is the one way into SUCCESS, so the kept lead takes the merged
-                // lead's converted status past the lead rules, as `convertLead` stores it.
-                let mut old = elements::to_map(&keep)?;
-                let status = |v: Option<&serde_json::Value>| {
-                    v.and_then(serde_json::Value::as_i64).map(|s| ids::encode(ids::IdKind::StatusItem, s))
-                };
-                extra.push(Change {
-                    field: "statusId".into(),
-                    old_value: status(old.get("status_id")),
-                    new_value: status(Some(&status_id.into())),
-                });
-                map.insert("status_id".into(), status_id.into());
-                old.insert("status_id".into(), status_id.into());
-                keep = serde_json::from_value(serde_json::Value::Object(old)).map_err(anyhow::Error::from)?;
-            }
-        }
-        if et == ElementType::Company {
-            extra.extend(merge_requisites(conn, ctx.actor.user_id, keep_id, &others).await?);
-        }
-        let filled: T = serde_json::from_value(serde_json::Value::Object(map)).map_err(anyhow::Error::from)?;
+    Ok(others)
+}
 
-        let ids_bind = || Bind::Int8s(others.clone());
-        // Communications: move, then drop values the kept element already had.
-        let mut q = Sql::new("UPDATE communications SET element_id = ");
-        q.bind(Bind::Int8(keep_id)).push(format!(" WHERE element_type = '{}' AND element_id = ANY(", et.as_str()));
+/// Locks the kept and the merged elements, and checks WRITE on the kept one and DELETE on
+/// each merged one, before anything moves.
+async fn lock_checked<T: Element + DeserializeOwned>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    keep_id: i64,
+    others: &[i64],
+) -> DomainResult<(T, Vec<T>)> {
+    let keep: T = elements::lock(conn, &ctx.actor, keep_id).await?;
+    ctx.actor.rights.check(T::TYPE, Action::Write, &elements::snapshot(&keep)?)?;
+    T::check_rights(&ctx.actor, &keep)?;
+    let mut merged: Vec<T> = Vec::with_capacity(others.len());
+    for id in others {
+        merged.push(elements::lock(conn, &ctx.actor, *id).await?);
+    }
+    for m in &merged {
+        ctx.actor.rights.check(T::TYPE, Action::Delete, &elements::snapshot(m)?)?;
+        T::check_rights(&ctx.actor, m)?;
+    }
+    for m in &merged {
+        T::check_delete(m)?;
+    }
+    Ok((keep, merged))
+}
+
+/// The kept element's fields, its empty ones filled from the merged elements in order.
+fn combined<T: Element>(keep: &T, merged: &[T]) -> DomainResult<serde_json::Map<String, serde_json::Value>> {
+    let mut map = elements::to_map(keep)?;
+    // Bank fields stored before they were checked would fail the kept company's write:
+    // those are not carried over.
+    let unchecked_bank = |k: &str, v: &serde_json::Value| {
+        requisites::bank_field_check(k).zip(v.as_str()).is_some_and(|(check, s)| check(k, s).is_err())
+    };
+    for m in merged {
+        for (k, v) in elements::to_map(m)? {
+            if k == "custom" {
+                custom_fields::fill_empty(map.entry(k).or_insert_with(custom_fields::empty), &v);
+            } else if !KEEP_OWN.contains(&k.as_str()) && !unchecked_bank(&k, &v) {
+                elements::fill_empty(&mut map, &k, &v);
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// Conversion is the one way into SUCCESS, so the kept lead takes the merged lead's
+/// converted status past the lead rules, as `convertLead` stores it.
+fn take_converted_status<T: Element + DeserializeOwned>(
+    keep: T,
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    status_id: i64,
+    extra: &mut Vec<Change>,
+) -> DomainResult<T> {
+    let mut old = elements::to_map(&keep)?;
+    let status = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_i64).map(|s| ids::encode(ids::IdKind::StatusItem, s))
+    };
+    extra.push(Change {
+        field: "statusId".into(),
+        old_value: status(old.get("status_id")),
+        new_value: status(Some(&status_id.into())),
+    });
+    map.insert("status_id".into(), status_id.into());
+    old.insert("status_id".into(), status_id.into());
+    Ok(serde_json::from_value(serde_json::Value::Object(old)).map_err(anyhow::Error::from)?)
+}
+
+/// Moves what belongs to the merged elements to the kept one (communications without
+/// repeats, references, links, product rows, activities and their bindings, history) and
+/// deletes the merged rows.
+async fn move_related(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    et: ElementType,
+    keep_id: i64,
+    others: &[i64],
+) -> DomainResult<()> {
+    let ids_bind = || Bind::Int8s(others.to_vec());
+    let e = et.as_str();
+    // Communications: move, then drop values the kept element already had.
+    let mut q = Sql::new("UPDATE communications SET element_id = ");
+    q.bind(Bind::Int8(keep_id)).push(format!(" WHERE element_type = '{e}' AND element_id = ANY("));
+    q.bind(ids_bind()).push(")");
+    exec(conn, q).await?;
+    let mut q = Sql::new(include_str!("merge_comms_dedupe.sql").replace("{e}", e));
+    q.bind(Bind::Int8(keep_id)).push(include_str!("merge_comms_dedupe_tail.sql"));
+    exec(conn, q).await?;
+    for (table, col) in references(et) {
+        let mut q = Sql::new(format!("UPDATE {table} SET {col} = "));
+        q.bind(Bind::Int8(keep_id)).push(format!(" WHERE {col} = ANY(")).bind(ids_bind()).push(")");
+        exec(conn, q).await?;
+    }
+    for (table, own, other) in links(et) {
+        let mut q = Sql::new(format!("INSERT INTO {table} ({own}, {other}, is_primary, sort) SELECT "));
+        q.bind(Bind::Int8(keep_id)).push(format!(", {other}, false, max(sort) + 100 FROM {table} WHERE {own} = ANY("));
+        q.bind(ids_bind()).push(format!(") GROUP BY {other} ON CONFLICT DO NOTHING"));
+        exec(conn, q).await?;
+    }
+    if matches!(et, ElementType::Lead | ElementType::Deal) {
+        let mut q = Sql::new("UPDATE product_rows SET owner_id = ");
+        q.bind(Bind::Int8(keep_id)).push(format!(" WHERE owner_type = '{e}' AND owner_id = ANY("));
         q.bind(ids_bind()).push(")");
         exec(conn, q).await?;
-        let mut q = Sql::new(format!(
-            "DELETE FROM communications a USING communications b WHERE a.element_type = '{e}' AND b.element_type = '{e}' \
-             AND a.element_id = ",
-            e = et.as_str()
-        ));
-        q.bind(Bind::Int8(keep_id)).push(" AND b.element_id = a.element_id AND a.kind = b.kind AND a.normalized = b.normalized AND a.id > b.id");
-        exec(conn, q).await?;
-        for (table, col) in references(et) {
-            let mut q = Sql::new(format!("UPDATE {table} SET {col} = "));
-            q.bind(Bind::Int8(keep_id)).push(format!(" WHERE {col} = ANY(")).bind(ids_bind()).push(")");
-            exec(conn, q).await?;
-        }
-        for (table, own, other) in links(et) {
-            let mut q = Sql::new(format!(
-                "INSERT INTO {table} ({own}, {other}, is_primary, sort) SELECT "
-            ));
-            q.bind(Bind::Int8(keep_id)).push(format!(", {other}, false, max(sort) + 100 FROM {table} WHERE {own} = ANY("));
-            q.bind(ids_bind()).push(format!(") GROUP BY {other} ON CONFLICT DO NOTHING"));
-            exec(conn, q).await?;
-        }
-        if matches!(et, ElementType::Lead | ElementType::Deal) {
-            let mut q = Sql::new("UPDATE product_rows SET owner_id = ");
-            q.bind(Bind::Int8(keep_id)).push(format!(" WHERE owner_type = '{}' AND owner_id = ANY(", et.as_str()));
-            q.bind(ids_bind()).push(")");
-            exec(conn, q).await?;
-        }
-        // Activities owned by a merged element belong to the kept one; bindings to a merged
-        // element bind the kept one (once).
-        let mut q = Sql::new("UPDATE activities SET version = version + 1, updated_at = now(), owner_id = ");
-        q.bind(Bind::Int8(keep_id)).push(", updated_by_id = ").bind(Bind::Int8(ctx.actor.user_id));
-        q.push(format!(" WHERE owner_type = '{}' AND owner_id = ANY(", et.as_str())).bind(ids_bind()).push(")");
-        exec(conn, q).await?;
-        let mut q = Sql::new(format!(
-            "INSERT INTO activity_bindings (activity_id, element_type, element_id) SELECT DISTINCT activity_id, '{}', ",
-            et.as_str()
-        ));
-        q.bind(Bind::Int8(keep_id));
-        q.push(format!(" FROM activity_bindings WHERE element_type = '{}' AND element_id = ANY(", et.as_str()));
-        q.bind(ids_bind()).push(") ON CONFLICT DO NOTHING");
-        exec(conn, q).await?;
-        let mut q = Sql::new(format!("DELETE FROM activity_bindings WHERE element_type = '{}' AND element_id = ANY(", et.as_str()));
-        q.bind(ids_bind()).push(")");
-        exec(conn, q).await?;
-        // History moves to the kept element.
-        let mut q = Sql::new("UPDATE timeline_entries SET element_id = ");
-        q.bind(Bind::Int8(keep_id)).push(format!(" WHERE element_type = '{}' AND element_id = ANY(", et.as_str()));
-        q.bind(ids_bind()).push(")");
-        exec(conn, q).await?;
-        let mut q = Sql::new(format!("DELETE FROM {} WHERE id = ANY(", et.table()));
-        q.bind(ids_bind()).push(")");
-        exec(conn, q).await?;
-        for m in &merged {
-            let r = ElementRef { element_type: et, id: m.id() };
-            outbox::append(conn, ctx.actor.user_id, r, outbox::DELETED, vec![], serde_json::to_value(m).map_err(anyhow::Error::from)?)
-                .await?;
-        }
-        let names: Vec<String> = others.iter().map(|i| ids::encode(et.id_kind(), *i)).collect();
-        let text = format!("merged {}", names.join(", "));
-        elements::update_locked(
-            conn,
-            &ctx,
-            keep,
-            Write::fields(move |row: &mut T| {
-                *row = filled;
-                Ok(())
-            }),
-            Op { kind: MERGED, action: MERGED, text: Some(text) },
-            std::iter::once(Change { field: "mergedFrom".into(), old_value: None, new_value: Some(names.join(", ")) })
-                .chain(extra)
-                .collect(),
-        )
-        .await
-    })
-    .await
+    }
+    // Activities owned by a merged element belong to the kept one; bindings to a merged
+    // element bind the kept one (once).
+    let mut q = Sql::new("UPDATE activities SET version = version + 1, updated_at = now(), owner_id = ");
+    q.bind(Bind::Int8(keep_id)).push(", updated_by_id = ").bind(Bind::Int8(ctx.actor.user_id));
+    q.push(format!(" WHERE owner_type = '{e}' AND owner_id = ANY(")).bind(ids_bind()).push(")");
+    exec(conn, q).await?;
+    let mut q = Sql::new(format!(
+        "INSERT INTO activity_bindings (activity_id, element_type, element_id) SELECT DISTINCT activity_id, '{e}', "
+    ));
+    q.bind(Bind::Int8(keep_id));
+    q.push(format!(" FROM activity_bindings WHERE element_type = '{e}' AND element_id = ANY("));
+    q.bind(ids_bind()).push(") ON CONFLICT DO NOTHING");
+    exec(conn, q).await?;
+    let mut q = Sql::new(format!("DELETE FROM activity_bindings WHERE element_type = '{e}' AND element_id = ANY("));
+    q.bind(ids_bind()).push(")");
+    exec(conn, q).await?;
+    // History moves to the kept element.
+    let mut q = Sql::new("UPDATE timeline_entries SET element_id = ");
+    q.bind(Bind::Int8(keep_id)).push(format!(" WHERE element_type = '{e}' AND element_id = ANY("));
+    q.bind(ids_bind()).push(")");
+    exec(conn, q).await?;
+    let mut q = Sql::new(format!("DELETE FROM {} WHERE id = ANY(", et.table()));
+    q.bind(ids_bind()).push(")");
+    exec(conn, q).await
 }
 
 /// A kept lead without a conversion takes over the first merged lead's (in `mergeIds` order)

@@ -15,7 +15,7 @@ use crate::kernel::ids::{self, IdKind};
 use crate::kernel::models::{Product, ProductRow};
 
 element_filter! {
-    ProductFilter, ProductOrder, ProductOrderField, crate::kernel::ElementType::Lead,
+    ProductFilter, ProductOrder, ProductOrderField, ElementType::Lead,
     filters {
         id: IdFilter => "id" as Product,
         name: StringFilter => "name",

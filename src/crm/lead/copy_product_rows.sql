@@ -1,0 +1,1 @@
+INSERT INTO product_rows (owner_type, owner_id, product_id, name, unit_price, quantity, discount_percent, discount_amount, tax_rate, tax_included, unit, sort, line_net, line_tax, line_gross) SELECT 'DEAL', 

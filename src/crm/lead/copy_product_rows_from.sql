@@ -1,0 +1,1 @@
+, product_id, name, unit_price, quantity, discount_percent, discount_amount, tax_rate, tax_included, unit, sort, line_net, line_tax, line_gross FROM product_rows WHERE owner_type = 'LEAD' AND owner_id = 

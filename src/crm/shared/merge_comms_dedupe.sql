@@ -1,0 +1,1 @@
+DELETE FROM communications a USING communications b WHERE a.element_type = '{e}' AND b.element_type = '{e}' AND a.element_id = 

@@ -1,0 +1,1 @@
+ AND b.element_id = a.element_id AND a.kind = b.kind AND a.normalized = b.normalized AND a.id > b.id
