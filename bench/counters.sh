@@ -19,7 +19,7 @@ read -r USER_ID ROWS <<<"$(psql "$DATABASE_URL" -AtF' ' -c \
 echo "activities in the database: $(psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM activities')"
 echo "user $USER_ID: $ROWS counted elements, $(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM activities WHERE responsible_id = $USER_ID") activities"
 
-# The statement of src/domain/counters.rs::compute.
+# The statement of src/activity/counters.rs::compute.
 STMT="SELECT element_type, pipeline_id, earliest, incoming, idle FROM counter_items WHERE user_id = $USER_ID"
 for _ in $(seq 1 50); do
   psql "$DATABASE_URL" -Atc "SET jit = off; EXPLAIN (ANALYZE) $STMT" | sed -n 's/Execution Time: \([0-9.]*\) ms/\1/p'

@@ -2,7 +2,7 @@
 # Custom-field filters on 100,000 deals (seed --demo --scale 100000): a single INTEGER field
 # UF_SEATS (0..999) and a multiple STRING field UF_TAGS (two tags out of 500 and 77) on every
 # deal. For each filter, `deals(first: 50, filter: {customField: …})` over HTTP: rows returned,
-# requests/s and latency (wrk, 8 connections). tests/custom_fields.rs checks the plans' indexes.
+# requests/s and latency (wrk, 8 connections). tests/api/custom_fields.rs checks the plans' indexes.
 #
 #   bench/custom_fields.sh
 set -euo pipefail
