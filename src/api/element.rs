@@ -6,15 +6,107 @@
 /// Expands to the `#[Object]` impl of an element row type.
 ///
 /// - `version`, `activities`, `timeline`: the type's own description of the shared field.
-/// - `fields`: the type's own resolvers, between `version` and the nested lists.
+/// - `fields`: the type's own fields, between `version` and the nested lists: one line per
+///   column (`text f;`, `required_text f;`, `value f: T;`, `id f: Kind;`, `required_id f:
+///   Kind;`, `status f => name;`, `user f => name;`, `element f: Row => name;`), or a
+///   hand-written resolver.
 /// - `nested`: connections to other elements (`field: Row, Filter, Order, Connection,
 ///   relation;`), with the usual filter, order and page arguments.
 /// - `comms`: the element type whose `phones`, `emails`, `webs` and `ims` to show (empty for
 ///   a type without communications).
 /// - `tail`: the type's own resolvers between the audit fields and `activities`.
 macro_rules! element_object {
+    // The type's own fields: column getters written as one line each (see `@fields`),
+    // hand-written resolvers passed through as they are.
     (
         $ty:ident, $etype:ident;
+        version $(#[doc = $vdoc:literal])*;
+        fields { $($fields:tt)* }
+        $($rest:tt)*
+    ) => {
+        $crate::api::element::element_object!(
+            @fields [$ty, $etype; version $(#[doc = $vdoc])*;] [] [$($rest)*] $($fields)*
+        );
+    };
+    (@fields [$($head:tt)*] [$($acc:tt)*] [$($rest:tt)*]) => {
+        $crate::api::element::element_object!(@emit $($head)* fields { $($acc)* } $($rest)*);
+    };
+    // `text f;`: a nullable text column.
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* text $f:ident; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[doc = $d])* async fn $f(&self) -> Option<&str> { self.$f.as_deref() }
+        ] $rest $($more)*);
+    };
+    // `required_text f;`: a text column that is never null.
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* required_text $f:ident; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[doc = $d])* async fn $f(&self) -> &str { &self.$f }
+        ] $rest $($more)*);
+    };
+    // `value f: T;`: a column shown as it is stored.
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* value $f:ident: $t:ty; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[doc = $d])* async fn $f(&self) -> $t { self.$f }
+        ] $rest $($more)*);
+    };
+    // `id f: Kind;`: a nullable reference, as a public id.
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* id $f:ident: $k:ident; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[doc = $d])* async fn $f(&self) -> Option<async_graphql::ID> {
+                $crate::api::opt_id($crate::kernel::ids::IdKind::$k, self.$f)
+            }
+        ] $rest $($more)*);
+    };
+    // `required_id f: Kind;`: a reference that is never null, as a public id.
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* required_id $f:ident: $k:ident; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[doc = $d])* async fn $f(&self) -> async_graphql::ID {
+                $crate::api::to_id($crate::kernel::ids::IdKind::$k, self.$f)
+            }
+        ] $rest $($more)*);
+    };
+    // `status f => name;`: a status item reference: its id and the item.
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* status $f:ident => $n:ident; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[doc = $d])* async fn $f(&self) -> Option<async_graphql::ID> {
+                $crate::api::opt_id($crate::kernel::ids::IdKind::StatusItem, self.$f)
+            }
+            async fn $n(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Option<$crate::kernel::models::StatusItem>> {
+                $crate::api::common::status_of(ctx, self.$f).await
+            }
+        ] $rest $($more)*);
+    };
+    // `user f => name;`: a user reference: its id and the user.
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* user $f:ident => $n:ident; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[doc = $d])* async fn $f(&self) -> Option<async_graphql::ID> {
+                $crate::api::opt_id($crate::kernel::ids::IdKind::User, self.$f)
+            }
+            async fn $n(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Option<$crate::kernel::models::User>> {
+                $crate::api::common::user_of(ctx, self.$f).await
+            }
+        ] $rest $($more)*);
+    };
+    // `element f: Row => name;`: a reference to another element: its id and the element
+    // (null when the caller may not read it).
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* element $f:ident: $row:ident => $n:ident; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[doc = $d])* async fn $f(&self) -> Option<async_graphql::ID> {
+                $crate::api::opt_id($crate::kernel::ids::IdKind::$row, self.$f)
+            }
+            async fn $n(&self, ctx: &async_graphql::Context<'_>) -> $crate::api::GqlResult<Option<$crate::kernel::models::$row>> {
+                $crate::api::element::load_element(ctx, self.$f).await
+            }
+        ] $rest $($more)*);
+    };
+    // A hand-written resolver.
+    (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[$m:meta])* async fn $n:ident ($($args:tt)*) -> $ret:ty $body:block $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields $head [$($acc)*
+            $(#[$m])* async fn $n($($args)*) -> $ret $body
+        ] $rest $($more)*);
+    };
+    (
+        @emit $ty:ident, $etype:ident;
         version $(#[doc = $vdoc:literal])*;
         fields { $($fields:tt)* }
         nested { $( $nfield:ident: $nrow:ident, $nfilter:ty, $norder:ty, $nconn:ident, $nrel:expr; )* }
@@ -114,3 +206,18 @@ macro_rules! element_object {
     };
 }
 pub(crate) use element_object;
+
+/// One element by id through the request's loader; null when it is gone or unreadable.
+pub async fn load_element<T>(ctx: &async_graphql::Context<'_>, id: Option<i64>) -> crate::api::GqlResult<Option<T>>
+where
+    T: crate::kernel::list::Listable,
+{
+    match id {
+        None => Ok(None),
+        Some(id) => crate::api::loader(ctx)
+            .load_one(crate::api::loaders::ById::<T>::new(id))
+            .await
+            .map_err(crate::api::load_error)
+            .map(Option::flatten),
+    }
+}

@@ -3,20 +3,20 @@
 use async_graphql::{Context, ID, InputObject, MaybeUndefined};
 use rust_decimal::Decimal;
 
+use crate::api::GqlResult;
 use crate::api::common::{self, CommunicationInput, patch, patch_id, patch_text};
 use crate::api::connection::connection;
 use crate::api::element::element_object;
 use crate::api::filters::{
     BooleanFilter, CommunicationFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter, element_filter,
 };
-use crate::api::{GqlResult, opt_id};
 use crate::crm::contact::api::{ContactConnection, ContactFilter, ContactOrder};
 use crate::crm::deal::api::{DealConnection, DealFilter, DealOrder};
 use crate::crm::lead::api::{LeadConnection, LeadFilter, LeadOrder};
 use crate::kernel::ElementType;
 use crate::kernel::ids::IdKind;
 use crate::kernel::list::Relation;
-use crate::kernel::models::{Company, Contact, Deal, Lead, StatusItem, User};
+use crate::kernel::models::{Company, Contact, Deal, Lead, StatusItem};
 use crate::kernel::write::Write;
 
 element_filter! {
@@ -66,81 +66,34 @@ element_object! {
     Company, Company;
     version;
     fields {
-    async fn title(&self) -> &str {
-        &self.title
-    }
-    async fn type_id(&self) -> Option<ID> {
-        opt_id(IdKind::StatusItem, self.type_id)
-    }
+    required_text title;
+    id type_id: StatusItem;
     #[graphql(name = "type")]
     async fn company_type(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
         common::status_of(ctx, self.type_id).await
     }
-    async fn industry_id(&self) -> Option<ID> {
-        opt_id(IdKind::StatusItem, self.industry_id)
-    }
-    async fn industry(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
-        common::status_of(ctx, self.industry_id).await
-    }
-    async fn employees_id(&self) -> Option<ID> {
-        opt_id(IdKind::StatusItem, self.employees_id)
-    }
-    async fn employees(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
-        common::status_of(ctx, self.employees_id).await
-    }
-    async fn revenue(&self) -> Option<Decimal> {
-        self.revenue
-    }
-    async fn currency(&self) -> Option<&str> {
-        self.currency.as_deref()
-    }
-    async fn address(&self) -> Option<&str> {
-        self.address.as_deref()
-    }
-    async fn comments(&self) -> Option<&str> {
-        self.comments.as_deref()
-    }
-    async fn assigned_to_id(&self) -> Option<ID> {
-        opt_id(IdKind::User, self.assigned_to_id)
-    }
-    async fn assigned_to(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.assigned_to_id).await
-    }
-    async fn opened(&self) -> bool {
-        self.opened
-    }
+    status industry_id => industry;
+    status employees_id => employees;
+    value revenue: Option<Decimal>;
+    text currency;
+    text address;
+    text comments;
+    user assigned_to_id => assigned_to;
+    value opened: bool;
     /// Our own company: its details appear on quotes and invoices.
-    async fn is_my_company(&self) -> bool {
-        self.is_my_company
-    }
+    value is_my_company: bool;
     /// Legal details and bank accounts.
     async fn requisites(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::crm::company::requisites::Requisites>> {
         crate::crm::company::requisites_api::of(ctx, self.id).await
     }
-    async fn legal_name(&self) -> Option<&str> {
-        self.legal_name.as_deref()
-    }
-    async fn vat_id(&self) -> Option<&str> {
-        self.vat_id.as_deref()
-    }
-    async fn tax_id(&self) -> Option<&str> {
-        self.tax_id.as_deref()
-    }
-    async fn registration_address(&self) -> Option<&str> {
-        self.registration_address.as_deref()
-    }
-    async fn bank_name(&self) -> Option<&str> {
-        self.bank_name.as_deref()
-    }
-    async fn iban(&self) -> Option<&str> {
-        self.iban.as_deref()
-    }
-    async fn bic(&self) -> Option<&str> {
-        self.bic.as_deref()
-    }
-    async fn origin_lead_id(&self) -> Option<ID> {
-        opt_id(IdKind::Lead, self.origin_lead_id)
-    }
+    text legal_name;
+    text vat_id;
+    text tax_id;
+    text registration_address;
+    text bank_name;
+    text iban;
+    text bic;
+    id origin_lead_id: Lead;
     }
     nested {
         contacts: Contact, ContactFilter, ContactOrder, ContactConnection, COMPANY_CONTACTS;

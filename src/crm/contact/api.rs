@@ -10,13 +10,13 @@ use crate::api::filters::{
     BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, IdFilter, LinkFilter, StringFilter, element_filter,
 };
 use crate::api::loaders::ContactCompanies;
-use crate::api::{GqlResult, load_error, loader, opt_id, to_id};
+use crate::api::{GqlResult, load_error, loader, to_id};
 use crate::crm::deal::api::{DealConnection, DealFilter, DealOrder};
 use crate::crm::lead::api::{LeadConnection, LeadFilter, LeadOrder};
 use crate::kernel::ElementType;
 use crate::kernel::ids::IdKind;
 use crate::kernel::list::Relation;
-use crate::kernel::models::{Company, Contact, Deal, Lead, StatusItem, User};
+use crate::kernel::models::{Company, Contact, Deal, Lead, StatusItem};
 use crate::kernel::write::Write;
 
 element_filter! {
@@ -68,65 +68,29 @@ element_object! {
     Contact, Contact;
     version;
     fields {
-    async fn honorific(&self) -> Option<&str> {
-        self.honorific.as_deref()
-    }
-    async fn first_name(&self) -> Option<&str> {
-        self.first_name.as_deref()
-    }
-    async fn middle_name(&self) -> Option<&str> {
-        self.middle_name.as_deref()
-    }
-    async fn last_name(&self) -> Option<&str> {
-        self.last_name.as_deref()
-    }
+    text honorific;
+    text first_name;
+    text middle_name;
+    text last_name;
     /// First and last name.
     async fn full_name(&self) -> String {
         [self.first_name.as_deref(), self.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
     }
-    async fn photo_url(&self) -> Option<&str> {
-        self.photo_url.as_deref()
-    }
-    async fn position(&self) -> Option<&str> {
-        self.position.as_deref()
-    }
-    async fn type_id(&self) -> Option<ID> {
-        opt_id(IdKind::StatusItem, self.type_id)
-    }
+    text photo_url;
+    text position;
+    id type_id: StatusItem;
     #[graphql(name = "type")]
     async fn contact_type(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
         common::status_of(ctx, self.type_id).await
     }
-    async fn source_id(&self) -> Option<ID> {
-        opt_id(IdKind::StatusItem, self.source_id)
-    }
-    async fn source(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
-        common::status_of(ctx, self.source_id).await
-    }
-    async fn source_description(&self) -> Option<&str> {
-        self.source_description.as_deref()
-    }
-    async fn birthdate(&self) -> Option<NaiveDate> {
-        self.birthdate
-    }
-    async fn address(&self) -> Option<&str> {
-        self.address.as_deref()
-    }
-    async fn comments(&self) -> Option<&str> {
-        self.comments.as_deref()
-    }
-    async fn assigned_to_id(&self) -> Option<ID> {
-        opt_id(IdKind::User, self.assigned_to_id)
-    }
-    async fn assigned_to(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.assigned_to_id).await
-    }
-    async fn opened(&self) -> bool {
-        self.opened
-    }
-    async fn origin_lead_id(&self) -> Option<ID> {
-        opt_id(IdKind::Lead, self.origin_lead_id)
-    }
+    status source_id => source;
+    text source_description;
+    value birthdate: Option<NaiveDate>;
+    text address;
+    text comments;
+    user assigned_to_id => assigned_to;
+    value opened: bool;
+    id origin_lead_id: Lead;
     /// Ids of the contact's companies, the primary one first.
     async fn company_ids(&self, ctx: &Context<'_>) -> GqlResult<Vec<ID>> {
         let companies = loader(ctx).load_one(ContactCompanies(self.id)).await.map_err(load_error)?.unwrap_or_default();

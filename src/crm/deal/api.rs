@@ -11,11 +11,11 @@ use crate::api::filters::{
     BooleanFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter,
     element_filter,
 };
-use crate::api::loaders::{ById, DealContacts, PipelineId, StageHistory, StageId};
-use crate::api::{GqlResult, load_error, loader, opt_id, to_id};
+use crate::api::loaders::{DealContacts, PipelineId, StageHistory, StageId};
+use crate::api::{GqlResult, load_error, loader, to_id};
 use crate::kernel::ElementType;
 use crate::kernel::ids::{self, IdKind};
-use crate::kernel::models::{Company, Contact, Deal, Pipeline, Stage, StageMove, StatusItem, User};
+use crate::kernel::models::{Contact, Deal, Pipeline, Stage, StageMove, StatusItem, User};
 use crate::kernel::write::Write;
 
 element_filter! {
@@ -64,57 +64,30 @@ element_object! {
     Deal, Deal;
     version;
     fields {
-    async fn title(&self) -> &str {
-        &self.title
-    }
-    async fn pipeline_id(&self) -> ID {
-        to_id(IdKind::Pipeline, self.pipeline_id)
-    }
+    required_text title;
+    required_id pipeline_id: Pipeline;
     async fn pipeline(&self, ctx: &Context<'_>) -> GqlResult<Option<Pipeline>> {
         loader(ctx).load_one(PipelineId(self.pipeline_id)).await.map_err(load_error)
     }
-    async fn stage_id(&self) -> ID {
-        to_id(IdKind::Stage, self.stage_id)
-    }
+    required_id stage_id: Stage;
     async fn stage(&self, ctx: &Context<'_>) -> GqlResult<Option<Stage>> {
         loader(ctx).load_one(StageId(self.stage_id)).await.map_err(load_error)
     }
     /// Chance of winning in percent; follows the stage unless set.
-    async fn probability(&self) -> Option<i32> {
-        self.probability
-    }
-    async fn opportunity(&self) -> Option<Decimal> {
-        self.opportunity
-    }
-    async fn currency(&self) -> Option<&str> {
-        self.currency.as_deref()
-    }
-    async fn is_manual_opportunity(&self) -> bool {
-        self.is_manual_opportunity
-    }
-    async fn type_id(&self) -> Option<ID> {
-        opt_id(IdKind::StatusItem, self.type_id)
-    }
+    value probability: Option<i32>;
+    value opportunity: Option<Decimal>;
+    text currency;
+    value is_manual_opportunity: bool;
+    id type_id: StatusItem;
     #[graphql(name = "type")]
     async fn deal_type(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
         common::status_of(ctx, self.type_id).await
     }
-    async fn source_id(&self) -> Option<ID> {
-        opt_id(IdKind::StatusItem, self.source_id)
-    }
-    async fn source(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
-        common::status_of(ctx, self.source_id).await
-    }
-    async fn begin_date(&self) -> Option<NaiveDate> {
-        self.begin_date
-    }
-    async fn close_date(&self) -> Option<NaiveDate> {
-        self.close_date
-    }
+    status source_id => source;
+    value begin_date: Option<NaiveDate>;
+    value close_date: Option<NaiveDate>;
     /// The deal sits in a SUCCESS or FAILURE stage.
-    async fn closed(&self) -> bool {
-        self.closed
-    }
+    value closed: bool;
     /// Same as `closed`.
     async fn is_closed(&self) -> bool {
         self.closed
@@ -125,9 +98,7 @@ element_object! {
         Ok(stage.is_some_and(|s| s.semantics == crate::settings::rules::SUCCESS))
     }
     /// Why a lost deal was lost.
-    async fn lost_reason(&self) -> Option<&str> {
-        self.lost_reason.as_deref()
-    }
+    text lost_reason;
     /// Every stage move, oldest first (the first one is the stage the deal started in).
     async fn stage_history(&self, ctx: &Context<'_>) -> GqlResult<Vec<StageMove>> {
         Ok(loader(ctx).load_one(StageHistory(self.id)).await.map_err(load_error)?.unwrap_or_default())
@@ -138,15 +109,7 @@ element_object! {
     async fn totals(&self, ctx: &Context<'_>) -> GqlResult<crate::crm::shared::products_api::Totals> {
         crate::crm::shared::products_api::totals_of(ctx, ElementType::Deal, self.id).await
     }
-    async fn company_id(&self) -> Option<ID> {
-        opt_id(IdKind::Company, self.company_id)
-    }
-    async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
-        match self.company_id {
-            None => Ok(None),
-            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error).map(Option::flatten),
-        }
-    }
+    element company_id: Company => company;
     /// Ids of the deal's contacts, the primary one first.
     async fn contact_ids(&self, ctx: &Context<'_>) -> GqlResult<Vec<ID>> {
         // From the same visibility-checked load as `contacts`, so both always agree.
@@ -157,21 +120,10 @@ element_object! {
     async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Contact>> {
         Ok(loader(ctx).load_one(DealContacts(self.id)).await.map_err(load_error)?.unwrap_or_default())
     }
-    async fn origin_lead_id(&self) -> Option<ID> {
-        opt_id(IdKind::Lead, self.origin_lead_id)
-    }
-    async fn comments(&self) -> Option<&str> {
-        self.comments.as_deref()
-    }
-    async fn assigned_to_id(&self) -> Option<ID> {
-        opt_id(IdKind::User, self.assigned_to_id)
-    }
-    async fn assigned_to(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.assigned_to_id).await
-    }
-    async fn opened(&self) -> bool {
-        self.opened
-    }
+    id origin_lead_id: Lead;
+    text comments;
+    user assigned_to_id => assigned_to;
+    value opened: bool;
     }
     nested {
     }

@@ -12,10 +12,10 @@ use crate::api::filters::{
     element_filter,
 };
 use crate::api::loaders::ById;
-use crate::api::{GqlResult, load_error, loader, opt_id, to_id};
+use crate::api::{GqlResult, load_error, loader};
 use crate::kernel::ElementType;
 use crate::kernel::ids::IdKind;
-use crate::kernel::models::{Company, Contact, Lead, StatusItem, User};
+use crate::kernel::models::{Company, Contact, Lead, StatusItem};
 use crate::kernel::write::Write;
 
 element_filter! {
@@ -71,108 +71,40 @@ element_object! {
     /// Increases with every change; pass it as `expectedVersion` to update safely.
     ;
     fields {
-    async fn title(&self) -> Option<&str> {
-        self.title.as_deref()
-    }
+    text title;
     /// A code of the HONORIFIC list.
-    async fn honorific(&self) -> Option<&str> {
-        self.honorific.as_deref()
-    }
-    async fn first_name(&self) -> Option<&str> {
-        self.first_name.as_deref()
-    }
-    async fn middle_name(&self) -> Option<&str> {
-        self.middle_name.as_deref()
-    }
-    async fn last_name(&self) -> Option<&str> {
-        self.last_name.as_deref()
-    }
-    async fn birthdate(&self) -> Option<NaiveDate> {
-        self.birthdate
-    }
-    async fn position(&self) -> Option<&str> {
-        self.position.as_deref()
-    }
-    async fn company_title(&self) -> Option<&str> {
-        self.company_title.as_deref()
-    }
-    async fn address(&self) -> Option<&str> {
-        self.address.as_deref()
-    }
-    async fn source_id(&self) -> Option<ID> {
-        opt_id(IdKind::StatusItem, self.source_id)
-    }
-    async fn source(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
-        common::status_of(ctx, self.source_id).await
-    }
-    async fn source_description(&self) -> Option<&str> {
-        self.source_description.as_deref()
-    }
-    async fn status_id(&self) -> ID {
-        to_id(IdKind::StatusItem, self.status_id)
-    }
+    text honorific;
+    text first_name;
+    text middle_name;
+    text last_name;
+    value birthdate: Option<NaiveDate>;
+    text position;
+    text company_title;
+    text address;
+    status source_id => source;
+    text source_description;
+    required_id status_id: StatusItem;
     async fn status(&self, ctx: &Context<'_>) -> GqlResult<Option<StatusItem>> {
         common::status_of(ctx, Some(self.status_id)).await
     }
-    async fn status_description(&self) -> Option<&str> {
-        self.status_description.as_deref()
-    }
-    async fn opportunity(&self) -> Option<Decimal> {
-        self.opportunity
-    }
-    async fn currency(&self) -> Option<&str> {
-        self.currency.as_deref()
-    }
-    async fn comments(&self) -> Option<&str> {
-        self.comments.as_deref()
-    }
-    async fn assigned_to_id(&self) -> Option<ID> {
-        opt_id(IdKind::User, self.assigned_to_id)
-    }
-    async fn assigned_to(&self, ctx: &Context<'_>) -> GqlResult<Option<User>> {
-        common::user_of(ctx, self.assigned_to_id).await
-    }
+    text status_description;
+    value opportunity: Option<Decimal>;
+    text currency;
+    text comments;
+    user assigned_to_id => assigned_to;
     /// Visible to everyone (Bitrix "available to everyone").
-    async fn opened(&self) -> bool {
-        self.opened
-    }
-    async fn contact_id(&self) -> Option<ID> {
-        opt_id(IdKind::Contact, self.contact_id)
-    }
-    async fn contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
-        match self.contact_id {
-            None => Ok(None),
-            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error).map(Option::flatten),
-        }
-    }
-    async fn company_id(&self) -> Option<ID> {
-        opt_id(IdKind::Company, self.company_id)
-    }
-    async fn company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
-        match self.company_id {
-            None => Ok(None),
-            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error).map(Option::flatten),
-        }
-    }
+    value opened: bool;
+    element contact_id: Contact => contact;
+    element company_id: Company => company;
     /// The lead points at a known contact or company (a repeat lead).
     async fn is_return_customer(&self) -> bool {
         self.contact_id.is_some() || self.company_id.is_some()
     }
-    async fn utm_source(&self) -> Option<&str> {
-        self.utm_source.as_deref()
-    }
-    async fn utm_medium(&self) -> Option<&str> {
-        self.utm_medium.as_deref()
-    }
-    async fn utm_campaign(&self) -> Option<&str> {
-        self.utm_campaign.as_deref()
-    }
-    async fn utm_content(&self) -> Option<&str> {
-        self.utm_content.as_deref()
-    }
-    async fn utm_term(&self) -> Option<&str> {
-        self.utm_term.as_deref()
-    }
+    text utm_source;
+    text utm_medium;
+    text utm_campaign;
+    text utm_content;
+    text utm_term;
     }
     nested {
     }
