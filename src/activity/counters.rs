@@ -230,7 +230,7 @@ pub async fn record_tick(conn: &mut AsyncPgConnection, users: Vec<i64>, now: Dat
         q.push("SELECT 1");
     } else {
         q.push("INSERT INTO events (element_type, element_id, action, payload) VALUES ('USER', 0, ")
-            .bind(Bind::Text(crate::kernel::outbox::COUNTERS.to_owned()))
+            .bind(Bind::Text(crate::kernel::kinds::EventAction::Counters.as_str().to_owned()))
             .push(", jsonb_build_object('users', ")
             .bind(Bind::Int8s(users))
             .push("::bigint[]))");

@@ -13,23 +13,28 @@ use crate::db::sql::{Bind, Sql};
 use crate::kernel::access::permissions::Action;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{DomainError, DomainResult};
+use crate::kernel::kinds::{EventAction, HistoryKind, stored_words};
 use crate::kernel::models::{Activity, Company, Contact, Deal, Lead};
 use crate::kernel::validate;
 use crate::kernel::write::{self as elements, Ctx};
 use crate::kernel::{ElementRef, ElementType, history, ids, outbox};
 use crate::org::auth::check_user;
 
-pub const ACTIVITY_ADDED: &str = "ACTIVITY_ADDED";
-pub const ACTIVITY_COMPLETED: &str = "ACTIVITY_COMPLETED";
-pub const ACTIVITY_REOPENED: &str = "ACTIVITY_REOPENED";
-/// History of an element that took over an activity from a deleted element.
-pub const ACTIVITY_MOVED: &str = "ACTIVITY_MOVED";
-/// The outbox element type of activity events.
-pub const ACTIVITY: &str = "ACTIVITY";
+stored_words! {
+    /// What kind of activity it is (`activities.type`).
+    ActivityType { Call = "CALL", Meeting = "MEETING", Task = "TASK", Email = "EMAIL", Todo = "TODO", }
+}
 
-pub const TYPES: [&str; 5] = ["CALL", "MEETING", "TASK", "EMAIL", "TODO"];
-pub const DIRECTIONS: [&str; 2] = ["INCOMING", "OUTGOING"];
-pub const PRIORITIES: [&str; 3] = ["LOW", "MEDIUM", "HIGH"];
+stored_words! {
+    /// Whether the customer or we started it (`activities.direction`); INCOMING ones count in
+    /// the counters' `incoming`.
+    Direction { Incoming = "INCOMING", Outgoing = "OUTGOING", }
+}
+
+stored_words! {
+    /// How urgent it is (`activities.priority`).
+    Priority { Low = "LOW", Medium = "MEDIUM", High = "HIGH", }
+}
 
 /// An activity as a client describes it; `None` keeps the current value on update.
 #[derive(Clone, Debug, Default)]
@@ -110,18 +115,26 @@ async fn bound_now(conn: &mut AsyncPgConnection, a: &Activity) -> DomainResult<V
     Ok(bound)
 }
 
-fn one_of(field: &str, value: &str, allowed: &[&str]) -> DomainResult<String> {
-    let v = value.trim().to_ascii_uppercase();
-    if allowed.contains(&v.as_str()) {
-        Ok(v)
-    } else {
-        Err(DomainError::bad_input(field, format!("`{value}` is not one of {}", allowed.join(", "))))
+/// The stored word for `value` (any case), or BAD_USER_INPUT naming the words allowed.
+fn one_of<K: Copy>(
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Option<K>,
+    all: &[K],
+    word: fn(K) -> &'static str,
+) -> DomainResult<String> {
+    match parse(&value.trim().to_ascii_uppercase()) {
+        Some(k) => Ok(word(k).to_owned()),
+        None => {
+            let allowed: Vec<&str> = all.iter().map(|k| word(*k)).collect();
+            Err(DomainError::bad_input(field, format!("`{value}` is not one of {}", allowed.join(", "))))
+        }
     }
 }
 
 fn apply(a: &mut Activity, p: &ActivityPatch) -> DomainResult<()> {
     if let Some(t) = &p.activity_type {
-        a.activity_type = one_of("type", t, &TYPES)?;
+        a.activity_type = one_of("type", t, ActivityType::parse, ActivityType::ALL, ActivityType::as_str)?;
     }
     if let Some(s) = &p.subject {
         a.subject = s.trim().to_owned();
@@ -130,10 +143,13 @@ fn apply(a: &mut Activity, p: &ActivityPatch) -> DomainResult<()> {
         a.description = d.clone();
     }
     if let Some(d) = &p.direction {
-        a.direction = d.as_deref().map(|d| one_of("direction", d, &DIRECTIONS)).transpose()?;
+        a.direction = d
+            .as_deref()
+            .map(|d| one_of("direction", d, Direction::parse, Direction::ALL, Direction::as_str))
+            .transpose()?;
     }
     if let Some(pr) = &p.priority {
-        a.priority = one_of("priority", pr, &PRIORITIES)?;
+        a.priority = one_of("priority", pr, Priority::parse, Priority::ALL, Priority::as_str)?;
     }
     if let Some(v) = p.start_at {
         a.start_at = v;
@@ -234,8 +250,8 @@ async fn record(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
     a: &Activity,
-    kind: &str,
-    action: &str,
+    kind: HistoryKind,
+    action: EventAction,
     bound: &[ElementRef],
 ) -> DomainResult<()> {
     let text = describe(a);
@@ -250,7 +266,12 @@ fn describe(a: &Activity) -> String {
     format!("{} {}: {}", a.activity_type.to_lowercase(), ids::encode(ids::IdKind::Activity, a.id), a.subject)
 }
 
-async fn activity_event(conn: &mut AsyncPgConnection, ctx: &Ctx, a: &Activity, action: &str) -> DomainResult<()> {
+async fn activity_event(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    a: &Activity,
+    action: EventAction,
+) -> DomainResult<()> {
     let owner =
         ElementRef { element_type: ElementType::parse(&a.owner_type).unwrap_or(ElementType::Lead), id: a.owner_id };
     // Activity events ride on the owner element's stream but say what they are.
@@ -258,7 +279,7 @@ async fn activity_event(conn: &mut AsyncPgConnection, ctx: &Ctx, a: &Activity, a
         conn,
         ctx.actor.user_id,
         owner,
-        &format!("{ACTIVITY}_{action}"),
+        action,
         vec![],
         json!({ "activity": a, "responsibleId": a.responsible_id }),
     )
@@ -286,7 +307,7 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Ctx, patch: ActivityPatc
             subject: String::new(),
             description: None,
             direction: None,
-            priority: "MEDIUM".into(),
+            priority: Priority::Medium.as_str().into(),
             start_at: None,
             end_at: None,
             deadline: None,
@@ -328,7 +349,7 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Ctx, patch: ActivityPatc
             .get_result(conn)
             .await?;
         set_bindings(conn, saved.id, &bound).await?;
-        record(conn, &ctx, &saved, ACTIVITY_ADDED, "CREATED", &bound).await?;
+        record(conn, &ctx, &saved, HistoryKind::ActivityAdded, EventAction::ActivityCreated, &bound).await?;
         Ok(saved)
     })
     .await
@@ -415,7 +436,7 @@ pub async fn update(
             set_bindings(conn, a.id, &bound).await?;
         }
         let saved = store(conn, &ctx, a).await?;
-        activity_event(conn, &ctx, &saved, "UPDATED").await?;
+        activity_event(conn, &ctx, &saved, EventAction::ActivityUpdated).await?;
         Ok(saved)
     })
     .await
@@ -440,8 +461,11 @@ pub async fn set_completed(
         a.completed_at = completed.then(Utc::now);
         let saved = store(conn, &ctx, a).await?;
         let bound = bindings_of(conn, saved.id).await?;
-        let (kind, action) =
-            if completed { (ACTIVITY_COMPLETED, "COMPLETED") } else { (ACTIVITY_REOPENED, "REOPENED") };
+        let (kind, action) = if completed {
+            (HistoryKind::ActivityCompleted, EventAction::ActivityCompleted)
+        } else {
+            (HistoryKind::ActivityReopened, EventAction::ActivityReopened)
+        };
         record(conn, &ctx, &saved, kind, action, &bound).await?;
         Ok(saved)
     })
@@ -461,7 +485,7 @@ pub async fn complete_in_tx(conn: &mut AsyncPgConnection, ctx: &Ctx, list: Vec<A
         a.completed_at = Some(Utc::now());
         let saved = store(conn, ctx, a).await?;
         let bound = bindings_of(conn, saved.id).await?;
-        record(conn, ctx, &saved, ACTIVITY_COMPLETED, "COMPLETED", &bound).await?;
+        record(conn, ctx, &saved, HistoryKind::ActivityCompleted, EventAction::ActivityCompleted, &bound).await?;
     }
     Ok(())
 }
@@ -473,7 +497,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64) -> DomainR
         let bound = bound_now(conn, &a).await?;
         check_writable(conn, &ctx.actor, &bound).await?;
         diesel::delete(activities::table.find(id)).execute(conn).await?;
-        activity_event(conn, &ctx, &a, "DELETED").await?;
+        activity_event(conn, &ctx, &a, EventAction::ActivityDeleted).await?;
         Ok(id)
     })
     .await
@@ -522,12 +546,12 @@ pub(crate) async fn element_deleted(
                     .get_result(conn)
                     .await?;
                 let text = format!("{} (from deleted {from})", describe(&saved));
-                history::record(conn, ctx.actor.user_id, next, ACTIVITY_MOVED, Some(text), &[]).await?;
-                activity_event(conn, ctx, &saved, "UPDATED").await?;
+                history::record(conn, ctx.actor.user_id, next, HistoryKind::ActivityMoved, Some(text), &[]).await?;
+                activity_event(conn, ctx, &saved, EventAction::ActivityUpdated).await?;
             }
             None => {
                 diesel::delete(activities::table.find(a.id)).execute(conn).await?;
-                activity_event(conn, ctx, &a, "DELETED").await?;
+                activity_event(conn, ctx, &a, EventAction::ActivityDeleted).await?;
                 deleted.push(describe(&a));
             }
         }

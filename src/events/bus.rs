@@ -100,7 +100,7 @@ impl Bus {
 
     fn publish(&self, event: Event) {
         self.inner.last.store(event.seq, Ordering::SeqCst);
-        if event.action == crate::kernel::outbox::ACCESS {
+        if event.action == crate::kernel::kinds::EventAction::Access {
             self.inner.access.send_replace(event.seq);
         }
         // No receivers is fine: nobody is subscribed on this instance.

@@ -16,7 +16,8 @@ use tokio::sync::Notify;
 use super::{Bus, CHANNEL, EVENT_COLUMNS, Event, HIGH_WATER_SQL};
 use crate::activity::counters;
 use crate::db::sql::{Bind, Sql};
-use crate::kernel::{DomainError, outbox};
+use crate::kernel::DomainError;
+use crate::kernel::kinds::EventAction;
 
 const RELAY_LOCK: i64 = 0x6b6f_6e74_7265;
 const BATCH: i64 = 500;
@@ -155,7 +156,7 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
         match sink.publish(&pending).await {
             Ok(()) => {
                 backoff = Duration::from_millis(100);
-                recheck |= pending.iter().any(|e| e.action == outbox::COUNTERS);
+                recheck |= pending.iter().any(|e| e.action == EventAction::Counters);
                 let upto = pending.last().map(|e| e.seq).unwrap_or(0);
                 let mut q =
                     Sql::new("UPDATE events SET published_at = now() WHERE published_at IS NULL AND published_seq <= ");

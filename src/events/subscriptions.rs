@@ -19,6 +19,7 @@ use crate::events::rounds::Rounds;
 use crate::events::{Bus, Event, Interrupted};
 use crate::kernel::access::permissions::Rights;
 use crate::kernel::access::visibility;
+use crate::kernel::kinds::EventAction;
 use crate::kernel::models::{Company, Contact, Deal, Lead, TimelineEntry};
 use crate::kernel::write as elements;
 use crate::kernel::{Actor, DomainError, DomainResult, ElementType, outbox};
@@ -203,7 +204,7 @@ fn events(
                     return stop(st, Interrupted::Pruned { after });
                 }
                 if let Some(pool) = &st.warm {
-                    let history: Vec<&Event> = events.iter().filter(|e| e.action == outbox::TIMELINE).collect();
+                    let history: Vec<&Event> = events.iter().filter(|e| e.action == EventAction::Timeline).collect();
                     if let Err(err) = st.bus.facts(pool, &history).await {
                         tracing::warn!(error = %err, "loading who may read replayed events failed");
                         let after = st.last;
@@ -241,7 +242,7 @@ fn events(
             }
             st.last = e.seq;
             st.contiguous = true;
-            if e.action == outbox::ACCESS {
+            if e.action == EventAction::Access {
                 if let Some(gate) = st.gate.as_mut() {
                     if !gate.passed(e.seq).await {
                         return None;
@@ -302,12 +303,15 @@ fn counters_stream(
             if st.last.is_some() {
                 loop {
                     match st.rx.recv().await {
-                        Ok(e) if e.action == outbox::COUNTERS && outbox::counters_concern(&e.payload, st.user.id) => {
+                        Ok(e)
+                            if e.action == EventAction::Counters
+                                && outbox::counters_concern(&e.payload, st.user.id) =>
+                        {
                             round = Some(e.seq);
                             break;
                         }
                         // Nothing more under rights that may be gone (see `events`).
-                        Ok(e) if e.action == outbox::ACCESS => {
+                        Ok(e) if e.action == EventAction::Access => {
                             if let Some(gate) = st.gate.as_mut() {
                                 if !gate.passed(e.seq).await {
                                     return None;
@@ -459,7 +463,7 @@ impl SubscriptionRoot {
                     Ok(e) => e,
                     Err(err) => return Some(Err(err)),
                 };
-                if e.action != outbox::TIMELINE {
+                if e.action != EventAction::Timeline {
                     return None;
                 }
                 let et = ElementType::parse(&e.element_type)?;

@@ -10,12 +10,8 @@ use crate::db::schema::timeline_entries;
 use crate::kernel::ElementRef;
 use crate::kernel::error::DomainResult;
 use crate::kernel::ids::{self, IdKind};
+use crate::kernel::kinds::HistoryKind;
 use crate::kernel::models::TimelineEntry;
-
-pub const CREATED: &str = "CREATED";
-pub const UPDATED: &str = "UPDATED";
-pub const DELETED: &str = "DELETED";
-pub const COMMENT: &str = "COMMENT";
 
 /// One changed field, old → new, as shown to clients (camelCase field, public ids).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,7 +102,7 @@ pub async fn record(
     conn: &mut AsyncPgConnection,
     author_id: i64,
     element: ElementRef,
-    kind: &str,
+    kind: HistoryKind,
     text: Option<String>,
     changes: &[Change],
 ) -> DomainResult<TimelineEntry> {
@@ -114,7 +110,7 @@ pub async fn record(
         .values((
             timeline_entries::element_type.eq(element.element_type.as_str()),
             timeline_entries::element_id.eq(element.id),
-            timeline_entries::kind.eq(kind),
+            timeline_entries::kind.eq(kind.as_str()),
             timeline_entries::author_id.eq(author_id),
             timeline_entries::text.eq(text),
             timeline_entries::changes.eq(serde_json::to_value(changes).map_err(anyhow::Error::from)?),
@@ -127,7 +123,7 @@ pub async fn record(
         conn,
         author_id,
         element,
-        crate::kernel::outbox::TIMELINE,
+        crate::kernel::kinds::EventAction::Timeline,
         vec![],
         serde_json::to_value(&entry).map_err(anyhow::Error::from)?,
     )

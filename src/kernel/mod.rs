@@ -7,6 +7,7 @@ pub mod actor;
 pub mod error;
 pub mod history;
 pub mod ids;
+pub mod kinds;
 pub mod limits;
 pub mod list;
 pub mod models;

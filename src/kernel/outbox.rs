@@ -9,19 +9,7 @@ use serde_json::{Value as Json, json};
 use crate::db::schema::events;
 use crate::kernel::ElementRef;
 use crate::kernel::error::DomainResult;
-
-pub const CREATED: &str = "CREATED";
-pub const UPDATED: &str = "UPDATED";
-pub const DELETED: &str = "DELETED";
-/// A new timeline entry; its payload's `element` is the entry.
-pub const TIMELINE: &str = "TIMELINE";
-/// Some users' counters changed; its payload's `users` names them. Written by the database
-/// (`kontor_counters_refresh`, migration 000006) and by the counter ticker.
-pub const COUNTERS: &str = "COUNTERS";
-
-/// Something that decides who may do what changed (a token, a user, a role, a department);
-/// written by triggers (migration 000012). Live connections re-check their token on it.
-pub const ACCESS: &str = "ACCESS";
+use crate::kernel::kinds::EventAction;
 
 /// Whether a COUNTERS event concerns `user_id`.
 pub fn counters_concern(payload: &Json, user_id: i64) -> bool {
@@ -33,14 +21,14 @@ pub async fn append(
     conn: &mut AsyncPgConnection,
     actor_id: i64,
     element: ElementRef,
-    action: &str,
+    action: EventAction,
     changed: Vec<String>,
     snapshot: Json,
 ) -> DomainResult<i64> {
     let payload = json!({
         "elementType": element.element_type.as_str(),
         "elementId": element.id,
-        "action": action,
+        "action": action.as_str(),
         "changed": changed,
         "element": snapshot,
     });
@@ -48,7 +36,7 @@ pub async fn append(
         .values((
             events::element_type.eq(element.element_type.as_str()),
             events::element_id.eq(element.id),
-            events::action.eq(action),
+            events::action.eq(action.as_str()),
             events::changed.eq(changed),
             events::payload.eq(payload),
             events::actor_id.eq(actor_id),

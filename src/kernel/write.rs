@@ -19,6 +19,7 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::history::{self, Change};
 use crate::kernel::ids;
+use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::list::{self as query, Listable};
 use crate::kernel::models::{self, TimelineEntry};
 use crate::kernel::outbox;
@@ -308,18 +309,18 @@ async fn finish_write<T: Element>(
 /// How a write shows up in history and in the outbox.
 #[derive(Clone, Debug)]
 pub struct Op {
-    pub kind: &'static str,
-    pub action: &'static str,
+    pub kind: HistoryKind,
+    pub action: EventAction,
     pub text: Option<String>,
 }
 
 impl Op {
     pub fn created(text: Option<String>) -> Op {
-        Op { kind: history::CREATED, action: outbox::CREATED, text }
+        Op { kind: HistoryKind::Created, action: EventAction::Created, text }
     }
 
     pub fn updated() -> Op {
-        Op { kind: history::UPDATED, action: outbox::UPDATED, text: None }
+        Op { kind: HistoryKind::Updated, action: EventAction::Updated, text: None }
     }
 }
 
@@ -483,12 +484,12 @@ pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64
         let mut q = Sql::new(format!("DELETE FROM {} WHERE id = ", T::TABLE));
         q.bind(Bind::Int8(id));
         q.execute(conn).await?;
-        history::record(conn, ctx.actor.user_id, r, history::DELETED, None, &changes).await?;
+        history::record(conn, ctx.actor.user_id, r, HistoryKind::Deleted, None, &changes).await?;
         outbox::append(
             conn,
             ctx.actor.user_id,
             r,
-            outbox::DELETED,
+            EventAction::Deleted,
             vec![],
             serde_json::to_value(&old).map_err(anyhow::Error::from)?,
         )
@@ -527,7 +528,7 @@ pub async fn add_comment(
             return Err(DomainError::bad_input("text", "a comment must not be empty"));
         }
         // The entry reaches subscribers through its own TIMELINE event.
-        history::record(conn, ctx.actor.user_id, element, history::COMMENT, Some(text), &[]).await
+        history::record(conn, ctx.actor.user_id, element, HistoryKind::Comment, Some(text), &[]).await
     })
     .await
 }

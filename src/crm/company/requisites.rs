@@ -13,6 +13,7 @@ use crate::db::sql::{Bind, Sql};
 use crate::kernel::access::permissions::Action;
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::history::{self, Change};
+use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::models::Company;
 use crate::kernel::outbox;
 use crate::kernel::write::{self as elements, Ctx, Write};
@@ -275,9 +276,9 @@ pub async fn set(
             .push(" RETURNING *");
         let saved: Company = stamp.get_result(conn).await?;
         let r = ElementRef { element_type: ElementType::Company, id: company_id };
-        history::record(conn, ctx.actor.user_id, r, history::UPDATED, None, &changed).await?;
+        history::record(conn, ctx.actor.user_id, r, HistoryKind::Updated, None, &changed).await?;
         let fields = changed.iter().map(|c| c.field.clone()).collect();
-        outbox::append(conn, ctx.actor.user_id, r, outbox::UPDATED, fields, elements::snapshot(&saved)?).await?;
+        outbox::append(conn, ctx.actor.user_id, r, EventAction::Updated, fields, elements::snapshot(&saved)?).await?;
         Ok(saved)
     })
     .await

@@ -13,13 +13,10 @@ use crate::kernel::ElementType;
 use crate::kernel::access::visibility::element_predicate;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{DomainError, DomainResult};
+use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::models::{Deal, Stage};
 use crate::kernel::write::{self as elements, Ctx, Op, Write};
 use crate::settings::rules as settings;
-
-pub const STAGE_CHANGED: &str = "STAGE_CHANGED";
-pub const CLOSED: &str = "CLOSED";
-pub const REOPENED: &str = "REOPENED";
 
 /// The deal a lifecycle step changes: WRITE on it is checked before the step looks at the
 /// stage or anything else the client sent.
@@ -41,8 +38,12 @@ pub async fn move_deal(
     if stage.pipeline_id != pipeline {
         return Err(DomainError::bad_input("stageId", "`stageId` is not a stage of the target pipeline"));
     }
-    let kind = if stage.semantics == settings::PROCESS { STAGE_CHANGED } else { CLOSED };
-    let op = Op { kind, action: kind, text: Some(format!("moved to {}", stage.name)) };
+    let (kind, action) = if stage.semantics == settings::PROCESS {
+        (HistoryKind::StageChanged, EventAction::StageChanged)
+    } else {
+        (HistoryKind::Closed, EventAction::Closed)
+    };
+    let op = Op { kind, action, text: Some(format!("moved to {}", stage.name)) };
     elements::update_as(
         conn,
         ctx,
@@ -111,7 +112,7 @@ pub async fn close_deal(
         (Some(r), false) => format!("lost: {r}"),
         (None, false) => "lost".to_owned(),
     };
-    let op = Op { kind: CLOSED, action: CLOSED, text: Some(text) };
+    let op = Op { kind: HistoryKind::Closed, action: EventAction::Closed, text: Some(text) };
     elements::update_as(
         conn,
         ctx,
@@ -147,7 +148,11 @@ pub async fn reopen_deal(
     if stage.pipeline_id != deal.pipeline_id || stage.semantics != settings::PROCESS {
         return Err(DomainError::bad_input("stageId", "reopen into a PROCESS stage of the deal's pipeline"));
     }
-    let op = Op { kind: REOPENED, action: STAGE_CHANGED, text: Some(format!("reopened in {}", stage.name)) };
+    let op = Op {
+        kind: HistoryKind::Reopened,
+        action: EventAction::StageChanged,
+        text: Some(format!("reopened in {}", stage.name)),
+    };
     elements::update_as(
         conn,
         ctx,

@@ -6,7 +6,6 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::lifecycle::CONVERTED;
 use crate::activity::rules as activities;
 use crate::crm::shared::communications as comms;
 use crate::crm::shared::communications::{CommKind, CommSet, CommValue};
@@ -18,6 +17,7 @@ use crate::kernel::access::permissions::Action;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::history::{self, Change};
+use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::models::{Communication, Company, Contact, Deal, Lead};
 use crate::kernel::write::{self as elements, Ctx, Op, Write};
 use crate::kernel::{ElementRef, ElementType, ids, outbox};
@@ -473,10 +473,10 @@ async fn mark_converted(
     changes.push(Change { field: "convertedTo".into(), old_value: None, new_value: Some(results.join(", ")) });
     let r = ElementRef { element_type: ElementType::Lead, id: lead.id };
     let text = Some(format!("converted into {}", results.join(", ")));
-    history::record(conn, ctx.actor.user_id, r, CONVERTED, text, &changes).await?;
+    history::record(conn, ctx.actor.user_id, r, HistoryKind::Converted, text, &changes).await?;
     let fields = changes.iter().map(|c| c.field.clone()).collect();
     let payload = serde_json::to_value(&saved).map_err(anyhow::Error::from)?;
-    outbox::append(conn, ctx.actor.user_id, r, CONVERTED, fields, payload).await?;
+    outbox::append(conn, ctx.actor.user_id, r, EventAction::Converted, fields, payload).await?;
     Ok(saved)
 }
 

@@ -8,24 +8,25 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::schema::lead_conversions;
 use crate::db::sql::{Bind, Sql};
+use crate::kernel::ElementType;
 use crate::kernel::access::visibility::element_predicate;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{DomainError, DomainResult};
+use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::models::{Lead, LeadConversion};
 use crate::kernel::write::{self as elements, Ctx, Op, Write};
-use crate::kernel::{ElementType, outbox};
 use crate::settings::rules as settings;
-
-pub const STATUS_CHANGED: &str = "STATUS_CHANGED";
-pub const JUNKED: &str = "JUNKED";
-pub const CONVERTED: &str = "CONVERTED";
 
 /// Moves a lead between statuses. The lead rules refuse SUCCESS (conversion only) and any
 /// move away from CONVERTED; a junk lead is reopened by moving it to a PROCESS status.
 pub async fn set_status(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64, status_id: i64) -> DomainResult<Lead> {
     elements::get_writable::<Lead>(conn, &ctx.actor, id).await?;
     let status = settings::check_status(conn, "STATUS", status_id, "statusId").await?;
-    let op = Op { kind: STATUS_CHANGED, action: outbox::UPDATED, text: Some(format!("status {}", status.name)) };
+    let op = Op {
+        kind: HistoryKind::StatusChanged,
+        action: EventAction::Updated,
+        text: Some(format!("status {}", status.name)),
+    };
     elements::update_as(
         conn,
         ctx,
@@ -61,7 +62,7 @@ pub async fn junk(
         Some(r) => format!("junk ({}): {r}", status.name),
         None => format!("junk ({})", status.name),
     };
-    let op = Op { kind: JUNKED, action: outbox::UPDATED, text: Some(text) };
+    let op = Op { kind: HistoryKind::Junked, action: EventAction::Updated, text: Some(text) };
     elements::update_as(
         conn,
         ctx,

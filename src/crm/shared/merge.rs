@@ -15,10 +15,9 @@ use crate::db::sql::{Bind, Sql};
 use crate::kernel::access::permissions::Action;
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::history::Change;
+use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::write::{self as elements, Ctx, Element, Op, Write};
 use crate::kernel::{ElementRef, ElementType, ids, outbox};
-
-pub const MERGED: &str = "MERGED";
 
 /// Bookkeeping fields the kept element never takes from others.
 const KEEP_OWN: &[&str] =
@@ -79,7 +78,7 @@ pub async fn merge<T: Element + DeserializeOwned>(
         for m in &merged {
             let r = ElementRef { element_type: et, id: m.id() };
             let payload = serde_json::to_value(m).map_err(anyhow::Error::from)?;
-            outbox::append(conn, ctx.actor.user_id, r, outbox::DELETED, vec![], payload).await?;
+            outbox::append(conn, ctx.actor.user_id, r, EventAction::Deleted, vec![], payload).await?;
         }
         let names: Vec<String> = others.iter().map(|i| ids::encode(et.id_kind(), *i)).collect();
         let text = format!("merged {}", names.join(", "));
@@ -92,7 +91,7 @@ pub async fn merge<T: Element + DeserializeOwned>(
                 *row = filled;
                 Ok(())
             }),
-            Op { kind: MERGED, action: MERGED, text: Some(text) },
+            Op { kind: HistoryKind::Merged, action: EventAction::Merged, text: Some(text) },
             std::iter::once(merged_from).chain(extra).collect(),
         )
         .await

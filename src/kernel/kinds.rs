@@ -1,0 +1,106 @@
+//! The closed sets of words Kontor stores as text: what a history entry records, what an
+//! event announces (activity types, directions and priorities are in `activity::rules`).
+//! One enum per set, with the stored spelling in one place (`as_str`, `parse`).
+
+/// An enum whose variants are stored as fixed upper-case words.
+macro_rules! stored_words {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $word:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $variant,)*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The word as stored.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)*
+                }
+            }
+
+            pub fn parse(word: &str) -> Option<$name> {
+                match word {
+                    $($word => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
+    };
+}
+
+pub(crate) use stored_words;
+
+stored_words! {
+    /// What a timeline entry records (`timeline_entries.kind`).
+    HistoryKind {
+        Created = "CREATED",
+        Updated = "UPDATED",
+        Deleted = "DELETED",
+        Comment = "COMMENT",
+        StatusChanged = "STATUS_CHANGED",
+        Junked = "JUNKED",
+        Converted = "CONVERTED",
+        StageChanged = "STAGE_CHANGED",
+        Closed = "CLOSED",
+        Reopened = "REOPENED",
+        Merged = "MERGED",
+        ActivityAdded = "ACTIVITY_ADDED",
+        ActivityCompleted = "ACTIVITY_COMPLETED",
+        ActivityReopened = "ACTIVITY_REOPENED",
+        /// An element took over an activity from a deleted element.
+        ActivityMoved = "ACTIVITY_MOVED",
+    }
+}
+
+stored_words! {
+    /// What an event announces (`events.action`).
+    EventAction {
+        Created = "CREATED",
+        Updated = "UPDATED",
+        Deleted = "DELETED",
+        Converted = "CONVERTED",
+        StageChanged = "STAGE_CHANGED",
+        Closed = "CLOSED",
+        Merged = "MERGED",
+        /// A new timeline entry; its payload's `element` is the entry.
+        Timeline = "TIMELINE",
+        /// Some users' counters changed; its payload's `users` names them. Written by the
+        /// database (`kontor_counters_refresh`, migration 000006) and by the counter ticker.
+        Counters = "COUNTERS",
+        /// Something that decides who may do what changed (a token, a user, a role, a
+        /// department); written by triggers (migration 000012). Live connections re-check
+        /// their token on it.
+        Access = "ACCESS",
+        /// Activity events ride on the owner element's stream but say what they are.
+        ActivityCreated = "ACTIVITY_CREATED",
+        ActivityUpdated = "ACTIVITY_UPDATED",
+        ActivityDeleted = "ACTIVITY_DELETED",
+        ActivityCompleted = "ACTIVITY_COMPLETED",
+        ActivityReopened = "ACTIVITY_REOPENED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_parses_back_to_its_kind() {
+        for k in HistoryKind::ALL {
+            assert_eq!(HistoryKind::parse(k.as_str()), Some(*k));
+        }
+        for a in EventAction::ALL {
+            assert_eq!(EventAction::parse(a.as_str()), Some(*a));
+        }
+        assert_eq!(EventAction::parse("created"), None, "stored words are upper case");
+    }
+}
