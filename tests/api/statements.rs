@@ -160,11 +160,17 @@ async fn org_chart_runs_the_same_statements_for_small_and_large_trees() {
             }
         }
     };
+    // The least of three runs: a batch that splits because the machine is busy (other tests
+    // run beside this one) must not decide the comparison.
     let count = async |s: &TestServer| {
         s.ok(ORG, json!({})).await;
-        let before = s.statements();
-        let data = s.ok(ORG, json!({})).await;
-        (s.statements() - before, data["departments"].as_array().unwrap().len())
+        let mut least = (u64::MAX, 0);
+        for _ in 0..3 {
+            let before = s.statements();
+            let data = s.ok(ORG, json!({})).await;
+            least = least.min((s.statements() - before, data["departments"].as_array().unwrap().len()));
+        }
+        least
     };
     grow(&s, 1).await;
     let (small, tops_small) = count(&s).await;
