@@ -26,7 +26,10 @@ use crate::kernel::{Actor, DomainError};
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     query::Query,
-    crate::crm::shared::lifecycle_api::LifecycleQuery,
+    crate::crm::shared::products_api::ProductQuery,
+    crate::crm::shared::duplicates_api::DuplicatesQuery,
+    crate::crm::deal::lifecycle_api::DealFunnelQuery,
+    crate::crm::lead::lifecycle_api::LeadReportQuery,
     crate::activity::api::ActivityQuery,
     crate::org::api::OrgQuery,
     crate::settings::api::SettingsQuery,
@@ -38,7 +41,10 @@ pub struct QueryRoot(
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
     mutation::Mutation,
-    crate::crm::shared::lifecycle_api::LifecycleMutation,
+    crate::crm::lead::lifecycle_api::LeadMutation,
+    crate::crm::shared::duplicates_api::MergeMutation,
+    crate::crm::shared::products_api::ProductMutation,
+    crate::crm::deal::lifecycle_api::DealMutation,
     crate::activity::api::ActivityMutation,
     crate::org::api::OrgMutation,
     crate::settings::api::SettingsMutation,

@@ -9,7 +9,7 @@ use crate::crm::company::api::CompanyInput;
 use crate::crm::contact::api::ContactInput;
 use crate::crm::deal::api::DealInput;
 use crate::crm::lead::api::LeadInput;
-use crate::crm::shared::lifecycle_api::OnDuplicate;
+use crate::crm::shared::duplicates_api::OnDuplicate;
 use crate::kernel::models::{Company, Contact, Deal, Lead, TimelineEntry};
 use crate::kernel::write::{self as elements, Element};
 

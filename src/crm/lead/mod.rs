@@ -3,4 +3,5 @@
 pub mod api;
 pub mod convert;
 pub mod lifecycle;
+pub mod lifecycle_api;
 pub mod rules;

@@ -5,7 +5,7 @@ pub mod communications;
 pub mod custom_fields;
 pub mod custom_fields_api;
 pub mod duplicates;
-pub mod lifecycle_api;
+pub mod duplicates_api;
 pub mod merge;
 pub mod money;
 pub mod products;

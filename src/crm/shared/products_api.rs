@@ -5,11 +5,16 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::api::connection::connection;
+use crate::api::connection::top_level_list;
+use crate::api::filters::list_args;
 use crate::api::filters::{BooleanFilter, DecimalFilter, IdFilter, StringFilter, element_filter};
 use crate::api::loaders::{ById, ProductRows};
-use crate::api::{GqlResult, load_error, loader, opt_id, to_id};
+use crate::api::timeline::ElementRef;
+use crate::api::{GqlResult, conn, load_error, loader, lookup_id, opt_id, to_id, write_ctx};
 use crate::crm::shared::money;
+use crate::crm::shared::products;
 use crate::crm::shared::products::{ProductPatch, RowSpec};
+use crate::kernel::DomainError;
 use crate::kernel::ElementType;
 use crate::kernel::ids::{self, IdKind};
 use crate::kernel::models::{Product, ProductRow};
@@ -239,5 +244,84 @@ impl ProductRowInput {
             unit: self.unit,
             sort: self.sort,
         })
+    }
+}
+
+/// The product catalogue.
+#[derive(Default)]
+pub struct ProductQuery;
+
+#[Object]
+impl ProductQuery {
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Product>> {
+        let n = lookup_id(IdKind::Product, &id)?;
+        match loader(ctx).load_one(ById::<Product>::new(n)).await.map_err(load_error)?.flatten() {
+            Some(p) => Ok(Some(p)),
+            None => Err(DomainError::not_found(format!("product `{}`", id.as_str())).into()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::api::cost::list(__ctx, __variables_definition, __field, child_complexity)")]
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProductFilter>,
+        order_by: Option<Vec<ProductOrder>>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<ProductConnection> {
+        let args = list_args(crate::api::phone_region(ctx), filter, order_by, first, after, last, before)?;
+        top_level_list!(ctx, Product, ProductConnection, args)
+    }
+}
+
+/// The product catalogue and product rows.
+#[derive(Default)]
+pub struct ProductMutation;
+
+#[Object]
+impl ProductMutation {
+    async fn create_product(&self, ctx: &Context<'_>, input: ProductInput) -> GqlResult<Product> {
+        let wctx = write_ctx(ctx)?;
+        let mut c = conn(ctx).await?;
+        Ok(products::create(&mut c, &wctx, input.into()).await?)
+    }
+
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ProductInput,
+        expected_version: Option<i32>,
+    ) -> GqlResult<Product> {
+        let wctx = write_ctx(ctx)?;
+        let n = lookup_id(IdKind::Product, &id)?;
+        let mut c = conn(ctx).await?;
+        Ok(products::update(&mut c, &wctx, n, expected_version, input.into()).await?)
+    }
+
+    /// Deletes a product; one that rows still use is deactivated instead.
+    async fn delete_product(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
+        let wctx = write_ctx(ctx)?;
+        let n = lookup_id(IdKind::Product, &id)?;
+        let mut c = conn(ctx).await?;
+        Ok(to_id(IdKind::Product, products::delete(&mut c, &wctx, n).await?))
+    }
+
+    /// Replaces the whole product list of a lead or deal.
+    async fn set_product_rows(
+        &self,
+        ctx: &Context<'_>,
+        owner: ElementRef,
+        rows: Vec<ProductRowInput>,
+    ) -> GqlResult<Vec<ProductRow>> {
+        let wctx = write_ctx(ctx)?;
+        let r = owner.decode()?;
+        let specs = rows.into_iter().enumerate().map(|(i, r)| r.into_spec(i)).collect::<Result<Vec<_>, _>>()?;
+        let mut c = conn(ctx).await?;
+        Ok(products::set_rows(&mut c, &wctx, r, specs).await?)
     }
 }
