@@ -285,7 +285,12 @@ async fn a_history_event_costs_the_same_statements_for_one_or_many_subscribers()
         assert!(saw(&mut subs[0], "marker 1", Duration::from_secs(10)).await);
         s.statements() - before
     };
-    let one = cost(&s, &mut subs, add, comment(&mine, "one"), "one").await;
+    // The least of three writes each: a batch split by a busy machine must not decide it.
+    let mut one = u64::MAX;
+    for i in 0..3 {
+        let text = format!("one {i}");
+        one = one.min(cost(&s, &mut subs, add, comment(&mine, &text), &text).await);
+    }
 
     for _ in 0..4 {
         subs.push(subscribe(s.addr, &token, q, json!({})).await);
@@ -300,7 +305,11 @@ async fn a_history_event_costs_the_same_statements_for_one_or_many_subscribers()
         }
         s.statements() - before
     };
-    let five = cost(&s, &mut subs, add, comment(&mine, "five"), "five").await;
+    let mut five = u64::MAX;
+    for i in 0..3 {
+        let text = format!("five {i}");
+        five = five.min(cost(&s, &mut subs, add, comment(&mine, &text), &text).await);
+    }
     assert_eq!(one, five, "statements for one subscriber vs five");
     assert_eq!(unseen_one, unseen_five, "statements for one subscriber vs five");
 }
