@@ -207,7 +207,8 @@ macro_rules! element_object {
 }
 pub(crate) use element_object;
 
-/// One element by id through the request's loader; null when it is gone or unreadable.
+/// One row by id through the request's loader (an element, a product); null when there is
+/// no id, or the row is gone or hidden from the caller.
 pub async fn load_element<T>(ctx: &async_graphql::Context<'_>, id: Option<i64>) -> crate::api::GqlResult<Option<T>>
 where
     T: crate::kernel::list::Listable,

@@ -6,12 +6,11 @@ use rust_decimal::Decimal;
 
 use crate::api::common::{self, CommunicationInput, patch, patch_id, patch_text};
 use crate::api::connection::connection;
-use crate::api::element::element_object;
+use crate::api::element::{element_object, load_element};
 use crate::api::filters::{
     BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter,
     element_filter,
 };
-use crate::api::loaders::ById;
 use crate::api::{GqlResult, load_error, loader};
 use crate::kernel::ElementType;
 use crate::kernel::ids::IdKind;
@@ -122,28 +121,15 @@ element_object! {
     }
     /// The contact the lead was converted into.
     async fn converted_contact(&self, ctx: &Context<'_>) -> GqlResult<Option<Contact>> {
-        match conversion(ctx, self.id).await?.and_then(|c| c.contact_id) {
-            Some(id) => loader(ctx).load_one(ById::<Contact>::new(id)).await.map_err(load_error).map(Option::flatten),
-            None => Ok(None),
-        }
+        load_element(ctx, conversion(ctx, self.id).await?.and_then(|c| c.contact_id)).await
     }
     /// The company the lead was converted into.
     async fn converted_company(&self, ctx: &Context<'_>) -> GqlResult<Option<Company>> {
-        match conversion(ctx, self.id).await?.and_then(|c| c.company_id) {
-            Some(id) => loader(ctx).load_one(ById::<Company>::new(id)).await.map_err(load_error).map(Option::flatten),
-            None => Ok(None),
-        }
+        load_element(ctx, conversion(ctx, self.id).await?.and_then(|c| c.company_id)).await
     }
     /// The deal the lead was converted into.
     async fn converted_deal(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::kernel::models::Deal>> {
-        match conversion(ctx, self.id).await?.and_then(|c| c.deal_id) {
-            Some(id) => loader(ctx)
-                .load_one(ById::<crate::kernel::models::Deal>::new(id))
-                .await
-                .map_err(load_error)
-                .map(Option::flatten),
-            None => Ok(None),
-        }
+        load_element(ctx, conversion(ctx, self.id).await?.and_then(|c| c.deal_id)).await
     }
     }
     activities

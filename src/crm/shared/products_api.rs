@@ -99,10 +99,7 @@ impl ProductRow {
         opt_id(IdKind::Product, self.product_id)
     }
     async fn product(&self, ctx: &Context<'_>) -> GqlResult<Option<Product>> {
-        match self.product_id {
-            None => Ok(None),
-            Some(id) => loader(ctx).load_one(ById::<Product>::new(id)).await.map_err(load_error).map(Option::flatten),
-        }
+        crate::api::element::load_element(ctx, self.product_id).await
     }
     async fn name(&self) -> &str {
         &self.name
