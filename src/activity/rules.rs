@@ -13,7 +13,7 @@ use crate::db::sql::{Bind, Sql};
 use crate::kernel::access::permissions::Action;
 use crate::kernel::actor::Actor;
 use crate::kernel::error::{DomainError, DomainResult};
-use crate::kernel::kinds::{EventAction, HistoryKind, stored_words};
+use crate::kernel::kinds::{EventAction, HistoryKind, Words, stored_words};
 use crate::kernel::models::{Activity, Company, Contact, Deal, Lead};
 use crate::kernel::validate;
 use crate::kernel::write::{self as elements, Ctx};
@@ -116,17 +116,11 @@ async fn bound_now(conn: &mut AsyncPgConnection, a: &Activity) -> DomainResult<V
 }
 
 /// The stored word for `value` (any case), or BAD_USER_INPUT naming the words allowed.
-fn one_of<K: Copy>(
-    field: &str,
-    value: &str,
-    parse: fn(&str) -> Option<K>,
-    all: &[K],
-    word: fn(K) -> &'static str,
-) -> DomainResult<String> {
-    match parse(&value.trim().to_ascii_uppercase()) {
-        Some(k) => Ok(word(k).to_owned()),
+fn one_of<K: Words>(field: &str, value: &str) -> DomainResult<String> {
+    match K::from_word(&value.trim().to_ascii_uppercase()) {
+        Some(k) => Ok(k.word().to_owned()),
         None => {
-            let allowed: Vec<&str> = all.iter().map(|k| word(*k)).collect();
+            let allowed: Vec<&str> = K::ALL.iter().map(|k| k.word()).collect();
             Err(DomainError::bad_input(field, format!("`{value}` is not one of {}", allowed.join(", "))))
         }
     }
@@ -134,7 +128,7 @@ fn one_of<K: Copy>(
 
 fn apply(a: &mut Activity, p: &ActivityPatch) -> DomainResult<()> {
     if let Some(t) = &p.activity_type {
-        a.activity_type = one_of("type", t, ActivityType::parse, ActivityType::ALL, ActivityType::as_str)?;
+        a.activity_type = one_of::<ActivityType>("type", t)?;
     }
     if let Some(s) = &p.subject {
         a.subject = s.trim().to_owned();
@@ -143,13 +137,10 @@ fn apply(a: &mut Activity, p: &ActivityPatch) -> DomainResult<()> {
         a.description = d.clone();
     }
     if let Some(d) = &p.direction {
-        a.direction = d
-            .as_deref()
-            .map(|d| one_of("direction", d, Direction::parse, Direction::ALL, Direction::as_str))
-            .transpose()?;
+        a.direction = d.as_deref().map(|d| one_of::<Direction>("direction", d)).transpose()?;
     }
     if let Some(pr) = &p.priority {
-        a.priority = one_of("priority", pr, Priority::parse, Priority::ALL, Priority::as_str)?;
+        a.priority = one_of::<Priority>("priority", pr)?;
     }
     if let Some(v) = p.start_at {
         a.start_at = v;

@@ -2,6 +2,13 @@
 //! event announces (activity types, directions and priorities are in `activity::rules`).
 //! One enum per set, with the stored spelling in one place (`as_str`, `parse`).
 
+/// A closed set of stored words, for code that handles any of them (input checks).
+pub trait Words: Copy + 'static {
+    const ALL: &'static [Self];
+    fn word(self) -> &'static str;
+    fn from_word(word: &str) -> Option<Self>;
+}
+
 /// An enum whose variants are stored as fixed upper-case words.
 macro_rules! stored_words {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $word:literal,)* }) => {
@@ -26,6 +33,16 @@ macro_rules! stored_words {
                     $($word => Some($name::$variant),)*
                     _ => None,
                 }
+            }
+        }
+
+        impl $crate::kernel::kinds::Words for $name {
+            const ALL: &'static [$name] = $name::ALL;
+            fn word(self) -> &'static str {
+                self.as_str()
+            }
+            fn from_word(word: &str) -> Option<$name> {
+                $name::parse(word)
             }
         }
 
