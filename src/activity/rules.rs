@@ -321,18 +321,9 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Ctx, patch: ActivityPatc
         check_user(conn, a.responsible_id, "responsibleId").await?;
         let saved: Activity = diesel::insert_into(activities::table)
             .values((
-                activities::type_.eq(&a.activity_type),
-                activities::subject.eq(&a.subject),
-                activities::description.eq(&a.description),
-                activities::direction.eq(&a.direction),
-                activities::priority.eq(&a.priority),
-                activities::start_at.eq(a.start_at),
-                activities::end_at.eq(a.end_at),
-                activities::deadline.eq(a.deadline),
-                activities::responsible_id.eq(a.responsible_id),
+                Editable::of(&a),
                 activities::owner_type.eq(&a.owner_type),
                 activities::owner_id.eq(a.owner_id),
-                activities::communications.eq(&a.communications),
                 activities::created_by_id.eq(a.created_by_id),
                 activities::updated_by_id.eq(a.updated_by_id),
             ))
@@ -344,6 +335,40 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Ctx, patch: ActivityPatc
         Ok(saved)
     })
     .await
+}
+
+/// The columns a caller edits, written alike on create and on update.
+#[derive(diesel::Insertable, diesel::AsChangeset)]
+#[diesel(table_name = activities, treat_none_as_null = true)]
+struct Editable<'a> {
+    #[diesel(column_name = type_)]
+    activity_type: &'a str,
+    subject: &'a str,
+    description: Option<&'a str>,
+    direction: Option<&'a str>,
+    priority: &'a str,
+    start_at: Option<DateTime<Utc>>,
+    end_at: Option<DateTime<Utc>>,
+    deadline: Option<DateTime<Utc>>,
+    responsible_id: i64,
+    communications: &'a serde_json::Value,
+}
+
+impl<'a> Editable<'a> {
+    fn of(a: &'a Activity) -> Self {
+        Editable {
+            activity_type: &a.activity_type,
+            subject: &a.subject,
+            description: a.description.as_deref(),
+            direction: a.direction.as_deref(),
+            priority: &a.priority,
+            start_at: a.start_at,
+            end_at: a.end_at,
+            deadline: a.deadline,
+            responsible_id: a.responsible_id,
+            communications: &a.communications,
+        }
+    }
 }
 
 async fn lock(conn: &mut AsyncPgConnection, actor: &Actor, id: i64) -> DomainResult<Activity> {
@@ -368,18 +393,9 @@ async fn store(conn: &mut AsyncPgConnection, ctx: &Ctx, mut a: Activity) -> Doma
     a.updated_by_id = Some(ctx.actor.user_id);
     Ok(diesel::update(activities::table.find(a.id))
         .set((
-            activities::type_.eq(&a.activity_type),
-            activities::subject.eq(&a.subject),
-            activities::description.eq(&a.description),
-            activities::direction.eq(&a.direction),
-            activities::priority.eq(&a.priority),
-            activities::start_at.eq(a.start_at),
-            activities::end_at.eq(a.end_at),
-            activities::deadline.eq(a.deadline),
+            Editable::of(&a),
             activities::completed.eq(a.completed),
             activities::completed_at.eq(a.completed_at),
-            activities::responsible_id.eq(a.responsible_id),
-            activities::communications.eq(&a.communications),
             activities::updated_at.eq(a.updated_at),
             activities::updated_by_id.eq(a.updated_by_id),
             activities::version.eq(a.version),

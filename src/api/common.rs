@@ -93,12 +93,13 @@ pub fn patch_text(slot: &mut Option<String>, input: MaybeUndefined<String>) {
     }
 }
 
-/// Applies a nullable id input field of a known kind.
-pub fn patch_id(slot: &mut Option<i64>, input: MaybeUndefined<ID>, kind: IdKind, field: &str) -> DomainResult<()> {
+/// Applies a nullable id input field of a known kind; errors name the field as the schema
+/// spells it.
+pub fn patch_id(slot: &mut Option<i64>, input: MaybeUndefined<ID>, kind: IdKind, column: &str) -> DomainResult<()> {
     match input {
         MaybeUndefined::Undefined => {}
         MaybeUndefined::Null => *slot = None,
-        MaybeUndefined::Value(v) => *slot = Some(ids::decode(kind, &v, field)?),
+        MaybeUndefined::Value(v) => *slot = Some(ids::decode(kind, &v, &crate::kernel::history::camel_case(column))?),
     }
     Ok(())
 }

@@ -129,6 +129,41 @@ ordered_filter!(DecimalFilter, "DecimalFilter", Decimal, Decimal);
 ordered_filter!(DateFilter, "DateFilter", NaiveDate, Date);
 ordered_filter!(DateTimeFilter, "DateTimeFilter", DateTime<Utc>, DateTime);
 
+/// An `eq`/`in` filter over one column whose input values each map to one column value.
+macro_rules! eq_in_filter {
+    ($(#[$m:meta])* $name:ident, $t:ty, $value:expr) => {
+        $(#[$m])*
+        #[derive(async_graphql::InputObject, Default, Clone)]
+        pub struct $name {
+            pub eq: Option<$t>,
+            #[graphql(name = "in")]
+            pub in_: Option<Vec<$t>>,
+        }
+
+        impl $crate::api::filters::ColumnFilter for $name {
+            fn conds(
+                &self,
+                column: &'static str,
+                _: Option<$crate::kernel::ids::IdKind>,
+                _: $crate::api::filters::FilterEnv,
+            ) -> $crate::kernel::DomainResult<Vec<$crate::kernel::list::Cond>> {
+                use $crate::kernel::list::{Cond, Op};
+                let value: fn(&$t) -> $crate::kernel::DomainResult<$crate::kernel::list::Value> = $value;
+                let mut out = Vec::new();
+                if let Some(x) = &self.eq {
+                    out.push(Cond::Field { column, op: Op::Eq(value(x)?) });
+                }
+                if let Some(xs) = &self.in_ {
+                    $crate::api::filters::check_in(xs)?;
+                    out.push(Cond::Field { column, op: Op::In(xs.iter().map(value).collect::<Result<_, _>>()?) });
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+pub(crate) use eq_in_filter;
+
 #[derive(InputObject, Default, Clone)]
 pub struct BooleanFilter {
     pub eq: Option<bool>,
@@ -369,10 +404,75 @@ impl CustomFieldFilter {
 }
 
 /// Declares an element's filter input (with `and`/`or`/`not`) and its order-by enum.
+///
+/// A filter field's column is its name unless given (`=> "column"`); `as Kind` names the id
+/// kind of an id column.
 macro_rules! element_filter {
+    (@column $f:ident) => {
+        stringify!($f)
+    };
+    (@column $f:ident $col:literal) => {
+        $col
+    };
+    // An element type: its own filters and orders between the ones every element has (id
+    // first; the audit fields, then phone and e-mail where it has them, and a custom field
+    // last).
+    (
+        element $filter:ident, $order:ident, $order_field:ident, $etype:ident;
+        filters { $($own:tt)* }
+        order { $($oown:tt)* }
+        communications;
+    ) => {
+        $crate::api::filters::element_filter! {
+            @element $filter, $order, $order_field, $etype;
+            filters { $($own)* }
+            tail {
+                phone: crate::api::filters::CommunicationFilter => "PHONE",
+                email: crate::api::filters::CommunicationFilter => "EMAIL",
+            }
+            order { $($oown)* }
+        }
+    };
+    (
+        element $filter:ident, $order:ident, $order_field:ident, $etype:ident;
+        filters { $($own:tt)* }
+        order { $($oown:tt)* }
+    ) => {
+        $crate::api::filters::element_filter! {
+            @element $filter, $order, $order_field, $etype;
+            filters { $($own)* }
+            tail {}
+            order { $($oown)* }
+        }
+    };
+    (
+        @element $filter:ident, $order:ident, $order_field:ident, $etype:ident;
+        filters { $($own:tt)* }
+        tail { $($tail:tt)* }
+        order { $($oown:tt)* }
+    ) => {
+        $crate::api::filters::element_filter! {
+            $filter, $order, $order_field, $crate::kernel::ElementType::$etype,
+            filters {
+                id: crate::api::filters::IdFilter as $etype,
+                $($own)*
+                created_at: crate::api::filters::DateTimeFilter,
+                updated_at: crate::api::filters::DateTimeFilter,
+                created_by_id: crate::api::filters::IdFilter as User,
+                $($tail)*
+            }
+            order {
+                Id => "id": Int8,
+                $($oown)*
+                CreatedAt => "created_at": DateTime,
+                UpdatedAt => "updated_at": DateTime,
+            }
+            custom { custom_field }
+        }
+    };
     (
         $filter:ident, $order:ident, $order_field:ident, $element:expr,
-        filters { $($f:ident : $fty:ty => $col:literal $(as $kind:ident)?),* $(,)? }
+        filters { $($f:ident : $fty:ty $(=> $col:literal)? $(as $kind:ident)?),* $(,)? }
         order { $($variant:ident => $ocol:literal : $oty:ident),* $(,)? }
         $(custom { $cf:ident })?
     ) => {
@@ -421,7 +521,7 @@ macro_rules! element_filter {
                         #[allow(unused_mut, unused_assignments)]
                         let mut kind: Option<crate::kernel::ids::IdKind> = None;
                         $(kind = Some(crate::kernel::ids::IdKind::$kind);)?
-                        all.extend(f.conds($col, kind, crate::api::filters::FilterEnv { element: $element, region })?);
+                        all.extend(f.conds(crate::api::filters::element_filter!(@column $f $($col)?), kind, crate::api::filters::FilterEnv { element: $element, region })?);
                     }
                 )*
                 $(

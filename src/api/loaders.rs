@@ -50,25 +50,16 @@ fn err(e: impl Into<DomainError>) -> LoadError {
 }
 
 /// Answers every id: its row, or None, so the request's cache also knows what is absent.
-fn each_or_none<K: Hash + Eq, V>(
-    ids: Vec<i64>,
-    rows: Vec<V>,
-    id_of: impl Fn(&V) -> i64,
-    key: impl Fn(i64) -> K,
-) -> HashMap<K, Option<V>> {
+fn each_or_none<V>(ids: Vec<i64>, rows: Vec<V>, id_of: impl Fn(&V) -> i64) -> HashMap<i64, Option<V>> {
     let mut found: HashMap<i64, V> = rows.into_iter().map(|r| (id_of(&r), r)).collect();
-    ids.into_iter().map(|id| (key(id), found.remove(&id))).collect()
+    ids.into_iter().map(|id| (id, found.remove(&id))).collect()
 }
 
 /// Answers every id with its rows in the order given (an empty list for none).
-fn grouped<K: Hash + Eq, V>(
-    ids: &[i64],
-    rows: impl IntoIterator<Item = (i64, V)>,
-    key: impl Fn(i64) -> K,
-) -> HashMap<K, Vec<V>> {
-    let mut out: HashMap<K, Vec<V>> = ids.iter().map(|id| (key(*id), Vec::new())).collect();
+fn grouped<V>(ids: &[i64], rows: impl IntoIterator<Item = (i64, V)>) -> HashMap<i64, Vec<V>> {
+    let mut out: HashMap<i64, Vec<V>> = ids.iter().map(|id| (*id, Vec::new())).collect();
     for (id, v) in rows {
-        out.entry(key(id)).or_default().push(v);
+        out.entry(id).or_default().push(v);
     }
     out
 }
@@ -154,7 +145,7 @@ impl<T: Listable> Loader<ById<T>> for Loaders {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.conn().await?;
         let rows = query::by_ids::<T>(&mut conn, &self.actor, &ids).await.map_err(err)?;
-        Ok(each_or_none(ids, rows, T::row_id, ById::new))
+        Ok(each_or_none(ids, rows, T::row_id).into_iter().map(|(id, v)| (ById::new(id), v)).collect())
     }
 }
 
@@ -325,108 +316,73 @@ impl Loader<ProductRows> for Loaders {
     }
 }
 
-simple_key!(StageHistory);
+/// A loader keyed by one parent id: `$fetch(conn, ids)` reads what all the keys ask for in
+/// one statement, and `$answer(ids, rows)` gives each id its value.
+macro_rules! parent_loader {
+    ($(#[$m:meta])* $key:ident => $value:ty, $fetch:path, $answer:expr) => {
+        simple_key!($key);
 
-impl Loader<StageHistory> for Loaders {
-    type Value = Vec<crate::kernel::models::StageMove>;
-    type Error = LoadError;
+        $(#[$m])*
+        impl Loader<$key> for Loaders {
+            type Value = $value;
+            type Error = LoadError;
 
-    async fn load(&self, keys: &[StageHistory]) -> Result<HashMap<StageHistory, Self::Value>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let mut found = crate::crm::deal::lifecycle::stage_history(&mut conn, &ids).await.map_err(err)?;
-        Ok(ids.into_iter().map(|id| (StageHistory(id), found.remove(&id).unwrap_or_default())).collect())
-    }
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let mut conn = self.conn().await?;
+                let rows = $fetch(&mut conn, &ids).await.map_err(err)?;
+                let answer: HashMap<i64, $value> = ($answer)(ids, rows);
+                Ok(answer.into_iter().map(|(id, v)| ($key(id), v)).collect())
+            }
+        }
+    };
 }
 
-simple_key!(ConversionOf);
-
-/// None for leads never converted (so lists of open leads do not ask again per lead).
-impl Loader<ConversionOf> for Loaders {
-    type Value = Option<crate::kernel::models::LeadConversion>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[ConversionOf]) -> Result<HashMap<ConversionOf, Self::Value>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let rows = crate::crm::lead::lifecycle::conversions_of(&mut conn, &ids).await.map_err(err)?;
-        Ok(each_or_none(ids, rows, |r| r.lead_id, ConversionOf))
-    }
+/// Answers every id with what the read found for it, or the empty value.
+fn filled<V: Default>(ids: Vec<i64>, mut found: HashMap<i64, V>) -> HashMap<i64, V> {
+    ids.into_iter().map(|id| (id, found.remove(&id).unwrap_or_default())).collect()
 }
 
-simple_key!(CompanyRequisites);
-
-/// A company's requisites; None for companies without any.
-impl Loader<CompanyRequisites> for Loaders {
-    type Value = Option<crate::crm::company::requisites::Requisites>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[CompanyRequisites]) -> Result<HashMap<CompanyRequisites, Self::Value>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let rows = crate::crm::company::requisites::of(&mut conn, &ids).await.map_err(err)?;
-        Ok(each_or_none(ids, rows, |r| r.company_id, CompanyRequisites))
-    }
-}
-
-simple_key!(ActivityBindings);
-
-impl Loader<ActivityBindings> for Loaders {
-    type Value = Vec<crate::kernel::ElementRef>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[ActivityBindings]) -> Result<HashMap<ActivityBindings, Self::Value>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let found = crate::activity::rules::bindings_for(&mut conn, &ids).await.map_err(err)?;
-        Ok(found.into_iter().map(|(k, v)| (ActivityBindings(k), v)).collect())
-    }
-}
-
-simple_key!(UserRoles);
-
-/// A user's roles (for `User.roles`).
-impl Loader<UserRoles> for Loaders {
-    type Value = Vec<crate::org::rules::Role>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[UserRoles]) -> Result<HashMap<UserRoles, Self::Value>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let rows = crate::org::rules::roles_of(&mut conn, &ids).await.map_err(err)?;
-        Ok(grouped(&ids, rows, UserRoles))
-    }
-}
-
-simple_key!(RoleLines);
-
-/// A role's permission lines (for `Role.permissions`).
-impl Loader<RoleLines> for Loaders {
-    type Value = Vec<crate::org::rules::PermissionLine>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[RoleLines]) -> Result<HashMap<RoleLines, Self::Value>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let lines = crate::org::rules::role_lines(&mut conn, &ids).await.map_err(err)?;
-        Ok(grouped(&ids, lines.into_iter().map(|l| (l.role_id, l)), RoleLines))
-    }
-}
-
-simple_key!(DepartmentUsers);
-
-/// Active users of a department (for `Department.users`).
-impl Loader<DepartmentUsers> for Loaders {
-    type Value = Vec<User>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[DepartmentUsers]) -> Result<HashMap<DepartmentUsers, Self::Value>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let found = crate::org::rules::department_users(&mut conn, &ids).await.map_err(err)?;
-        Ok(found.into_iter().map(|(d, users)| (DepartmentUsers(d), users)).collect())
-    }
-}
+parent_loader!(
+    StageHistory => Vec<crate::kernel::models::StageMove>,
+    crate::crm::deal::lifecycle::stage_history,
+    filled
+);
+parent_loader!(
+    /// None for leads never converted (so lists of open leads do not ask again per lead).
+    ConversionOf => Option<crate::kernel::models::LeadConversion>,
+    crate::crm::lead::lifecycle::conversions_of,
+    |ids, rows| each_or_none(ids, rows, |r: &crate::kernel::models::LeadConversion| r.lead_id)
+);
+parent_loader!(
+    /// A company's requisites; None for companies without any.
+    CompanyRequisites => Option<crate::crm::company::requisites::Requisites>,
+    crate::crm::company::requisites::of,
+    |ids, rows| each_or_none(ids, rows, |r: &crate::crm::company::requisites::Requisites| r.company_id)
+);
+parent_loader!(
+    ActivityBindings => Vec<crate::kernel::ElementRef>,
+    crate::activity::rules::bindings_for,
+    |_, found| found
+);
+parent_loader!(
+    /// A user's roles (for `User.roles`).
+    UserRoles => Vec<crate::org::rules::Role>,
+    crate::org::rules::roles_of,
+    |ids: Vec<i64>, rows| grouped(&ids, rows)
+);
+parent_loader!(
+    /// A role's permission lines (for `Role.permissions`).
+    RoleLines => Vec<crate::org::rules::PermissionLine>,
+    crate::org::rules::role_lines,
+    |ids: Vec<i64>, lines: Vec<crate::org::rules::PermissionLine>| grouped(&ids, lines.into_iter().map(|l| (l.role_id, l)))
+);
+parent_loader!(
+    /// Active users of a department (for `Department.users`).
+    DepartmentUsers => Vec<User>,
+    crate::org::rules::department_users,
+    |_, found| found
+);
 
 /// Every department (for `Department.children`): the tree is small, and one read serves
 /// every node of a request.

@@ -7,6 +7,7 @@ pub mod current_rights;
 pub mod element;
 pub mod filters;
 pub mod guard;
+pub mod input;
 pub mod lexer;
 pub mod loaders;
 pub mod mutation;

@@ -57,7 +57,7 @@ impl Mutation {
         input: LeadInput,
         #[graphql(default_with = "OnDuplicate::Allow")] on_duplicate: OnDuplicate,
     ) -> GqlResult<Lead> {
-        create(ctx, input.into_write(), on_duplicate).await
+        create(ctx, input.into_write()?, on_duplicate).await
     }
 
     /// Changes only the fields given; `null` clears a field. With `expectedVersion`, a lead
@@ -69,7 +69,7 @@ impl Mutation {
         input: LeadInput,
         expected_version: Option<i32>,
     ) -> GqlResult<Lead> {
-        update(ctx, &id, expected_version, input.into_write()).await
+        update(ctx, &id, expected_version, input.into_write()?).await
     }
 
     /// Deletes a lead and returns its id; its history stays readable through `history`.
@@ -106,7 +106,7 @@ impl Mutation {
         input: CompanyInput,
         #[graphql(default_with = "OnDuplicate::Allow")] on_duplicate: OnDuplicate,
     ) -> GqlResult<Company> {
-        create(ctx, input.into_write(), on_duplicate).await
+        create(ctx, input.into_write()?, on_duplicate).await
     }
 
     async fn update_company(
@@ -116,7 +116,7 @@ impl Mutation {
         input: CompanyInput,
         expected_version: Option<i32>,
     ) -> GqlResult<Company> {
-        update(ctx, &id, expected_version, input.into_write()).await
+        update(ctx, &id, expected_version, input.into_write()?).await
     }
 
     async fn delete_company(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {

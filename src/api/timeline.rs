@@ -10,7 +10,7 @@ use crate::api::{GqlResult, to_id};
 use crate::kernel::ElementType;
 use crate::kernel::history::Change;
 use crate::kernel::ids::IdKind;
-use crate::kernel::list::{Cond, Op, Relation, Value};
+use crate::kernel::list::{Relation, Value};
 use crate::kernel::models::{TimelineEntry, User};
 
 /// An element type, as in `ElementRef`.
@@ -96,90 +96,22 @@ impl TimelineKind {
     }
 }
 
-#[derive(InputObject, Default, Clone)]
-pub struct TimelineKindFilter {
-    pub eq: Option<TimelineKind>,
-    #[graphql(name = "in")]
-    pub in_: Option<Vec<TimelineKind>>,
-}
+crate::api::filters::eq_in_filter!(TimelineKindFilter, TimelineKind, |k| Ok(Value::Text(k.as_str().into())));
 
-impl crate::api::filters::ColumnFilter for TimelineKindFilter {
-    fn conds(
-        &self,
-        column: &'static str,
-        _: Option<IdKind>,
-        _: crate::api::filters::FilterEnv,
-    ) -> crate::kernel::DomainResult<Vec<Cond>> {
-        let mut out = Vec::new();
-        if let Some(k) = self.eq {
-            out.push(Cond::Field { column, op: Op::Eq(Value::Text(k.as_str().into())) });
-        }
-        if let Some(ks) = &self.in_ {
-            crate::api::filters::check_in(ks)?;
-            out.push(Cond::Field { column, op: Op::In(ks.iter().map(|k| Value::Text(k.as_str().into())).collect()) });
-        }
-        Ok(out)
+crate::api::filters::eq_in_filter!(ElementTypeFilter, ElementTypeGql, |t| Ok(Value::Text(
+    ElementType::from(*t).as_str().into()
+)));
+
+crate::api::filters::eq_in_filter!(
+    /// Element ids in history are of the entry's own element type, so any prefix is accepted.
+    ElementIdFilter,
+    ID,
+    |id| {
+        crate::kernel::ids::parse_any(id).map(|(_, n)| Value::Int8(n)).ok_or_else(|| {
+            crate::kernel::DomainError::bad_input("elementId", format!("`{}` is not an element id", id.as_str()))
+        })
     }
-}
-
-#[derive(InputObject, Default, Clone)]
-pub struct ElementTypeFilter {
-    pub eq: Option<ElementTypeGql>,
-    #[graphql(name = "in")]
-    pub in_: Option<Vec<ElementTypeGql>>,
-}
-
-impl crate::api::filters::ColumnFilter for ElementTypeFilter {
-    fn conds(
-        &self,
-        column: &'static str,
-        _: Option<IdKind>,
-        _: crate::api::filters::FilterEnv,
-    ) -> crate::kernel::DomainResult<Vec<Cond>> {
-        let text = |t: ElementTypeGql| Value::Text(ElementType::from(t).as_str().into());
-        let mut out = Vec::new();
-        if let Some(t) = self.eq {
-            out.push(Cond::Field { column, op: Op::Eq(text(t)) });
-        }
-        if let Some(ts) = &self.in_ {
-            crate::api::filters::check_in(ts)?;
-            out.push(Cond::Field { column, op: Op::In(ts.iter().map(|t| text(*t)).collect()) });
-        }
-        Ok(out)
-    }
-}
-
-/// Element ids in history are of the entry's own element type, so any prefix is accepted.
-#[derive(InputObject, Default, Clone)]
-pub struct ElementIdFilter {
-    pub eq: Option<ID>,
-    #[graphql(name = "in")]
-    pub in_: Option<Vec<ID>>,
-}
-
-impl crate::api::filters::ColumnFilter for ElementIdFilter {
-    fn conds(
-        &self,
-        column: &'static str,
-        _: Option<IdKind>,
-        _: crate::api::filters::FilterEnv,
-    ) -> crate::kernel::DomainResult<Vec<Cond>> {
-        let num = |id: &ID| {
-            crate::kernel::ids::parse_any(id).map(|(_, n)| Value::Int8(n)).ok_or_else(|| {
-                crate::kernel::DomainError::bad_input("elementId", format!("`{}` is not an element id", id.as_str()))
-            })
-        };
-        let mut out = Vec::new();
-        if let Some(id) = &self.eq {
-            out.push(Cond::Field { column, op: Op::Eq(num(id)?) });
-        }
-        if let Some(ids) = &self.in_ {
-            crate::api::filters::check_in(ids)?;
-            out.push(Cond::Field { column, op: Op::In(ids.iter().map(num).collect::<Result<_, _>>()?) });
-        }
-        Ok(out)
-    }
-}
+);
 
 element_filter! {
     TimelineFilter, TimelineOrder, TimelineOrderField, ElementType::Lead,

@@ -9,7 +9,17 @@ use serde::{Deserialize, Serialize};
 use crate::db::schema::*;
 
 #[derive(
-    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    Identifiable,
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
 )]
 #[diesel(table_name = leads, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 pub struct Lead {
@@ -50,7 +60,17 @@ pub struct Lead {
 }
 
 #[derive(
-    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    Identifiable,
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
 )]
 #[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 pub struct Contact {
@@ -81,7 +101,17 @@ pub struct Contact {
 }
 
 #[derive(
-    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    Identifiable,
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
 )]
 #[diesel(table_name = companies, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 pub struct Company {
@@ -116,7 +146,17 @@ pub struct Company {
 }
 
 #[derive(
-    Queryable, QueryableByName, Selectable, Insertable, AsChangeset, Identifiable, Serialize, Deserialize, Clone, Debug,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    Identifiable,
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
 )]
 #[diesel(table_name = deals, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
 pub struct Deal {

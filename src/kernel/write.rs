@@ -379,8 +379,20 @@ pub async fn update<T: Element>(
     update_as(conn, ctx, id, expected_version, write, Op::updated()).await
 }
 
+/// A change the server makes on the caller's behalf (a status, a stage, a close): fields of the
+/// row only, recorded as `op`.
+pub async fn change<T: Element>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    id: i64,
+    op: Op,
+    apply: impl FnOnce(&mut T) -> DomainResult<()> + Send + 'static,
+) -> DomainResult<T> {
+    update_as(conn, ctx, id, None, Write::fields(apply), op).await
+}
+
 /// An update recorded as `op` (a stage move, a status change, ...).
-pub async fn update_as<T: Element>(
+async fn update_as<T: Element>(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
     id: i64,

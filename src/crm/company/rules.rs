@@ -17,34 +17,11 @@ impl Element for Company {
     stamped!(Company);
 
     async fn blank(_conn: &mut AsyncPgConnection, ctx: &Ctx) -> DomainResult<Self> {
-        let now = chrono::Utc::now();
         Ok(Company {
-            id: 0,
-            title: String::new(),
-            type_id: None,
-            industry_id: None,
-            employees_id: None,
-            revenue: None,
-            currency: None,
-            address: None,
-            comments: None,
             assigned_to_id: Some(ctx.actor.user_id),
             opened: true,
-            is_my_company: false,
-            legal_name: None,
-            vat_id: None,
-            tax_id: None,
-            registration_address: None,
-            bank_name: None,
-            iban: None,
-            bic: None,
-            origin_lead_id: None,
-            created_at: now,
-            updated_at: now,
-            created_by_id: None,
-            updated_by_id: None,
-            version: 0,
             custom: crate::crm::shared::custom_fields::empty(),
+            ..Default::default()
         })
     }
 

@@ -22,30 +22,11 @@ impl Element for Contact {
     stamped!(Contact);
 
     async fn blank(_conn: &mut AsyncPgConnection, ctx: &Ctx) -> DomainResult<Self> {
-        let now = chrono::Utc::now();
         Ok(Contact {
-            id: 0,
-            honorific: None,
-            first_name: None,
-            middle_name: None,
-            last_name: None,
-            photo_url: None,
-            position: None,
-            type_id: None,
-            source_id: None,
-            source_description: None,
-            birthdate: None,
-            address: None,
-            comments: None,
             assigned_to_id: Some(ctx.actor.user_id),
             opened: true,
-            origin_lead_id: None,
-            created_at: now,
-            updated_at: now,
-            created_by_id: None,
-            updated_by_id: None,
-            version: 0,
             custom: crate::crm::shared::custom_fields::empty(),
+            ..Default::default()
         })
     }
 

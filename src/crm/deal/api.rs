@@ -1,50 +1,44 @@
 //! Deals in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::api::common::{self, patch, patch_id, patch_text};
+use crate::api::common::{self};
 use crate::api::connection::connection;
 use crate::api::element::element_object;
 use crate::api::filters::{
-    BooleanFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter,
-    element_filter,
+    BooleanFilter, DateFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter, element_filter,
 };
+use crate::api::input::element_input;
 use crate::api::loaders::{DealContacts, PipelineId, StageHistory, StageId};
 use crate::api::{GqlResult, load_error, loader, to_id};
 use crate::kernel::ElementType;
-use crate::kernel::ids::{self, IdKind};
+use crate::kernel::ids::IdKind;
 use crate::kernel::models::{Contact, Deal, Pipeline, Stage, StageMove, StatusItem, User};
-use crate::kernel::write::Write;
 
 element_filter! {
-    DealFilter, DealOrder, DealOrderField, ElementType::Deal,
+    element DealFilter, DealOrder, DealOrderField, Deal;
     filters {
-        id: IdFilter => "id" as Deal,
-        title: StringFilter => "title",
-        pipeline_id: IdFilter => "pipeline_id" as Pipeline,
-        stage_id: IdFilter => "stage_id" as Stage,
-        probability: IntFilter => "probability",
-        opportunity: DecimalFilter => "opportunity",
-        currency: StringFilter => "currency",
-        type_id: IdFilter => "type_id" as StatusItem,
-        source_id: IdFilter => "source_id" as StatusItem,
-        begin_date: DateFilter => "begin_date",
-        close_date: DateFilter => "close_date",
-        closed: BooleanFilter => "closed",
-        company_id: IdFilter => "company_id" as Company,
+        title: StringFilter,
+        pipeline_id: IdFilter as Pipeline,
+        stage_id: IdFilter as Stage,
+        probability: IntFilter,
+        opportunity: DecimalFilter,
+        currency: StringFilter,
+        type_id: IdFilter as StatusItem,
+        source_id: IdFilter as StatusItem,
+        begin_date: DateFilter,
+        close_date: DateFilter,
+        closed: BooleanFilter,
+        company_id: IdFilter as Company,
         contact_ids: LinkFilter => "deal_contacts",
-        origin_lead_id: IdFilter => "origin_lead_id" as Lead,
-        comments: StringFilter => "comments",
-        assigned_to_id: IdFilter => "assigned_to_id" as User,
-        opened: BooleanFilter => "opened",
-        created_at: DateTimeFilter => "created_at",
-        updated_at: DateTimeFilter => "updated_at",
-        created_by_id: IdFilter => "created_by_id" as User,
+        origin_lead_id: IdFilter as Lead,
+        comments: StringFilter,
+        assigned_to_id: IdFilter as User,
+        opened: BooleanFilter,
     }
     order {
-        Id => "id": Int8,
         Title => "title": Text,
         StageId => "stage_id": Int8,
         Probability => "probability": Int4,
@@ -52,10 +46,7 @@ element_filter! {
         BeginDate => "begin_date": Date,
         CloseDate => "close_date": Date,
         AssignedToId => "assigned_to_id": Int8,
-        CreatedAt => "created_at": DateTime,
-        UpdatedAt => "updated_at": DateTime,
     }
-    custom { custom_field }
 }
 
 connection!(DealConnection, DealEdge, Deal);
@@ -136,70 +127,29 @@ element_object! {
     timeline;
 }
 
-#[derive(InputObject)]
-pub struct DealInput {
-    /// Required on create.
-    pub title: Option<String>,
-    /// Defaults to the default pipeline.
-    pub pipeline_id: Option<ID>,
-    /// Defaults to the pipeline's first stage.
-    pub stage_id: Option<ID>,
-    pub probability: MaybeUndefined<i32>,
-    pub opportunity: MaybeUndefined<Decimal>,
-    pub currency: MaybeUndefined<String>,
-    pub is_manual_opportunity: Option<bool>,
-    pub type_id: MaybeUndefined<ID>,
-    pub source_id: MaybeUndefined<ID>,
-    /// Defaults to today.
-    pub begin_date: MaybeUndefined<NaiveDate>,
-    pub close_date: MaybeUndefined<NaiveDate>,
-    pub company_id: MaybeUndefined<ID>,
-    /// Replaces the deal's contacts; the first is the primary one.
-    pub contact_ids: Option<Vec<ID>>,
-    pub comments: MaybeUndefined<String>,
-    pub assigned_to_id: MaybeUndefined<ID>,
-    pub opened: Option<bool>,
-    /// Custom field values to set (others stay as they are).
-    pub custom_fields: Option<Vec<common::CustomFieldValueInput>>,
-}
-
-impl DealInput {
-    pub fn into_write(self) -> crate::kernel::DomainResult<Write<Deal>> {
-        let links = common::decode_ids(IdKind::Contact, self.contact_ids, "contactIds")?;
-        Ok(Write {
-            comms: Default::default(),
-            links,
-            reject_duplicates: false,
-            custom: common::custom_values(self.custom_fields),
-            apply: Box::new(move |d: &mut Deal| {
-                if let Some(t) = self.title {
-                    d.title = t;
-                }
-                if let Some(p) = self.pipeline_id {
-                    d.pipeline_id = ids::decode(IdKind::Pipeline, &p, "pipelineId")?;
-                }
-                if let Some(s) = self.stage_id {
-                    d.stage_id = ids::decode(IdKind::Stage, &s, "stageId")?;
-                }
-                patch(&mut d.probability, self.probability);
-                patch(&mut d.opportunity, self.opportunity);
-                patch_text(&mut d.currency, self.currency);
-                if let Some(m) = self.is_manual_opportunity {
-                    d.is_manual_opportunity = m;
-                }
-                patch_id(&mut d.type_id, self.type_id, IdKind::StatusItem, "typeId")?;
-                patch_id(&mut d.source_id, self.source_id, IdKind::StatusItem, "sourceId")?;
-                patch(&mut d.begin_date, self.begin_date);
-                patch(&mut d.close_date, self.close_date);
-                patch_id(&mut d.company_id, self.company_id, IdKind::Company, "companyId")?;
-                patch_text(&mut d.comments, self.comments);
-                patch_id(&mut d.assigned_to_id, self.assigned_to_id, IdKind::User, "assignedToId")?;
-                if let Some(o) = self.opened {
-                    d.opened = o;
-                }
-                Ok(())
-            }),
-        })
+element_input! {
+    DealInput => Deal {
+        /// Required on create.
+        required_text title;
+        /// Defaults to the default pipeline.
+        required_id pipeline_id: Pipeline;
+        /// Defaults to the pipeline's first stage.
+        required_id stage_id: Stage;
+        value probability: i32;
+        value opportunity: Decimal;
+        text currency;
+        flag is_manual_opportunity;
+        id type_id: StatusItem;
+        id source_id: StatusItem;
+        /// Defaults to today.
+        value begin_date: NaiveDate;
+        value close_date: NaiveDate;
+        id company_id: Company;
+        /// Replaces the deal's contacts; the first is the primary one.
+        links contact_ids: Contact;
+        text comments;
+        id assigned_to_id: User;
+        flag opened;
     }
 }
 

@@ -15,7 +15,7 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::models::{Deal, Stage};
-use crate::kernel::write::{self as elements, Ctx, Op, Write};
+use crate::kernel::write::{self as elements, Ctx, Op};
 use crate::settings::rules as settings;
 
 /// The deal a lifecycle step changes: WRITE on it is checked before the step looks at the
@@ -44,18 +44,11 @@ pub async fn move_deal(
         (HistoryKind::Closed, EventAction::Closed)
     };
     let op = Op { kind, action, text: Some(format!("moved to {}", stage.name)) };
-    elements::update_as(
-        conn,
-        ctx,
-        id,
-        None,
-        Write::fields(move |d: &mut Deal| {
-            d.pipeline_id = pipeline;
-            d.stage_id = stage_id;
-            Ok(())
-        }),
-        op,
-    )
+    elements::change(conn, ctx, id, op, move |d: &mut Deal| {
+        d.pipeline_id = pipeline;
+        d.stage_id = stage_id;
+        Ok(())
+    })
     .await
 }
 
@@ -113,20 +106,13 @@ pub async fn close_deal(
         (None, false) => "lost".to_owned(),
     };
     let op = Op { kind: HistoryKind::Closed, action: EventAction::Closed, text: Some(text) };
-    elements::update_as(
-        conn,
-        ctx,
-        id,
-        None,
-        Write::fields(move |d: &mut Deal| {
-            d.stage_id = stage.id;
-            d.lost_reason = reason;
-            // None lets the deal rules stamp today.
-            d.close_date = close_date;
-            Ok(())
-        }),
-        op,
-    )
+    elements::change(conn, ctx, id, op, move |d: &mut Deal| {
+        d.stage_id = stage.id;
+        d.lost_reason = reason;
+        // None lets the deal rules stamp today.
+        d.close_date = close_date;
+        Ok(())
+    })
     .await
 }
 
@@ -153,21 +139,14 @@ pub async fn reopen_deal(
         action: EventAction::StageChanged,
         text: Some(format!("reopened in {}", stage.name)),
     };
-    elements::update_as(
-        conn,
-        ctx,
-        id,
-        None,
-        Write::fields(move |d: &mut Deal| {
-            // Clearing `closed` is what lets the deal leave its final stage.
-            d.closed = false;
-            d.stage_id = stage.id;
-            d.close_date = None;
-            d.lost_reason = None;
-            Ok(())
-        }),
-        op,
-    )
+    elements::change(conn, ctx, id, op, move |d: &mut Deal| {
+        // Clearing `closed` is what lets the deal leave its final stage.
+        d.closed = false;
+        d.stage_id = stage.id;
+        d.close_date = None;
+        d.lost_reason = None;
+        Ok(())
+    })
     .await
 }
 

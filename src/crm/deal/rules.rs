@@ -30,34 +30,15 @@ impl Element for Deal {
 
     async fn blank(conn: &mut AsyncPgConnection, ctx: &Ctx) -> DomainResult<Self> {
         let pipeline = settings::default_pipeline(conn).await?;
-        let now = chrono::Utc::now();
         Ok(Deal {
-            id: 0,
-            title: String::new(),
             pipeline_id: pipeline.id,
             // Resolved in `check` once the client's pipeline is known.
             stage_id: 0,
-            probability: None,
-            opportunity: None,
-            currency: None,
-            is_manual_opportunity: false,
-            type_id: None,
-            source_id: None,
             begin_date: Some(today()),
-            close_date: None,
-            closed: false,
-            company_id: None,
-            origin_lead_id: None,
-            comments: None,
             assigned_to_id: Some(ctx.actor.user_id),
             opened: true,
-            created_at: now,
-            updated_at: now,
-            created_by_id: None,
-            updated_by_id: None,
-            version: 0,
             custom: crate::crm::shared::custom_fields::empty(),
-            lost_reason: None,
+            ..Default::default()
         })
     }
 

@@ -1,65 +1,52 @@
 //! Leads in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined};
+use async_graphql::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::api::common::{self, CommunicationInput, patch, patch_id, patch_text};
+use crate::api::common::{self};
 use crate::api::connection::connection;
 use crate::api::element::{element_object, load_element};
-use crate::api::filters::{
-    BooleanFilter, CommunicationFilter, DateFilter, DateTimeFilter, DecimalFilter, IdFilter, StringFilter,
-    element_filter,
-};
+use crate::api::filters::{BooleanFilter, DateFilter, DecimalFilter, IdFilter, StringFilter, element_filter};
+use crate::api::input::element_input;
 use crate::api::{GqlResult, load_error, loader};
 use crate::kernel::ElementType;
-use crate::kernel::ids::IdKind;
 use crate::kernel::models::{Company, Contact, Lead, StatusItem};
-use crate::kernel::write::Write;
 
 element_filter! {
-    LeadFilter, LeadOrder, LeadOrderField, ElementType::Lead,
+    element LeadFilter, LeadOrder, LeadOrderField, Lead;
     filters {
-        id: IdFilter => "id" as Lead,
-        title: StringFilter => "title",
-        honorific: StringFilter => "honorific",
-        first_name: StringFilter => "first_name",
-        middle_name: StringFilter => "middle_name",
-        last_name: StringFilter => "last_name",
-        birthdate: DateFilter => "birthdate",
-        position: StringFilter => "position",
-        company_title: StringFilter => "company_title",
-        address: StringFilter => "address",
-        source_id: IdFilter => "source_id" as StatusItem,
-        status_id: IdFilter => "status_id" as StatusItem,
-        opportunity: DecimalFilter => "opportunity",
-        currency: StringFilter => "currency",
-        comments: StringFilter => "comments",
-        assigned_to_id: IdFilter => "assigned_to_id" as User,
-        opened: BooleanFilter => "opened",
-        contact_id: IdFilter => "contact_id" as Contact,
-        company_id: IdFilter => "company_id" as Company,
-        utm_source: StringFilter => "utm_source",
-        utm_medium: StringFilter => "utm_medium",
-        utm_campaign: StringFilter => "utm_campaign",
-        created_at: DateTimeFilter => "created_at",
-        updated_at: DateTimeFilter => "updated_at",
-        created_by_id: IdFilter => "created_by_id" as User,
-        phone: CommunicationFilter => "PHONE",
-        email: CommunicationFilter => "EMAIL",
+        title: StringFilter,
+        honorific: StringFilter,
+        first_name: StringFilter,
+        middle_name: StringFilter,
+        last_name: StringFilter,
+        birthdate: DateFilter,
+        position: StringFilter,
+        company_title: StringFilter,
+        address: StringFilter,
+        source_id: IdFilter as StatusItem,
+        status_id: IdFilter as StatusItem,
+        opportunity: DecimalFilter,
+        currency: StringFilter,
+        comments: StringFilter,
+        assigned_to_id: IdFilter as User,
+        opened: BooleanFilter,
+        contact_id: IdFilter as Contact,
+        company_id: IdFilter as Company,
+        utm_source: StringFilter,
+        utm_medium: StringFilter,
+        utm_campaign: StringFilter,
     }
     order {
-        Id => "id": Int8,
         Title => "title": Text,
         LastName => "last_name": Text,
         CompanyTitle => "company_title": Text,
         StatusId => "status_id": Int8,
         Opportunity => "opportunity": Decimal,
         AssignedToId => "assigned_to_id": Int8,
-        CreatedAt => "created_at": DateTime,
-        UpdatedAt => "updated_at": DateTime,
     }
-    custom { custom_field }
+    communications;
 }
 
 connection!(LeadConnection, LeadEdge, Lead);
@@ -140,86 +127,38 @@ element_object! {
     ;
 }
 
-#[derive(InputObject)]
-pub struct LeadInput {
-    pub title: MaybeUndefined<String>,
-    /// A code of the HONORIFIC list.
-    pub honorific: MaybeUndefined<String>,
-    pub first_name: MaybeUndefined<String>,
-    pub middle_name: MaybeUndefined<String>,
-    pub last_name: MaybeUndefined<String>,
-    pub birthdate: MaybeUndefined<NaiveDate>,
-    pub position: MaybeUndefined<String>,
-    pub company_title: MaybeUndefined<String>,
-    pub address: MaybeUndefined<String>,
-    pub source_id: MaybeUndefined<ID>,
-    pub source_description: MaybeUndefined<String>,
-    /// Defaults to NEW.
-    pub status_id: Option<ID>,
-    pub status_description: MaybeUndefined<String>,
-    pub opportunity: MaybeUndefined<Decimal>,
-    pub currency: MaybeUndefined<String>,
-    pub comments: MaybeUndefined<String>,
-    /// Defaults to the acting user.
-    pub assigned_to_id: MaybeUndefined<ID>,
-    pub opened: Option<bool>,
-    pub contact_id: MaybeUndefined<ID>,
-    pub company_id: MaybeUndefined<ID>,
-    pub utm_source: MaybeUndefined<String>,
-    pub utm_medium: MaybeUndefined<String>,
-    pub utm_campaign: MaybeUndefined<String>,
-    pub utm_content: MaybeUndefined<String>,
-    pub utm_term: MaybeUndefined<String>,
-    /// Replaces all phones when given.
-    pub phones: Option<Vec<CommunicationInput>>,
-    pub emails: Option<Vec<CommunicationInput>>,
-    pub webs: Option<Vec<CommunicationInput>>,
-    pub ims: Option<Vec<CommunicationInput>>,
-    /// Custom field values to set (others stay as they are).
-    pub custom_fields: Option<Vec<common::CustomFieldValueInput>>,
-}
-
-impl LeadInput {
-    pub fn into_write(self) -> Write<Lead> {
-        let comms = common::comm_set(self.phones, self.emails, self.webs, self.ims);
-        Write {
-            comms,
-            links: None,
-            reject_duplicates: false,
-            custom: common::custom_values(self.custom_fields),
-            apply: Box::new(move |l: &mut Lead| {
-                patch_text(&mut l.title, self.title);
-                patch_text(&mut l.honorific, self.honorific);
-                patch_text(&mut l.first_name, self.first_name);
-                patch_text(&mut l.middle_name, self.middle_name);
-                patch_text(&mut l.last_name, self.last_name);
-                patch(&mut l.birthdate, self.birthdate);
-                patch_text(&mut l.position, self.position);
-                patch_text(&mut l.company_title, self.company_title);
-                patch_text(&mut l.address, self.address);
-                patch_id(&mut l.source_id, self.source_id, IdKind::StatusItem, "sourceId")?;
-                patch_text(&mut l.source_description, self.source_description);
-                if let Some(s) = self.status_id {
-                    l.status_id = crate::kernel::ids::decode(IdKind::StatusItem, &s, "statusId")?;
-                }
-                patch_text(&mut l.status_description, self.status_description);
-                patch(&mut l.opportunity, self.opportunity);
-                patch_text(&mut l.currency, self.currency);
-                patch_text(&mut l.comments, self.comments);
-                patch_id(&mut l.assigned_to_id, self.assigned_to_id, IdKind::User, "assignedToId")?;
-                if let Some(o) = self.opened {
-                    l.opened = o;
-                }
-                patch_id(&mut l.contact_id, self.contact_id, IdKind::Contact, "contactId")?;
-                patch_id(&mut l.company_id, self.company_id, IdKind::Company, "companyId")?;
-                patch_text(&mut l.utm_source, self.utm_source);
-                patch_text(&mut l.utm_medium, self.utm_medium);
-                patch_text(&mut l.utm_campaign, self.utm_campaign);
-                patch_text(&mut l.utm_content, self.utm_content);
-                patch_text(&mut l.utm_term, self.utm_term);
-                Ok(())
-            }),
-        }
+element_input! {
+    LeadInput => Lead {
+        text title;
+        /// A code of the HONORIFIC list.
+        text honorific;
+        text first_name;
+        text middle_name;
+        text last_name;
+        value birthdate: NaiveDate;
+        text position;
+        text company_title;
+        text address;
+        id source_id: StatusItem;
+        text source_description;
+        /// Defaults to NEW.
+        required_id status_id: StatusItem;
+        text status_description;
+        value opportunity: Decimal;
+        text currency;
+        text comments;
+        /// Defaults to the acting user.
+        id assigned_to_id: User;
+        flag opened;
+        id contact_id: Contact;
+        id company_id: Company;
+        text utm_source;
+        text utm_medium;
+        text utm_campaign;
+        text utm_content;
+        text utm_term;
+        /// Replaces all phones when given.
+        communications;
     }
 }
 

@@ -14,7 +14,7 @@ use crate::kernel::actor::Actor;
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::models::{Lead, LeadConversion};
-use crate::kernel::write::{self as elements, Ctx, Op, Write};
+use crate::kernel::write::{self as elements, Ctx, Op};
 use crate::settings::rules as settings;
 
 /// Moves a lead between statuses. The lead rules refuse SUCCESS (conversion only) and any
@@ -27,17 +27,10 @@ pub async fn set_status(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64, status
         action: EventAction::Updated,
         text: Some(format!("status {}", status.name)),
     };
-    elements::update_as(
-        conn,
-        ctx,
-        id,
-        None,
-        Write::fields(move |l: &mut Lead| {
-            l.status_id = status_id;
-            Ok(())
-        }),
-        op,
-    )
+    elements::change(conn, ctx, id, op, move |l: &mut Lead| {
+        l.status_id = status_id;
+        Ok(())
+    })
     .await
 }
 
@@ -63,18 +56,11 @@ pub async fn junk(
         None => format!("junk ({})", status.name),
     };
     let op = Op { kind: HistoryKind::Junked, action: EventAction::Updated, text: Some(text) };
-    elements::update_as(
-        conn,
-        ctx,
-        id,
-        None,
-        Write::fields(move |l: &mut Lead| {
-            l.status_id = status.id;
-            l.status_description = reason;
-            Ok(())
-        }),
-        op,
-    )
+    elements::change(conn, ctx, id, op, move |l: &mut Lead| {
+        l.status_id = status.id;
+        l.status_description = reason;
+        Ok(())
+    })
     .await
 }
 

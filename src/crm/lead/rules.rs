@@ -38,40 +38,12 @@ impl Element for Lead {
 
     async fn blank(conn: &mut AsyncPgConnection, ctx: &Ctx) -> DomainResult<Self> {
         let status = settings::status_by_code(conn, "STATUS", "NEW").await?;
-        let now = chrono::Utc::now();
         Ok(Lead {
-            id: 0,
-            title: None,
-            honorific: None,
-            first_name: None,
-            middle_name: None,
-            last_name: None,
-            birthdate: None,
-            position: None,
-            company_title: None,
-            address: None,
-            source_id: None,
-            source_description: None,
             status_id: status.id,
-            status_description: None,
-            opportunity: None,
-            currency: None,
-            comments: None,
             assigned_to_id: Some(ctx.actor.user_id),
             opened: true,
-            contact_id: None,
-            company_id: None,
-            utm_source: None,
-            utm_medium: None,
-            utm_campaign: None,
-            utm_content: None,
-            utm_term: None,
-            created_at: now,
-            updated_at: now,
-            created_by_id: None,
-            updated_by_id: None,
-            version: 0,
             custom: crate::crm::shared::custom_fields::empty(),
+            ..Default::default()
         })
     }
 
