@@ -1,6 +1,6 @@
 //! Activities and counters in GraphQL.
 
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::activity::counters::{self, CounterSet, Counters};
@@ -58,6 +58,42 @@ pub struct Binding {
     pub id: ID,
 }
 
+/// What kind of activity it is.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ActivityType", remote = "crate::activity::rules::ActivityType")]
+pub enum ActivityTypeGql {
+    Call,
+    Meeting,
+    Task,
+    Email,
+    Todo,
+}
+
+/// Whether the customer or we started it; INCOMING activities count in the counters'
+/// `incoming`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ActivityDirection", remote = "crate::activity::rules::Direction")]
+pub enum DirectionGql {
+    Incoming,
+    Outgoing,
+}
+
+/// How urgent it is.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ActivityPriority", remote = "crate::activity::rules::Priority")]
+pub enum PriorityGql {
+    Low,
+    Medium,
+    High,
+}
+
+/// A stored word as its GraphQL enum; writes only store known words.
+fn stored<W: crate::kernel::kinds::Words, G: From<W>>(word: &str) -> GqlResult<G> {
+    W::from_word(word)
+        .map(G::from)
+        .ok_or_else(|| DomainError::from(anyhow::anyhow!("unknown stored word `{word}`")).into())
+}
+
 #[Object(name = "Activity")]
 impl Activity {
     pub async fn id(&self) -> ID {
@@ -66,10 +102,9 @@ impl Activity {
     async fn version(&self) -> i32 {
         self.version
     }
-    /// CALL, MEETING, TASK, EMAIL or TODO.
     #[graphql(name = "type")]
-    async fn activity_type(&self) -> &str {
-        &self.activity_type
+    async fn activity_type(&self) -> GqlResult<ActivityTypeGql> {
+        stored::<activities::ActivityType, _>(&self.activity_type)
     }
     async fn subject(&self) -> &str {
         &self.subject
@@ -77,13 +112,11 @@ impl Activity {
     async fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
-    /// INCOMING or OUTGOING.
-    async fn direction(&self) -> Option<&str> {
-        self.direction.as_deref()
+    async fn direction(&self) -> GqlResult<Option<DirectionGql>> {
+        self.direction.as_deref().map(stored::<activities::Direction, _>).transpose()
     }
-    /// LOW, MEDIUM or HIGH.
-    async fn priority(&self) -> &str {
-        &self.priority
+    async fn priority(&self) -> GqlResult<PriorityGql> {
+        stored::<activities::Priority, _>(&self.priority)
     }
     async fn start_at(&self) -> Option<DateTime<Utc>> {
         self.start_at
@@ -139,15 +172,15 @@ pub struct ActivityCommunicationInput {
 
 #[derive(InputObject)]
 pub struct ActivityInput {
-    /// CALL, MEETING, TASK, EMAIL or TODO; required on create.
+    /// An `ActivityType` word (any case); required on create.
     #[graphql(name = "type")]
     pub activity_type: Option<String>,
     /// Required on create.
     pub subject: Option<String>,
     pub description: MaybeUndefined<String>,
-    /// INCOMING or OUTGOING.
+    /// An `ActivityDirection` word (any case).
     pub direction: MaybeUndefined<String>,
-    /// LOW, MEDIUM (default) or HIGH.
+    /// An `ActivityPriority` word (any case); MEDIUM by default.
     pub priority: Option<String>,
     pub start_at: MaybeUndefined<DateTime<Utc>>,
     pub end_at: MaybeUndefined<DateTime<Utc>>,
@@ -200,12 +233,7 @@ impl ActivityInput {
 
 /// Activities bound to an element, as a nested connection.
 pub fn relation(element: ElementType) -> Relation {
-    let extra = match element {
-        ElementType::Lead => "r.element_type = 'LEAD'",
-        ElementType::Contact => "r.element_type = 'CONTACT'",
-        ElementType::Company => "r.element_type = 'COMPANY'",
-        ElementType::Deal => "r.element_type = 'DEAL'",
-    };
+    let extra = crate::kernel::list::element_type_is!("r", element);
     Relation { join: "JOIN activity_bindings r ON r.activity_id = t.id", parent: "r.element_id", extra }
 }
 

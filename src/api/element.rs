@@ -8,13 +8,14 @@
 /// - `version`, `activities`, `timeline`: the type's own description of the shared field.
 /// - `fields`: the type's own fields, between `version` and the nested lists: one line per
 ///   column (`text f;`, `required_text f;`, `value f: T;`, `id f: Kind;`, `required_id f:
-///   Kind;`, `status f => name;`, `user f => name;`, `element f: Row => name;`), or a
-///   hand-written resolver.
+///   Kind;`, `status f => name;`, `user f => name;`, `element f: Row => name;`,
+///   `products;` for product rows and their totals), or a hand-written resolver.
 /// - `nested`: connections to other elements (`field: Row, Filter, Order, Connection,
 ///   relation;`), with the usual filter, order and page arguments.
 /// - `comms`: the element type whose `phones`, `emails`, `webs` and `ims` to show (empty for
 ///   a type without communications).
-/// - `tail`: the type's own resolvers between the audit fields and `activities`.
+/// - `tail`: the type's own fields between the audit fields and `activities`, written like
+///   `fields`.
 macro_rules! element_object {
     // The type's own fields: column getters written as one line each (see `@fields`),
     // hand-written resolvers passed through as they are.
@@ -28,8 +29,34 @@ macro_rules! element_object {
             @fields [$ty, $etype; version $(#[doc = $vdoc])*;] [] [$($rest)*] $($fields)*
         );
     };
-    (@fields [$($head:tt)*] [$($acc:tt)*] [$($rest:tt)*]) => {
-        $crate::api::element::element_object!(@emit $($head)* fields { $($acc)* } $($rest)*);
+    // The fields are done: the `tail` is written in the same lines, so read it next.
+    (@fields $head:tt [$($acc:tt)*] [@tail [$($fields:tt)*] $($rest:tt)*]) => {
+        $crate::api::element::element_object!(@emit $head fields { $($fields)* } tail { $($acc)* } $($rest)*);
+    };
+    (
+        @fields $head:tt [$($acc:tt)*]
+        [nested $nested:tt comms $comms:tt tail { $($tail:tt)* } $($rest:tt)*]
+    ) => {
+        $crate::api::element::element_object!(
+            @fields $head [] [@tail [$($acc)*] nested $nested comms $comms $($rest)*] $($tail)*
+        );
+    };
+    // `products;`: the product rows of a lead or deal and their totals.
+    (@fields [$ty:ident, $etype:ident; $($h:tt)*] [$($acc:tt)*] $rest:tt products; $($more:tt)*) => {
+        $crate::api::element::element_object!(@fields [$ty, $etype; $($h)*] [$($acc)*
+            async fn product_rows(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> $crate::api::GqlResult<Vec<$crate::kernel::models::ProductRow>> {
+                $crate::crm::shared::products_api::rows_of(ctx, $crate::kernel::ElementType::$etype, self.id).await
+            }
+            async fn totals(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> $crate::api::GqlResult<$crate::crm::shared::products_api::Totals> {
+                $crate::crm::shared::products_api::totals_of(ctx, $crate::kernel::ElementType::$etype, self.id).await
+            }
+        ] $rest $($more)*);
     };
     // `text f;`: a nullable text column.
     (@fields $head:tt [$($acc:tt)*] $rest:tt $(#[doc = $d:literal])* text $f:ident; $($more:tt)*) => {
@@ -106,12 +133,11 @@ macro_rules! element_object {
         ] $rest $($more)*);
     };
     (
-        @emit $ty:ident, $etype:ident;
-        version $(#[doc = $vdoc:literal])*;
+        @emit [$ty:ident, $etype:ident; version $(#[doc = $vdoc:literal])*;]
         fields { $($fields:tt)* }
-        nested { $( $nfield:ident: $nrow:ident, $nfilter:ty, $norder:ty, $nconn:ident, $nrel:expr; )* }
-        comms { $($ctype:ident)? }
         tail { $($tail:tt)* }
+        nested { $( $nfield:ident: $nrow:ident, $nfilter:ty, $nrel_order:ty, $nconn:ident, $nrel:expr; )* }
+        comms { $($ctype:ident)? }
         activities $(#[doc = $adoc:literal])*;
         timeline $(#[doc = $tdoc:literal])*;
     ) => {
@@ -140,7 +166,7 @@ macro_rules! element_object {
                     &self,
                     ctx: &async_graphql::Context<'_>,
                     filter: Option<$nfilter>,
-                    order_by: Option<Vec<$norder>>,
+                    order_by: Option<Vec<$nrel_order>>,
                     first: Option<i32>,
                     after: Option<String>,
                     last: Option<i32>,

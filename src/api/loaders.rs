@@ -12,7 +12,8 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use crate::crm::shared::communications as comms;
 use crate::db::Pool;
 use crate::kernel::list::{self as query, Listable, Page, Plan};
-use crate::kernel::models::{Communication, Company, Contact, Pipeline, Stage, StatusItem, User};
+use crate::kernel::models::{Communication, Pipeline, Stage, StatusItem, User};
+use crate::kernel::write::LinkSpec;
 use crate::kernel::{Actor, DomainError, ElementType};
 use crate::org::auth;
 use crate::settings::rules as settings;
@@ -70,16 +71,18 @@ macro_rules! simple_key {
         pub struct $name(pub i64);
     };
 }
-simple_key!(UserId);
-simple_key!(StatusId);
-simple_key!(StageId);
-simple_key!(PipelineId);
-simple_key!(PipelineStages);
-simple_key!(DealContacts);
-simple_key!(ContactCompanies);
 
-macro_rules! by_id_loader {
-    ($key:ident, $value:ty, $load:path) => {
+/// A loader keyed by one parent id: `$fetch(conn, ids)` reads what all the keys ask for in
+/// one statement, and `$answer(ids, rows)` gives each id its value.
+macro_rules! parent_loader {
+    // Rows by their own id: absent ids are simply not answered.
+    ($key:ident => $value:ty, $fetch:path) => {
+        parent_loader!($key => $value, $fetch, |_, rows: Vec<$value>| rows.into_iter().map(|r| (r.id, r)).collect());
+    };
+    ($(#[$m:meta])* $key:ident => $value:ty, $fetch:path, $answer:expr) => {
+        simple_key!($key);
+
+        $(#[$m])*
         impl Loader<$key> for Loaders {
             type Value = $value;
             type Error = LoadError;
@@ -87,51 +90,77 @@ macro_rules! by_id_loader {
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
                 let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
                 let mut conn = self.conn().await?;
-                let rows = $load(&mut conn, &ids).await.map_err(err)?;
-                Ok(rows.into_iter().map(|r| ($key(r.id), r)).collect())
+                let rows = $fetch(&mut conn, &ids).await.map_err(err)?;
+                let answer: HashMap<i64, $value> = ($answer)(ids, rows);
+                Ok(answer.into_iter().map(|(id, v)| ($key(id), v)).collect())
             }
         }
     };
 }
-by_id_loader!(UserId, User, auth::users_by_id);
-by_id_loader!(StatusId, StatusItem, settings::status_items_by_id);
-by_id_loader!(StageId, Stage, settings::stages_by_id);
-by_id_loader!(PipelineId, Pipeline, settings::pipelines_by_id);
 
-impl Loader<PipelineStages> for Loaders {
-    type Value = Vec<Stage>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[PipelineStages]) -> Result<HashMap<PipelineStages, Vec<Stage>>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.conn().await?;
-        let mut by_pipeline = settings::stages_of(&mut conn, &ids).await.map_err(err)?;
-        Ok(ids.into_iter().map(|id| (PipelineStages(id), by_pipeline.remove(&id).unwrap_or_default())).collect())
-    }
+/// Answers every id with what the read found for it, or the empty value.
+fn filled<V: Default>(ids: Vec<i64>, mut found: HashMap<i64, V>) -> HashMap<i64, V> {
+    ids.into_iter().map(|id| (id, found.remove(&id).unwrap_or_default())).collect()
 }
 
-/// An element of type `T` by id, if the actor may read it.
-pub struct ById<T>(pub i64, PhantomData<fn() -> T>);
+parent_loader!(UserId => User, auth::users_by_id);
+parent_loader!(StatusId => StatusItem, settings::status_items_by_id);
+parent_loader!(StageId => Stage, settings::stages_by_id);
+parent_loader!(PipelineId => Pipeline, settings::pipelines_by_id);
 
-impl<T> ById<T> {
-    pub fn new(id: i64) -> Self {
-        ById(id, PhantomData)
+parent_loader!(PipelineStages => Vec<Stage>, settings::stages_of, filled);
+
+/// A key that also names the row type it loads.
+pub struct Typed<K, T>(pub K, PhantomData<fn() -> T>);
+
+impl<K, T> Typed<K, T> {
+    pub fn new(key: K) -> Self {
+        Typed(key, PhantomData)
     }
 }
-impl<T> Clone for ById<T> {
+impl<K: Clone, T> Clone for Typed<K, T> {
     fn clone(&self) -> Self {
-        ById(self.0, PhantomData)
+        Typed(self.0.clone(), PhantomData)
     }
 }
-impl<T> PartialEq for ById<T> {
+impl<K: PartialEq, T> PartialEq for Typed<K, T> {
     fn eq(&self, other: &Self) -> bool {
         self.0 == other.0
     }
 }
-impl<T> Eq for ById<T> {}
-impl<T> Hash for ById<T> {
+impl<K: Eq, T> Eq for Typed<K, T> {}
+impl<K: Hash, T> Hash for Typed<K, T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.0.hash(state)
+    }
+}
+
+/// An element of type `T` by id, if the actor may read it.
+pub type ById<T> = Typed<i64, T>;
+
+/// The elements of type `T` an element links to through one of its links (a deal's
+/// contacts, a contact's companies), those the actor may read.
+pub type Linked<T> = Typed<(LinkSpec, i64), T>;
+
+impl<T: Listable> Loader<Linked<T>> for Loaders {
+    type Value = Vec<T>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Linked<T>]) -> Result<HashMap<Linked<T>, Vec<T>>, LoadError> {
+        let mut by_link: HashMap<LinkSpec, Vec<i64>> = HashMap::new();
+        for Typed((link, owner), _) in keys {
+            by_link.entry(*link).or_default().push(*owner);
+        }
+        let mut conn = self.conn().await?;
+        let mut out = HashMap::new();
+        for (link, owners) in by_link {
+            let mut found =
+                query::linked::<T>(&mut conn, &self.actor, link.table, link.own_col, link.other_col, &owners)
+                    .await
+                    .map_err(err)?;
+            out.extend(owners.into_iter().map(|o| (Linked::new((link, o)), found.remove(&o).unwrap_or_default())));
+        }
+        Ok(out)
     }
 }
 
@@ -237,111 +266,45 @@ impl Loader<CustomCodes> for Loaders {
     }
 }
 
-/// Communications of an element.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Comms(pub ElementType, pub i64);
-
-impl Loader<Comms> for Loaders {
-    type Value = Vec<Communication>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[Comms]) -> Result<HashMap<Comms, Vec<Communication>>, LoadError> {
-        let mut conn = self.conn().await?;
-        let mut out = HashMap::new();
-        let mut by_type: HashMap<ElementType, Vec<i64>> = HashMap::new();
-        for k in keys {
-            by_type.entry(k.0).or_default().push(k.1);
-        }
-        for (et, ids) in by_type {
-            let mut found = comms::load(&mut conn, et, &ids).await.map_err(err)?;
-            out.extend(ids.into_iter().map(|id| (Comms(et, id), found.remove(&id).unwrap_or_default())));
-        }
-        Ok(out)
-    }
-}
-
-async fn linked<T: Listable>(
-    loaders: &Loaders,
-    link_table: &str,
-    own_col: &str,
-    other_col: &str,
-    owners: &[i64],
-) -> Result<HashMap<i64, Vec<T>>, LoadError> {
-    let mut conn = loaders.conn().await?;
-    query::linked::<T>(&mut conn, &loaders.actor, link_table, own_col, other_col, owners).await.map_err(err)
-}
-
-impl Loader<DealContacts> for Loaders {
-    type Value = Vec<Contact>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[DealContacts]) -> Result<HashMap<DealContacts, Vec<Contact>>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let found = linked::<Contact>(self, "deal_contacts", "deal_id", "contact_id", &ids).await?;
-        Ok(found.into_iter().map(|(k, v)| (DealContacts(k), v)).collect())
-    }
-}
-
-impl Loader<ContactCompanies> for Loaders {
-    type Value = Vec<Company>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[ContactCompanies]) -> Result<HashMap<ContactCompanies, Vec<Company>>, LoadError> {
-        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let found = linked::<Company>(self, "contact_companies", "contact_id", "company_id", &ids).await?;
-        Ok(found.into_iter().map(|(k, v)| (ContactCompanies(k), v)).collect())
-    }
-}
-
-/// Product rows of a lead or deal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ProductRows(pub ElementType, pub i64);
-
-impl Loader<ProductRows> for Loaders {
-    type Value = Vec<crate::kernel::models::ProductRow>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[ProductRows]) -> Result<HashMap<ProductRows, Self::Value>, LoadError> {
-        let mut conn = self.conn().await?;
-        let mut out = HashMap::new();
-        let mut by_type: HashMap<ElementType, Vec<i64>> = HashMap::new();
-        for k in keys {
-            by_type.entry(k.0).or_default().push(k.1);
-        }
-        for (et, ids) in by_type {
-            let mut found = crate::crm::shared::products::rows_of(&mut conn, et, &ids).await.map_err(err)?;
-            out.extend(ids.into_iter().map(|id| (ProductRows(et, id), found.remove(&id).unwrap_or_default())));
-        }
-        Ok(out)
-    }
-}
-
-/// A loader keyed by one parent id: `$fetch(conn, ids)` reads what all the keys ask for in
-/// one statement, and `$answer(ids, rows)` gives each id its value.
-macro_rules! parent_loader {
-    ($(#[$m:meta])* $key:ident => $value:ty, $fetch:path, $answer:expr) => {
-        simple_key!($key);
-
+/// A loader keyed by element type and id: `$fetch(conn, type, ids)` reads all ids of one
+/// type at once; ids it finds nothing for get the empty list.
+macro_rules! element_loader {
+    ($(#[$m:meta])* $key:ident => $value:ty, $fetch:path) => {
         $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub ElementType, pub i64);
+
         impl Loader<$key> for Loaders {
             type Value = $value;
             type Error = LoadError;
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
-                let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
                 let mut conn = self.conn().await?;
-                let rows = $fetch(&mut conn, &ids).await.map_err(err)?;
-                let answer: HashMap<i64, $value> = ($answer)(ids, rows);
-                Ok(answer.into_iter().map(|(id, v)| ($key(id), v)).collect())
+                let mut out = HashMap::new();
+                let mut by_type: HashMap<ElementType, Vec<i64>> = HashMap::new();
+                for k in keys {
+                    by_type.entry(k.0).or_default().push(k.1);
+                }
+                for (et, ids) in by_type {
+                    let found = $fetch(&mut conn, et, &ids).await.map_err(err)?;
+                    out.extend(filled(ids, found).into_iter().map(|(id, v)| ($key(et, id), v)));
+                }
+                Ok(out)
             }
         }
     };
 }
 
-/// Answers every id with what the read found for it, or the empty value.
-fn filled<V: Default>(ids: Vec<i64>, mut found: HashMap<i64, V>) -> HashMap<i64, V> {
-    ids.into_iter().map(|id| (id, found.remove(&id).unwrap_or_default())).collect()
-}
+element_loader!(
+    /// Communications of an element.
+    Comms => Vec<Communication>,
+    comms::load
+);
+element_loader!(
+    /// Product rows of a lead or deal.
+    ProductRows => Vec<crate::kernel::models::ProductRow>,
+    crate::crm::shared::products::rows_of
+);
 
 parent_loader!(
     StageHistory => Vec<crate::kernel::models::StageMove>,

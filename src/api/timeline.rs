@@ -199,12 +199,7 @@ pub fn timeline_args(
 }
 
 pub fn timeline_relation(element: ElementType) -> Relation {
-    let extra = match element {
-        ElementType::Lead => "t.element_type = 'LEAD'",
-        ElementType::Contact => "t.element_type = 'CONTACT'",
-        ElementType::Company => "t.element_type = 'COMPANY'",
-        ElementType::Deal => "t.element_type = 'DEAL'",
-    };
+    let extra = crate::kernel::list::element_type_is!("t", element);
     Relation { join: "", parent: "t.element_id", extra }
 }
 

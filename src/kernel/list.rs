@@ -448,6 +448,19 @@ pub struct ListArgs {
     pub before: Option<String>,
 }
 
+/// The predicate `<alias>.element_type = '<TYPE>'` for a relation's `extra`, as static text.
+macro_rules! element_type_is {
+    ($alias:literal, $element:expr) => {
+        match $element {
+            $crate::kernel::ElementType::Lead => concat!($alias, ".element_type = 'LEAD'"),
+            $crate::kernel::ElementType::Contact => concat!($alias, ".element_type = 'CONTACT'"),
+            $crate::kernel::ElementType::Company => concat!($alias, ".element_type = 'COMPANY'"),
+            $crate::kernel::ElementType::Deal => concat!($alias, ".element_type = 'DEAL'"),
+        }
+    };
+}
+pub(crate) use element_type_is;
+
 /// How a nested connection hangs off its parent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Relation {

@@ -34,7 +34,7 @@ pub struct Ctx {
 }
 
 /// A many-to-many link the element owns (a contact's companies, a deal's contacts).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LinkSpec {
     pub table: &'static str,
     pub own_col: &'static str,
@@ -42,6 +42,19 @@ pub struct LinkSpec {
     /// Input and history name of the link list.
     pub field: &'static str,
     pub other: ElementType,
+}
+
+impl LinkSpec {
+    /// `table` links `own_col` (this element) to `other_col` (an element of type `other`).
+    pub const fn new(
+        table: &'static str,
+        own_col: &'static str,
+        other_col: &'static str,
+        field: &'static str,
+        other: ElementType,
+    ) -> LinkSpec {
+        LinkSpec { table, own_col, other_col, field, other }
+    }
 }
 
 /// Applies a client's field changes to a row.
@@ -315,6 +328,10 @@ pub struct Op {
 }
 
 impl Op {
+    pub fn new(kind: HistoryKind, action: EventAction, text: impl Into<String>) -> Op {
+        Op { kind, action, text: Some(text.into()) }
+    }
+
     pub fn created(text: Option<String>) -> Op {
         Op { kind: HistoryKind::Created, action: EventAction::Created, text }
     }

@@ -8,7 +8,7 @@ use crate::api::connection::connection;
 use crate::api::element::element_object;
 use crate::api::filters::{BooleanFilter, DateFilter, IdFilter, LinkFilter, StringFilter, element_filter};
 use crate::api::input::element_input;
-use crate::api::loaders::ContactCompanies;
+use crate::api::loaders::Linked;
 use crate::api::{GqlResult, load_error, loader, to_id};
 use crate::crm::deal::api::{DealConnection, DealFilter, DealOrder};
 use crate::crm::lead::api::{LeadConnection, LeadFilter, LeadOrder};
@@ -81,12 +81,12 @@ element_object! {
     id origin_lead_id: Lead;
     /// Ids of the contact's companies, the primary one first.
     async fn company_ids(&self, ctx: &Context<'_>) -> GqlResult<Vec<ID>> {
-        let companies = loader(ctx).load_one(ContactCompanies(self.id)).await.map_err(load_error)?.unwrap_or_default();
+        let companies = loader(ctx).load_one(Linked::<Company>::new((crate::crm::contact::rules::COMPANIES, self.id))).await.map_err(load_error)?.unwrap_or_default();
         Ok(companies.iter().map(|c| to_id(IdKind::Company, c.id)).collect())
     }
     /// The contact's companies, the primary one first.
     async fn companies(&self, ctx: &Context<'_>) -> GqlResult<Vec<Company>> {
-        Ok(loader(ctx).load_one(ContactCompanies(self.id)).await.map_err(load_error)?.unwrap_or_default())
+        Ok(loader(ctx).load_one(Linked::<Company>::new((crate::crm::contact::rules::COMPANIES, self.id))).await.map_err(load_error)?.unwrap_or_default())
     }
     }
     nested {

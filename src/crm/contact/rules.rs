@@ -10,15 +10,14 @@ use crate::kernel::write::{Ctx, Element, LinkSpec, stamped};
 use crate::org::auth::check_user;
 use crate::settings::rules as settings;
 
+/// A contact's companies; the first is its primary one.
+pub const COMPANIES: LinkSpec =
+    LinkSpec::new("contact_companies", "contact_id", "company_id", "companyIds", ElementType::Company);
+
 impl Element for Contact {
     const TYPE: ElementType = ElementType::Contact;
-    const LINKS: Option<LinkSpec> = Some(LinkSpec {
-        table: "contact_companies",
-        own_col: "contact_id",
-        other_col: "company_id",
-        field: "companyIds",
-        other: ElementType::Company,
-    });
+    const LINKS: Option<LinkSpec> =
+        Some(LinkSpec::new("contact_companies", "contact_id", "company_id", "companyIds", ElementType::Company));
     stamped!(Contact);
 
     async fn blank(_conn: &mut AsyncPgConnection, ctx: &Ctx) -> DomainResult<Self> {

@@ -11,9 +11,8 @@ use crate::api::filters::{
     BooleanFilter, DateFilter, DecimalFilter, IdFilter, IntFilter, LinkFilter, StringFilter, element_filter,
 };
 use crate::api::input::element_input;
-use crate::api::loaders::{DealContacts, PipelineId, StageHistory, StageId};
+use crate::api::loaders::{Linked, PipelineId, StageHistory, StageId};
 use crate::api::{GqlResult, load_error, loader, to_id};
-use crate::kernel::ElementType;
 use crate::kernel::ids::IdKind;
 use crate::kernel::models::{Contact, Deal, Pipeline, Stage, StageMove, StatusItem, User};
 
@@ -94,22 +93,17 @@ element_object! {
     async fn stage_history(&self, ctx: &Context<'_>) -> GqlResult<Vec<StageMove>> {
         Ok(loader(ctx).load_one(StageHistory(self.id)).await.map_err(load_error)?.unwrap_or_default())
     }
-    async fn product_rows(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::kernel::models::ProductRow>> {
-        crate::crm::shared::products_api::rows_of(ctx, ElementType::Deal, self.id).await
-    }
-    async fn totals(&self, ctx: &Context<'_>) -> GqlResult<crate::crm::shared::products_api::Totals> {
-        crate::crm::shared::products_api::totals_of(ctx, ElementType::Deal, self.id).await
-    }
+    products;
     element company_id: Company => company;
     /// Ids of the deal's contacts, the primary one first.
     async fn contact_ids(&self, ctx: &Context<'_>) -> GqlResult<Vec<ID>> {
         // From the same visibility-checked load as `contacts`, so both always agree.
-        let contacts = loader(ctx).load_one(DealContacts(self.id)).await.map_err(load_error)?.unwrap_or_default();
+        let contacts = loader(ctx).load_one(Linked::<Contact>::new((crate::crm::deal::rules::CONTACTS, self.id))).await.map_err(load_error)?.unwrap_or_default();
         Ok(contacts.iter().map(|c| to_id(IdKind::Contact, c.id)).collect())
     }
     /// The deal's contacts, the primary one first.
     async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Contact>> {
-        Ok(loader(ctx).load_one(DealContacts(self.id)).await.map_err(load_error)?.unwrap_or_default())
+        Ok(loader(ctx).load_one(Linked::<Contact>::new((crate::crm::deal::rules::CONTACTS, self.id))).await.map_err(load_error)?.unwrap_or_default())
     }
     id origin_lead_id: Lead;
     text comments;

@@ -43,7 +43,7 @@ pub async fn move_deal(
     } else {
         (HistoryKind::Closed, EventAction::Closed)
     };
-    let op = Op { kind, action, text: Some(format!("moved to {}", stage.name)) };
+    let op = Op::new(kind, action, format!("moved to {}", stage.name));
     elements::change(conn, ctx, id, op, move |d: &mut Deal| {
         d.pipeline_id = pipeline;
         d.stage_id = stage_id;
@@ -105,7 +105,7 @@ pub async fn close_deal(
         (Some(r), false) => format!("lost: {r}"),
         (None, false) => "lost".to_owned(),
     };
-    let op = Op { kind: HistoryKind::Closed, action: EventAction::Closed, text: Some(text) };
+    let op = Op::new(HistoryKind::Closed, EventAction::Closed, text);
     elements::change(conn, ctx, id, op, move |d: &mut Deal| {
         d.stage_id = stage.id;
         d.lost_reason = reason;
@@ -134,11 +134,7 @@ pub async fn reopen_deal(
     if stage.pipeline_id != deal.pipeline_id || stage.semantics != settings::PROCESS {
         return Err(DomainError::bad_input("stageId", "reopen into a PROCESS stage of the deal's pipeline"));
     }
-    let op = Op {
-        kind: HistoryKind::Reopened,
-        action: EventAction::StageChanged,
-        text: Some(format!("reopened in {}", stage.name)),
-    };
+    let op = Op::new(HistoryKind::Reopened, EventAction::StageChanged, format!("reopened in {}", stage.name));
     elements::change(conn, ctx, id, op, move |d: &mut Deal| {
         // Clearing `closed` is what lets the deal leave its final stage.
         d.closed = false;

@@ -17,15 +17,14 @@ pub fn closes(semantics: &str) -> bool {
     semantics != settings::PROCESS
 }
 
+/// A deal's contacts; the first is its primary one.
+pub const CONTACTS: LinkSpec =
+    LinkSpec::new("deal_contacts", "deal_id", "contact_id", "contactIds", ElementType::Contact);
+
 impl Element for Deal {
     const TYPE: ElementType = ElementType::Deal;
-    const LINKS: Option<LinkSpec> = Some(LinkSpec {
-        table: "deal_contacts",
-        own_col: "deal_id",
-        other_col: "contact_id",
-        field: "contactIds",
-        other: ElementType::Contact,
-    });
+    const LINKS: Option<LinkSpec> =
+        Some(LinkSpec::new("deal_contacts", "deal_id", "contact_id", "contactIds", ElementType::Contact));
     stamped!(Deal);
 
     async fn blank(conn: &mut AsyncPgConnection, ctx: &Ctx) -> DomainResult<Self> {

@@ -10,7 +10,6 @@ use crate::api::element::{element_object, load_element};
 use crate::api::filters::{BooleanFilter, DateFilter, DecimalFilter, IdFilter, StringFilter, element_filter};
 use crate::api::input::element_input;
 use crate::api::{GqlResult, load_error, loader};
-use crate::kernel::ElementType;
 use crate::kernel::models::{Company, Contact, Lead, StatusItem};
 
 element_filter! {
@@ -96,12 +95,7 @@ element_object! {
     }
     comms { Lead }
     tail {
-    async fn product_rows(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::kernel::models::ProductRow>> {
-        crate::crm::shared::products_api::rows_of(ctx, ElementType::Lead, self.id).await
-    }
-    async fn totals(&self, ctx: &Context<'_>) -> GqlResult<crate::crm::shared::products_api::Totals> {
-        crate::crm::shared::products_api::totals_of(ctx, ElementType::Lead, self.id).await
-    }
+    products;
     /// When the lead was converted; null unless it was.
     async fn converted_at(&self, ctx: &Context<'_>) -> GqlResult<Option<DateTime<Utc>>> {
         Ok(conversion(ctx, self.id).await?.map(|c| c.converted_at))

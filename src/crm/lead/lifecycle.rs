@@ -22,11 +22,7 @@ use crate::settings::rules as settings;
 pub async fn set_status(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64, status_id: i64) -> DomainResult<Lead> {
     elements::get_writable::<Lead>(conn, &ctx.actor, id).await?;
     let status = settings::check_status(conn, "STATUS", status_id, "statusId").await?;
-    let op = Op {
-        kind: HistoryKind::StatusChanged,
-        action: EventAction::Updated,
-        text: Some(format!("status {}", status.name)),
-    };
+    let op = Op::new(HistoryKind::StatusChanged, EventAction::Updated, format!("status {}", status.name));
     elements::change(conn, ctx, id, op, move |l: &mut Lead| {
         l.status_id = status_id;
         Ok(())
@@ -55,7 +51,7 @@ pub async fn junk(
         Some(r) => format!("junk ({}): {r}", status.name),
         None => format!("junk ({})", status.name),
     };
-    let op = Op { kind: HistoryKind::Junked, action: EventAction::Updated, text: Some(text) };
+    let op = Op::new(HistoryKind::Junked, EventAction::Updated, text);
     elements::change(conn, ctx, id, op, move |l: &mut Lead| {
         l.status_id = status.id;
         l.status_description = reason;

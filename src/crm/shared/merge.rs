@@ -91,7 +91,7 @@ pub async fn merge<T: Element + DeserializeOwned>(
                 *row = filled;
                 Ok(())
             }),
-            Op { kind: HistoryKind::Merged, action: EventAction::Merged, text: Some(text) },
+            Op::new(HistoryKind::Merged, EventAction::Merged, text),
             std::iter::once(merged_from).chain(extra).collect(),
         )
         .await
