@@ -69,6 +69,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
         wake,
         settings: Arc::new(HttpSettings {
             body_limit: global.body_limit,
+            upload_limit: global.upload_limit,
             request_timeout: Duration::from_secs(global.request_timeout_secs),
             cors_origins: global.cors_origins.clone(),
             dataloader_delay: Duration::from_micros(global.dataloader_delay_us),

@@ -39,6 +39,9 @@ pub struct Global {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "KONTOR_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
     pub body_limit: usize,
+    /// Largest accepted file upload (an import) in bytes.
+    #[arg(long, env = "KONTOR_UPLOAD_LIMIT", default_value_t = 100 * 1024 * 1024, global = true)]
+    pub upload_limit: usize,
     /// How long a DataLoader waits to collect keys, in microseconds. Lists prefetch their
     /// rows' relations in one batch each, so no window is needed by default.
     #[arg(long, env = "KONTOR_DATALOADER_DELAY_US", default_value_t = 0, global = true)]

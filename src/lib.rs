@@ -13,6 +13,7 @@ pub mod crm;
 pub mod db;
 pub mod events;
 pub mod http;
+pub mod import;
 pub mod kernel;
 pub mod org;
 pub mod settings;

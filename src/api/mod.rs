@@ -36,6 +36,7 @@ pub struct QueryRoot(
     crate::settings::api::SettingsQuery,
     crate::crm::shared::custom_fields_api::CustomFieldQuery,
     crate::crm::company::requisites_api::RequisitesQuery,
+    crate::import::api::ImportQuery,
 );
 
 /// Root mutation: one object per capability, merged.
@@ -51,9 +52,14 @@ pub struct MutationRoot(
     crate::settings::api::SettingsMutation,
     crate::crm::shared::custom_fields_api::CustomFieldMutation,
     crate::crm::company::requisites_api::RequisitesMutation,
+    crate::import::api::ImportMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, crate::events::subscriptions::SubscriptionRoot>;
+/// Root subscription: one object per capability, merged.
+#[derive(async_graphql::MergedSubscription, Default)]
+pub struct SubscriptionRoot(crate::events::subscriptions::EventSubscription, crate::import::api::ImportSubscription);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Limits that reject abusive documents before they run.
 pub const MAX_DEPTH: usize = 12;
@@ -88,7 +94,7 @@ pub struct ApiState {
 }
 
 pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), crate::events::subscriptions::SubscriptionRoot)
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
         .data(state)
         .data(bus)
         .data(crate::events::subscriptions::SharedCounters::default())
@@ -99,9 +105,7 @@ pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {
 
 /// The schema without any state, for `export-schema` and the drift test.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), crate::events::subscriptions::SubscriptionRoot)
-        .finish()
-        .sdl()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default()).finish().sdl()
 }
 
 impl From<DomainError> for async_graphql::Error {

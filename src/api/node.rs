@@ -44,7 +44,8 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
         | IdKind::Activity
         | IdKind::Role
         | IdKind::ApiToken
-        | IdKind::CustomField => None,
+        | IdKind::CustomField
+        | IdKind::ImportJob => None,
         IdKind::Product => l.load_one(ById::<Product>::new(n)).await.map_err(load_error)?.flatten().map(Node::Product),
     })
 }

@@ -76,6 +76,8 @@ pub enum TimelineKind {
     Closed,
     Reopened,
     Merged,
+    Imported,
+    ImportRolledBack,
 }
 
 impl TimelineKind {
@@ -92,6 +94,8 @@ impl TimelineKind {
             TimelineKind::Closed => "CLOSED",
             TimelineKind::Reopened => "REOPENED",
             TimelineKind::Merged => "MERGED",
+            TimelineKind::Imported => "IMPORTED",
+            TimelineKind::ImportRolledBack => "IMPORT_ROLLED_BACK",
         }
     }
 }

@@ -358,10 +358,10 @@ fn counters_stream(
 }
 
 #[derive(Default)]
-pub struct SubscriptionRoot;
+pub struct EventSubscription;
 
 #[Subscription]
-impl SubscriptionRoot {
+impl EventSubscription {
     /// Every change of leads, contacts, companies and deals (or of `types`) the subscriber
     /// may read. With `after`, first every retained event after that id.
     async fn element_changed(

@@ -203,19 +203,30 @@ async fn execute(
     (status, [(header::CONTENT_TYPE, media.content_type())], bytes).into_response()
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
     let Some(media) = negotiate(&headers) else {
         return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json")
             .into_response();
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if content_type.split(';').next().map(str::trim) != Some(JSON) {
+    let essence = content_type.split(';').next().map(str::trim).unwrap_or("");
+    if essence.eq_ignore_ascii_case("multipart/form-data") {
+        return multipart(&state, &headers, media, content_type, body).await;
+    }
+    if essence != JSON {
         return reply(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
-            &error_body("send the request as application/json", "UNSUPPORTED_MEDIA_TYPE"),
+            &error_body(
+                "send the request as application/json (or multipart/form-data with a file)",
+                "UNSUPPORTED_MEDIA_TYPE",
+            ),
         );
     }
+    let body: Bytes = match axum::body::to_bytes(body, state.settings.body_limit).await {
+        Ok(b) => b,
+        Err(_) => return too_large(media, state.settings.body_limit),
+    };
     let value: Json = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return bad_request(media, &format!("the body is not valid JSON: {e}")),
@@ -225,6 +236,43 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Err(message) => return bad_request(media, &message),
     };
     execute(&state, &headers, media, request, false).await
+}
+
+fn too_large(media: MediaType, limit: usize) -> Response {
+    reply(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        media,
+        &error_body(&format!("the request body is larger than {limit} bytes"), "PAYLOAD_TOO_LARGE"),
+    )
+}
+
+/// A GraphQL multipart request (a file upload, as Apollo and urql upload clients send it).
+/// The caller is authenticated before the body is read, so an anonymous client cannot make
+/// the server take in a large file.
+async fn multipart(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: MediaType,
+    content_type: &str,
+    body: axum::body::Body,
+) -> Response {
+    if let Err(e) = authenticate(state, headers).await {
+        return unauthenticated(media, e);
+    }
+    let limit = state.settings.upload_limit;
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large(media, limit);
+    }
+    use futures_util::TryStreamExt;
+    let reader = body.into_data_stream().map_err(std::io::Error::other).into_async_read();
+    let options = async_graphql::http::MultipartOptions::default().max_file_size(limit).max_num_files(1);
+    match async_graphql::http::receive_body(Some(content_type), reader, options).await {
+        Ok(request) => execute(state, headers, media, request, false).await,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => too_large(media, limit),
+        Err(e) => bad_request(media, &format!("the multipart request is malformed: {e}")),
+    }
 }
 
 pub async fn get(State(state): State<AppState>, parts: Parts) -> Response {

@@ -28,6 +28,8 @@ use crate::db::{Pool, StatementCounter};
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
     pub body_limit: usize,
+    /// Largest multipart request (a file upload); other bodies stay within `body_limit`.
+    pub upload_limit: usize,
     pub request_timeout: Duration,
     /// Allowed CORS origins; `*` allows any.
     pub cors_origins: Vec<String>,
@@ -55,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit.max(settings.upload_limit)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
         .layer(cors(&settings.cors_origins))
         .layer(TraceLayer::new_for_http())

@@ -22,10 +22,11 @@ pub enum IdKind {
     Role,
     ApiToken,
     CustomField,
+    ImportJob,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 16] = [
+    pub const ALL: [IdKind; 17] = [
         IdKind::Lead,
         IdKind::Contact,
         IdKind::Company,
@@ -42,6 +43,7 @@ impl IdKind {
         IdKind::Role,
         IdKind::ApiToken,
         IdKind::CustomField,
+        IdKind::ImportJob,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -62,6 +64,7 @@ impl IdKind {
             IdKind::Role => "role",
             IdKind::ApiToken => "apitoken",
             IdKind::CustomField => "customfield",
+            IdKind::ImportJob => "import",
         }
     }
 

@@ -75,6 +75,10 @@ stored_words! {
         ActivityReopened = "ACTIVITY_REOPENED",
         /// An element took over an activity from a deleted element.
         ActivityMoved = "ACTIVITY_MOVED",
+        /// An import job created or changed the element (the text names the job).
+        Imported = "IMPORTED",
+        /// Rolling back an import put the element's values back.
+        ImportRolledBack = "IMPORT_ROLLED_BACK",
     }
 }
 

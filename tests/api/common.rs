@@ -147,6 +147,7 @@ pub fn global(database_url: &str) -> Global {
         cors_origins: vec!["*".into()],
         request_timeout_secs: 30,
         body_limit: 1024 * 1024,
+        upload_limit: 100 * 1024 * 1024,
         dataloader_delay_us: 0,
         event_retention_days: 7,
         log_format: "text".into(),

@@ -17,6 +17,7 @@ mod error_hygiene;
 mod events;
 mod hostile;
 mod http_protocol;
+mod imports;
 mod lead_lifecycle;
 mod limits;
 mod lists;

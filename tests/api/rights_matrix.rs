@@ -42,6 +42,7 @@ const ELEMENTS: &str = "{ leads { totalCount nodes { id version } } contacts { t
     history { totalCount } }";
 const ACTIVITIES: &str =
     "{ activities { totalCount nodes { id version completed bindings { id } } } history { totalCount } }";
+const IMPORTS: &str = "{ importJobs { id status } }";
 const PRODUCTS: &str = "{ products { totalCount nodes { id version name price active } } }";
 const ORG: &str = "{ roles { id name canManageSettings isDefault permissions { elementType pipelineId action level } }
     users { totalCount nodes { id email name active isAdmin departmentId roles { id } } }
@@ -173,6 +174,23 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
             json!({ "k": f["lead"], "m": f["lead2"] }),
             ELEMENTS,
         ),
+    );
+    // Imports: the file part of a multipart request is the variable's placeholder.
+    m.insert(
+        "startImport",
+        case(
+            Reader,
+            "mutation($f: Upload!) { startImport(file: $f, input: { elementType: LEAD }) { id } }",
+            json!({ "f": "#__graphql_file__:0" }),
+            IMPORTS,
+        ),
+    );
+    m.insert(
+        "cancelImport",
+        Case {
+            expect: "NOT_FOUND",
+            ..case(Reader, "mutation { cancelImport(id: \"import:1\") { id } }", json!({}), IMPORTS)
+        },
     );
     m.insert(
         "setProductRows",

@@ -69,7 +69,7 @@ impl Probe {
         })
     }
 
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.phones.is_empty() && self.emails.is_empty() && self.names.is_empty() && self.company_titles.is_empty()
     }
 }

@@ -1,0 +1,8 @@
+//! Importing CSV and Excel files into elements.
+
+pub mod api;
+pub mod file;
+pub mod job;
+pub mod lookups;
+pub mod mapping;
+pub mod run;

@@ -1,0 +1,263 @@
+//! Importing CSV and XLSX files over the GraphQL multipart request convention.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, next_within, subscribe};
+
+const START: &str = "mutation($file: Upload!, $input: ImportInput!) { startImport(file: $file, input: $input) { id status fileName dryRun } }";
+
+const JOB: &str = "query($id: ID!) { importJob(id: $id) { id status dryRun fileName total processed created updated \
+     skipped failed message unknownColumns errors { row column field message } } }";
+
+/// Sends `startImport` as a multipart request with `bytes` as the file; the whole response.
+async fn upload(s: &TestServer, token: &str, name: &str, bytes: Vec<u8>, input: Value) -> Value {
+    let operations = json!({ "query": START, "variables": { "file": null, "input": input } });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part("0", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+    let resp = s.client.post(s.url("/graphql")).bearer_auth(token).multipart(form).send().await.unwrap();
+    resp.json().await.unwrap()
+}
+
+/// Starts an import as the admin and waits for its end; the finished job.
+async fn import(s: &TestServer, name: &str, bytes: &[u8], input: Value) -> Value {
+    let started = upload(s, &s.token, name, bytes.to_vec(), input).await;
+    assert!(started.get("errors").is_none(), "startImport failed: {started}");
+    wait(s, &started["data"]["startImport"]["id"]).await
+}
+
+async fn wait(s: &TestServer, id: &Value) -> Value {
+    for _ in 0..300 {
+        let job = s.ok(JOB, json!({ "id": id })).await["importJob"].clone();
+        if !matches!(job["status"].as_str(), Some("QUEUED" | "RUNNING")) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the import did not finish");
+}
+
+async fn leads(s: &TestServer) -> Vec<Value> {
+    let q = "{ leads(first: 100, orderBy: [{field: ID, direction: ASC}]) { nodes { id firstName lastName position companyTitle \
+             emails { value } phones { value valueType } status { code } timeline { nodes { kind text } } } } }";
+    s.ok(q, json!({})).await["leads"]["nodes"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn csv_headers_map_by_name_and_bad_rows_are_reported() {
+    let s = TestServer::start().await;
+    let csv = "Vorname;Nachname;E-Mail;Telefon;Mobil;Firma;Status;Lieblingsfarbe\n\
+               Anna;Berg;anna@berg.de;+49 30 1234567;+49 170 1234567;Berg GmbH;NEW;blau\n\
+               Bernd;Kurz;not-an-email;;;;;rot\n\
+               \"Clara, Dr.\";Lang;clara@lang.de;;;\"Lang; Söhne\";IN_PROCESS;grün\n";
+    let job = import(&s, "leads.csv", csv.as_bytes(), json!({ "elementType": "LEAD" })).await;
+    assert_eq!(job["status"], "DONE", "{job}");
+    assert_eq!(
+        (job["processed"].as_i64(), job["created"].as_i64(), job["failed"].as_i64()),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(job["unknownColumns"], json!(["Lieblingsfarbe"]));
+    let errors = job["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["row"], 3);
+    assert_eq!(errors[0]["column"], "E-Mail", "{errors:?}");
+
+    let all = leads(&s).await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0]["firstName"], "Anna");
+    assert_eq!(all[0]["companyTitle"], "Berg GmbH");
+    assert_eq!(all[0]["emails"][0]["value"], "anna@berg.de");
+    let phones: Vec<&str> =
+        all[0]["phones"].as_array().unwrap().iter().map(|p| p["valueType"].as_str().unwrap()).collect();
+    assert_eq!(phones, ["WORK", "MOBILE"]);
+    assert_eq!(all[1]["firstName"], "Clara, Dr.");
+    assert_eq!(all[1]["companyTitle"], "Lang; Söhne");
+    assert_eq!(all[1]["status"]["code"], "IN_PROCESS");
+    let kinds: Vec<&str> =
+        all[0]["timeline"]["nodes"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["IMPORTED"]);
+}
+
+#[tokio::test]
+async fn windows_1252_and_utf16_files_read_the_same() {
+    let s = TestServer::start().await;
+    let latin: Vec<u8> = b"firstName,lastName\nJ\xfcrgen,M\xfcller\n".to_vec();
+    let job = import(&s, "latin.csv", &latin, json!({ "elementType": "LEAD" })).await;
+    assert_eq!(job["created"], 1, "{job}");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in "firstName\tlastName\nÅsa\tØberg\n".encode_utf16() {
+        utf16.extend(u.to_le_bytes());
+    }
+    let job = import(&s, "utf16.csv", &utf16, json!({ "elementType": "LEAD" })).await;
+    assert_eq!(job["created"], 1, "{job}");
+    let names: Vec<String> = leads(&s)
+        .await
+        .iter()
+        .map(|l| format!("{} {}", l["firstName"].as_str().unwrap(), l["lastName"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, ["Jürgen Müller", "Åsa Øberg"]);
+}
+
+/// One existing lead (anna@berg.de, no position) and a file that matches it by e-mail and
+/// brings one new lead; returns the existing lead after the import and the job.
+async fn with_duplicate(mode: &str) -> (Value, Value, TestServer) {
+    let s = TestServer::start().await;
+    s.ok(
+        "mutation { createLead(input: { firstName: \"Anna\", lastName: \"Berg\", emails: [{ value: \"anna@berg.de\" }] }) { id } }",
+        json!({}),
+    )
+    .await;
+    let csv = "firstName,lastName,position,email,phone\n\
+               Anne,Bergmann,CEO,ANNA@berg.de,+49 30 999999\n\
+               Nina,Neu,,nina@neu.de,\n";
+    let job = import(&s, "dups.csv", csv.as_bytes(), json!({ "elementType": "LEAD", "duplicates": mode })).await;
+    let anna = leads(&s).await.into_iter().next().unwrap();
+    (anna, job, s)
+}
+
+#[tokio::test]
+async fn skip_leaves_a_matching_lead_alone() {
+    let (anna, job, _s) = with_duplicate("SKIP").await;
+    assert_eq!(
+        (job["created"].as_i64(), job["skipped"].as_i64(), job["updated"].as_i64()),
+        (Some(1), Some(1), Some(0))
+    );
+    assert_eq!((anna["lastName"].as_str(), anna["position"].as_str()), (Some("Berg"), None));
+}
+
+#[tokio::test]
+async fn merge_fills_empty_fields_and_adds_communications() {
+    let (anna, job, _s) = with_duplicate("MERGE").await;
+    assert_eq!((job["created"].as_i64(), job["updated"].as_i64()), (Some(1), Some(1)), "{job}");
+    assert_eq!(anna["lastName"], "Berg", "MERGE keeps what the lead has");
+    assert_eq!(anna["position"], "CEO", "MERGE fills what the lead lacks");
+    assert_eq!(anna["emails"].as_array().unwrap().len(), 1, "the same address is not added twice");
+    assert_eq!(anna["phones"].as_array().unwrap().len(), 1, "the new phone is added");
+}
+
+#[tokio::test]
+async fn replace_overwrites_the_fields_the_file_gives() {
+    let (anna, job, _s) = with_duplicate("REPLACE").await;
+    assert_eq!(job["updated"], 1, "{job}");
+    assert_eq!((anna["firstName"].as_str(), anna["lastName"].as_str()), (Some("Anne"), Some("Bergmann")));
+    let kinds: Vec<&str> =
+        anna["timeline"]["nodes"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["IMPORTED", "CREATED"]);
+}
+
+#[tokio::test]
+async fn allow_creates_a_second_lead() {
+    let (_, job, s) = with_duplicate("ALLOW").await;
+    assert_eq!(job["created"], 2, "{job}");
+    assert_eq!(leads(&s).await.len(), 3);
+}
+
+#[tokio::test]
+async fn rows_that_match_each_other_follow_the_mode() {
+    let s = TestServer::start().await;
+    let csv = "firstName,email\nA,same@x.de\nB,same@x.de\n";
+    let job = import(&s, "twice.csv", csv.as_bytes(), json!({ "elementType": "LEAD", "duplicates": "SKIP" })).await;
+    assert_eq!((job["created"].as_i64(), job["skipped"].as_i64()), (Some(1), Some(1)), "{job}");
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_and_writes_nothing() {
+    let s = TestServer::start().await;
+    let csv = "firstName,lastName,email\nA,One,a@x.de\nB,Two,bad\n";
+    let job = import(&s, "dry.csv", csv.as_bytes(), json!({ "elementType": "LEAD", "dryRun": true })).await;
+    assert_eq!(job["status"], "DONE");
+    assert_eq!(job["dryRun"], true);
+    assert_eq!((job["created"].as_i64(), job["failed"].as_i64()), (Some(1), Some(1)), "{job}");
+    assert_eq!(job["errors"][0]["row"], 3);
+    assert!(leads(&s).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_explicit_mapping_and_defaults() {
+    let s = TestServer::start().await;
+    let csv = "A|B|C\nBerg|Anna|x\n";
+    let input = json!({
+        "elementType": "CONTACT",
+        "delimiter": "|",
+        "mapping": [{ "column": "A", "field": "lastName" }, { "column": "B", "field": "firstName" }],
+    });
+    let job = import(&s, "contacts.csv", csv.as_bytes(), input).await;
+    assert_eq!(job["created"], 1, "{job}");
+    let c = s.ok("{ contacts(first: 5) { nodes { firstName lastName } } }", json!({})).await;
+    assert_eq!(c["contacts"]["nodes"][0], json!({ "firstName": "Anna", "lastName": "Berg" }));
+
+    let bad = upload(
+        &s,
+        &s.token,
+        "c.csv",
+        csv.as_bytes().to_vec(),
+        json!({ "elementType": "CONTACT", "delimiter": "|", "mapping": [{ "column": "A", "field": "shoeSize" }] }),
+    )
+    .await;
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{bad}");
+}
+
+#[tokio::test]
+async fn files_that_cannot_be_read_are_refused_at_the_start() {
+    let s = TestServer::start().await;
+    for (name, bytes) in [
+        ("empty.csv", Vec::new()),
+        ("image.png", vec![0x89, b'P', b'N', b'G', 0, 0, 0, 13, 0, 1, 2, 3]),
+        ("dup.csv", b"email,Email\na@x.de,b@x.de\n".to_vec()),
+    ] {
+        let body = upload(&s, &s.token, name, bytes, json!({ "elementType": "LEAD" })).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{name}: {body}");
+    }
+    let jobs = s.ok("{ importJobs { id } }", json!({})).await;
+    assert_eq!(jobs["importJobs"], json!([]), "no job for a refused file");
+}
+
+#[tokio::test]
+async fn import_needs_the_import_right() {
+    let s = TestServer::start().await;
+    let token = s.token_for("reader@test.local", false).await;
+    let me = s.gql_as(&token, "{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    s.give_read_role(&me, "Readers", "ALL").await;
+    let body = upload(&s, &token, "x.csv", b"firstName\nA\n".to_vec(), json!({ "elementType": "LEAD" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    let anonymous = s
+        .client
+        .post(s.url("/graphql"))
+        .multipart(reqwest::multipart::Form::new().text("operations", "{}").text("map", "{}"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{body}");
+}
+
+#[tokio::test]
+async fn progress_arrives_over_the_websocket_until_the_end() {
+    let s = TestServer::start().await;
+    let mut csv = String::from("firstName,lastName\n");
+    for i in 0..600 {
+        csv.push_str(&format!("P{i},L{i}\n"));
+    }
+    let started = upload(&s, &s.token, "many.csv", csv.into_bytes(), json!({ "elementType": "LEAD" })).await;
+    let id = started["data"]["startImport"]["id"].clone();
+    let mut ws = subscribe(
+        s.addr,
+        &s.token,
+        "subscription($id: ID!) { importProgress(id: $id) { status processed total } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let mut last = Value::Null;
+    while let Some(msg) = next_within(&mut ws, Duration::from_secs(30)).await {
+        if msg["type"] == "complete" {
+            break;
+        }
+        assert_eq!(msg["type"], "next", "{msg}");
+        last = msg["payload"]["data"]["importProgress"].clone();
+    }
+    assert_eq!(last["status"], "DONE", "the final state arrives last: {last}");
+    assert_eq!(last["processed"], 600);
+}
