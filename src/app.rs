@@ -59,6 +59,15 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
     if let Some(url) = &global.redis_url {
         tokio::spawn(events::relay::listen(url.clone(), bus.clone()));
     }
+    {
+        // An import whose instance stopped left its job RUNNING; a batch touches the job at
+        // least every few seconds, so ten silent minutes mean it is gone.
+        let mut conn = pool.get().await?;
+        let abandoned = crate::import::job::fail_abandoned(&mut conn, 600).await.map_err(|e| e.into_anyhow())?;
+        if abandoned > 0 {
+            tracing::warn!(abandoned, "import jobs left running by a stopped server are marked FAILED");
+        }
+    }
     let schema = api::build_schema(ApiState { pool: pool.clone(), phone_region }, bus.clone());
     Ok(AppState {
         schema,
@@ -73,6 +82,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
             request_timeout: Duration::from_secs(global.request_timeout_secs),
             cors_origins: global.cors_origins.clone(),
             dataloader_delay: Duration::from_micros(global.dataloader_delay_us),
+            phone_region,
         }),
     })
 }

@@ -116,7 +116,7 @@ fn variables(v: Json) -> Result<async_graphql::Variables, String> {
     Ok(async_graphql::Variables::from_json(v))
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, DomainError> {
+pub(super) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Actor, DomainError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

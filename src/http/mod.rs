@@ -2,6 +2,7 @@
 //! WebSocket endpoint (graphql-transport-ws and legacy graphql-ws), health and metrics.
 
 mod graphql;
+mod imports;
 mod ws_guard;
 
 pub use ws_guard::{CONNECTION_INIT_TIMEOUT, MAX_SUBSCRIPTIONS};
@@ -34,6 +35,8 @@ pub struct HttpSettings {
     /// Allowed CORS origins; `*` allows any.
     pub cors_origins: Vec<String>,
     pub dataloader_delay: Duration,
+    /// For filters on phone numbers outside GraphQL (exports).
+    pub phone_region: phonenumber::country::Id,
 }
 
 #[derive(Clone)]
@@ -54,6 +57,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(graphiql))
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/imports/{id}/errors.csv", get(imports::errors_csv))
+        .route("/export/{file}", get(imports::export_csv))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

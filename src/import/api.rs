@@ -292,6 +292,16 @@ impl ImportMutation {
         Ok(created)
     }
 
+    /// Undoes a finished import: deletes what it created and puts back the values it
+    /// changed (history records both). Needs the rights those writes need.
+    async fn rollback_import(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Job> {
+        let j = visible_job(ctx, &id).await?;
+        let wctx = write_ctx(ctx)?;
+        let mut c = conn(ctx).await?;
+        crate::import::rollback::rollback(&mut c, &wctx, &j).await?;
+        Ok(job::get(&mut c, j.id).await?.unwrap_or(j))
+    }
+
     /// Stops a running import at the next row boundary; what it wrote stays (roll it back
     /// to undo it).
     async fn cancel_import(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Job> {

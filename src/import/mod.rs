@@ -1,8 +1,10 @@
 //! Importing CSV and Excel files into elements.
 
 pub mod api;
+pub mod export;
 pub mod file;
 pub mod job;
 pub mod lookups;
 pub mod mapping;
+pub mod rollback;
 pub mod run;

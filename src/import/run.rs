@@ -425,7 +425,7 @@ async fn merged_comms(
 fn row_input(plan: &Plan, headers: &[String], cells: &[String]) -> Result<Map<String, Json>, RowFailure> {
     let mut input = Map::new();
     for ((cell, target), header) in cells.iter().zip(&plan.mapping.targets).zip(headers) {
-        let cell = cell.trim();
+        let cell = crate::import::export::unescape(cell.trim());
         let Some(target) = target else { continue };
         if cell.is_empty() {
             continue;
@@ -442,7 +442,10 @@ fn row_input(plan: &Plan, headers: &[String], cells: &[String]) -> Result<Map<St
             Target::Comm { kind, value_type } => {
                 let list = input.entry(comm_list(*kind)).or_insert_with(|| json!([]));
                 if let Some(list) = list.as_array_mut() {
-                    list.push(json!({ "value": cell, "valueType": value_type }));
+                    // An export joins the values of one type with ", ".
+                    for value in cell.split(", ").map(str::trim).filter(|v| !v.is_empty()) {
+                        list.push(json!({ "value": value, "valueType": value_type }));
+                    }
                 }
             }
             Target::Custom(code) => {

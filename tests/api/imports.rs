@@ -261,3 +261,154 @@ async fn progress_arrives_over_the_websocket_until_the_end() {
     assert_eq!(last["status"], "DONE", "the final state arrives last: {last}");
     assert_eq!(last["processed"], 600);
 }
+
+#[tokio::test]
+async fn the_errors_csv_gives_back_the_failed_rows() {
+    let s = TestServer::start().await;
+    let csv = "firstName,email\nGood,good@x.de\nBad,not-an-email\nRagged,a@x.de,extra\n";
+    let job = import(&s, "e.csv", csv.as_bytes(), json!({ "elementType": "LEAD" })).await;
+    assert_eq!(job["failed"], 2, "{job}");
+    let url = s.url(&format!("/imports/{}/errors.csv", job["id"].as_str().unwrap()));
+    let resp = s.client.get(&url).bearer_auth(&s.token).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.text().await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "firstName,email,error");
+    assert!(lines[1].starts_with("Bad,not-an-email,"), "{body}");
+    assert!(lines[2].starts_with("Ragged,a@x.de,"), "{body}");
+    assert_eq!(lines.len(), 3);
+    let other = s.token_for("other@test.local", false).await;
+    assert_eq!(s.client.get(&url).bearer_auth(&other).send().await.unwrap().status(), 404);
+    assert_eq!(s.client.get(&url).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn rollback_deletes_what_was_created_and_restores_what_was_changed() {
+    let (_, job, s) = with_duplicate("REPLACE").await;
+    assert_eq!((job["created"].as_i64(), job["updated"].as_i64()), (Some(1), Some(1)), "{job}");
+    let done = s.ok("mutation($id: ID!) { rollbackImport(id: $id) { status } }", json!({ "id": job["id"] })).await;
+    assert_eq!(done["rollbackImport"]["status"], "ROLLED_BACK");
+    let all = leads(&s).await;
+    assert_eq!(all.len(), 1, "the created lead is gone");
+    assert_eq!((all[0]["firstName"].as_str(), all[0]["lastName"].as_str()), (Some("Anna"), Some("Berg")));
+    let kinds: Vec<&str> =
+        all[0]["timeline"]["nodes"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["IMPORT_ROLLED_BACK", "IMPORTED", "CREATED"]);
+    let again =
+        s.err_code("mutation($id: ID!) { rollbackImport(id: $id) { status } }", json!({ "id": job["id"] })).await;
+    assert_eq!(again, "CONFLICT");
+}
+
+#[tokio::test]
+async fn xlsx_files_import_from_the_first_sheet() {
+    let s = TestServer::start().await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (col, h) in ["First name", "Last name", "E-mail", "Amount"].iter().enumerate() {
+        sheet.write_string(0, col as u16, *h).unwrap();
+    }
+    sheet.write_string(1, 0, "Xenia").unwrap();
+    sheet.write_string(1, 1, "Excel").unwrap();
+    sheet.write_string(1, 2, "xenia@excel.de").unwrap();
+    sheet.write_number(1, 3, 1250.5).unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let job = import(&s, "leads.xlsx", &bytes, json!({ "elementType": "LEAD" })).await;
+    assert_eq!(job["created"], 1, "{job}");
+    let l = s.ok("{ leads(first: 1) { nodes { firstName lastName opportunity emails { value } } } }", json!({})).await;
+    assert_eq!(l["leads"]["nodes"][0]["lastName"], "Excel");
+    assert_eq!(l["leads"]["nodes"][0]["opportunity"], "1250.50");
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_import() {
+    let s = TestServer::start().await;
+    let mut csv = String::from("firstName,lastName\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("P{i},L{i}\n"));
+    }
+    let started = upload(&s, &s.token, "big.csv", csv.into_bytes(), json!({ "elementType": "LEAD" })).await;
+    let id = started["data"]["startImport"]["id"].clone();
+    s.ok("mutation($id: ID!) { cancelImport(id: $id) { id } }", json!({ "id": id })).await;
+    let job = wait(&s, &id).await;
+    assert_eq!(job["status"], "CANCELLED", "{job}");
+    assert!(job["processed"].as_i64().unwrap() < 20_000, "{job}");
+}
+
+async fn get_csv(s: &TestServer, token: &str, path: &str) -> (u16, String) {
+    let resp = s.client.get(s.url(path)).bearer_auth(token).send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn export_streams_the_filtered_rows_with_escaped_formulas() {
+    let s = TestServer::start().await;
+    for (first, last, title) in [("Anna", "Berg", "=SUM(A1)"), ("Bea", "Berg", "ok"), ("Carl", "Other", "x")] {
+        s.ok(
+            "mutation($f: String, $l: String, $t: String) { createLead(input: { firstName: $f, lastName: $l, title: $t, phones: [{ value: \"+49 30 1234567\", valueType: \"MOBILE\" }] }) { id } }",
+            json!({ "f": first, "l": last, "t": title }),
+        )
+        .await;
+    }
+    let filter = urlencode(&json!({ "lastName": { "eq": "Berg" } }).to_string());
+    let (status, body) = get_csv(&s, &s.token, &format!("/export/leads.csv?filter={filter}")).await;
+    assert_eq!(status, 200, "{body}");
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    for h in ["externalId", "firstName", "lastName", "title", "phone (mobile)", "email"] {
+        assert!(header.contains(&h.to_owned()), "{h} in {header:?}");
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("title")], "'=SUM(A1)");
+    assert!(rows[0][col("phone (mobile)")].starts_with("'+49"), "phones start with + and are escaped too");
+    assert_eq!(&rows[1][col("firstName")], "Bea");
+
+    let (bom_status, bom) = get_csv(&s, &s.token, "/export/contacts.csv?bom=1").await;
+    assert_eq!(bom_status, 200);
+    assert!(bom.starts_with('\u{feff}'));
+    assert_eq!(get_csv(&s, &s.token, "/export/cats.csv").await.0, 404);
+    assert_eq!(get_csv(&s, &s.token, "/export/leads.csv?filter=%7Bnope").await.0, 400);
+    let reader_token = s.token_for("reader@test.local", false).await;
+    let me = s.gql_as(&reader_token, "{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    s.give_read_role(&me, "Readers", "ALL").await;
+    assert_eq!(get_csv(&s, &reader_token, "/export/leads.csv").await.0, 403);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn export_then_import_into_an_empty_database_gives_the_same_elements() {
+    let a = TestServer::start().await;
+    a.ok(
+        "mutation { createLead(input: { title: \"Fair\", firstName: \"Anna\", lastName: \"Berg\", companyTitle: \"Berg GmbH\", \
+         opportunity: \"1200.50\", currency: \"EUR\", opened: false, comments: \"=cmd\", \
+         phones: [{ value: \"+49 30 1234567\" }, { value: \"+49 170 7654321\", valueType: \"MOBILE\" }], \
+         emails: [{ value: \"anna@berg.de\" }, { value: \"anna@home.de\", valueType: \"HOME\" }] }) { id } }",
+        json!({}),
+    )
+    .await;
+    a.ok(
+        "mutation { createLead(input: { firstName: \"Bob\", lastName: \"Stone\", statusId: null }) { id } }",
+        json!({}),
+    )
+    .await;
+    let q = "{ leads(first: 10, orderBy: [{field: ID, direction: ASC}]) { nodes { title firstName lastName companyTitle opportunity currency opened comments \
+             status { code } assignedTo { email } phones { value valueType } emails { value valueType } } } }";
+    let before = a.ok(q, json!({})).await;
+    let (_, csv) = get_csv(&a, &a.token, "/export/leads.csv").await;
+
+    let b = TestServer::start().await;
+    let job = import(&b, "leads.csv", csv.as_bytes(), json!({ "elementType": "LEAD", "duplicates": "ALLOW" })).await;
+    assert_eq!((job["created"].as_i64(), job["failed"].as_i64()), (Some(2), Some(0)), "{job}");
+    assert_eq!(job["unknownColumns"], json!([]), "every exported column is read back");
+    let after = b.ok(q, json!({})).await;
+    assert_eq!(before, after);
+}

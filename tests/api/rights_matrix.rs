@@ -186,6 +186,13 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
         ),
     );
     m.insert(
+        "rollbackImport",
+        Case {
+            expect: "NOT_FOUND",
+            ..case(Reader, "mutation { rollbackImport(id: \"import:1\") { id } }", json!({}), IMPORTS)
+        },
+    );
+    m.insert(
         "cancelImport",
         Case {
             expect: "NOT_FOUND",
