@@ -69,6 +69,44 @@ pub enum Command {
     },
     /// Fill the database with demo data.
     Seed(SeedArgs),
+    /// Import a CSV or XLSX file as the API's `startImport` does, with a progress bar.
+    Import(ImportArgs),
+    /// Write the elements of one type as CSV to stdout, as `GET /export/<type>.csv` does.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The CSV or XLSX file.
+    pub file: std::path::PathBuf,
+    /// lead, contact, company or deal.
+    #[arg(long = "type")]
+    pub element_type: String,
+    /// skip, merge, replace or allow: what to do with a row that matches an element.
+    #[arg(long, default_value = "skip")]
+    pub duplicates: String,
+    /// What makes a match: email, phone, name, company_title, external_id (comma-separated).
+    #[arg(long = "match", default_value = "email,phone")]
+    pub match_by: String,
+    /// Report what would happen and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Import as this user (default: the first administrator).
+    #[arg(long = "as")]
+    pub as_user: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// lead, contact, company or deal.
+    #[arg(long = "type")]
+    pub element_type: String,
+    /// The list's filter argument as JSON, e.g. '{"lastName": {"eq": "Berg"}}'.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Export as this user (default: the first administrator).
+    #[arg(long = "as")]
+    pub as_user: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

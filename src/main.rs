@@ -46,6 +46,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             setup::prepare(&global.database_url).await?;
             kontor::db::seed::run(&global.database_url, args.scale).await
         }
+        Command::Import(args) => kontor::import::cli::import(&global, args).await,
+        Command::Export(args) => kontor::import::cli::export(&global, args).await,
     }
 }
 

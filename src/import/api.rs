@@ -288,7 +288,7 @@ impl ImportMutation {
         let created = job::insert(&mut c, element, input.dry_run, &file_name, &options, wctx.actor.user_id).await?;
         let pool = ctx.data::<crate::api::ApiState>()?.pool.clone();
         let plan = Plan { job_id: created.id, element, dry_run: input.dry_run, options, mapping, lookups, ctx: wctx };
-        tokio::spawn(run::run(pool, plan, rows, path));
+        tokio::spawn(run::run(pool, plan, rows, Some(path)));
         Ok(created)
     }
 

@@ -91,8 +91,9 @@ pub fn mapping_kind(element: ElementType) -> mapping::ElementKind {
     }
 }
 
-/// Runs the job to its end and records how it ended; the file is removed afterwards.
-pub async fn run(pool: Pool, plan: Plan, rows: Rows, path: PathBuf) {
+/// Runs the job to its end and records how it ended; `upload`, the server's copy of the
+/// file, is removed afterwards.
+pub async fn run(pool: Pool, plan: Plan, rows: Rows, upload: Option<PathBuf>) {
     let job_id = plan.job_id;
     let outcome = match plan.element {
         ElementType::Lead => run_typed::<Lead>(&pool, &plan, rows).await,
@@ -100,7 +101,9 @@ pub async fn run(pool: Pool, plan: Plan, rows: Rows, path: PathBuf) {
         ElementType::Company => run_typed::<Company>(&pool, &plan, rows).await,
         ElementType::Deal => run_typed::<Deal>(&pool, &plan, rows).await,
     };
-    let _ = std::fs::remove_file(&path);
+    if let Some(path) = upload {
+        let _ = std::fs::remove_file(path);
+    }
     let (status, total, message) = match outcome {
         Ok((counts, false)) => (Status::Done, counts.processed, None),
         Ok((counts, true)) => (Status::Cancelled, counts.processed, Some("cancelled".to_owned())),

@@ -119,3 +119,46 @@ async fn serve_creates_the_database_and_prints_one_admin_token() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn import_and_export_from_the_command_line_match_the_job() {
+    let s = crate::common::TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leads.csv");
+    std::fs::write(&file, "Vorname,Nachname,E-Mail\nAnna,Berg,anna@berg.de\nBob,Stone,bad\nCora,Lang,cora@lang.de\n")
+        .unwrap();
+    let out = kontor()
+        .args([
+            "import",
+            file.to_str().unwrap(),
+            "--type",
+            "lead",
+            "--duplicates",
+            "merge",
+            "--database-url",
+            &s.db.url,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(": DONE; 3 rows: 2 created, 0 updated, 0 skipped, 1 failed"), "{stdout}");
+    assert!(stdout.contains("row 3:"), "the failed row is listed: {stdout}");
+    let jobs = s.ok("{ importJobs { fileName created failed processed } }", serde_json::json!({})).await;
+    assert_eq!(
+        jobs["importJobs"][0],
+        serde_json::json!({ "fileName": "leads.csv", "created": 2, "failed": 1, "processed": 3 })
+    );
+
+    let out = kontor()
+        .args(["export", "--type", "lead", "--filter", r#"{"lastName": {"eq": "Lang"}}"#, "--database-url", &s.db.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains("Cora"), "{csv}");
+    let me = s.ok("{ me { id } }", serde_json::json!({})).await["me"]["id"].clone();
+    let tokens = s.ok("query($u: ID!) { apiTokens(userId: $u) { name } }", serde_json::json!({ "u": me })).await;
+    assert_eq!(tokens["apiTokens"], serde_json::json!([{ "name": "test" }]), "the run's token is gone");
+}
