@@ -559,8 +559,8 @@ async fn find_existing<T: Importable>(
         }
     }
     if let Some(probe) = probe {
-        let found = duplicates::find(conn, &plan.ctx.actor, probe).await?;
-        if let Some(m) = found.into_iter().find(|m| m.element.element_type == plan.element) {
+        let found = duplicates::find_among(conn, &plan.ctx.actor, probe, &[plan.element]).await?;
+        if let Some(m) = found.into_iter().next() {
             return Ok(Some(m.element.id));
         }
     }

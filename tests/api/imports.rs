@@ -412,3 +412,41 @@ async fn export_then_import_into_an_empty_database_gives_the_same_elements() {
     let after = b.ok(q, json!({})).await;
     assert_eq!(before, after);
 }
+
+#[tokio::test]
+async fn contacts_follow_each_duplicate_mode_from_an_xlsx_file() {
+    let s = TestServer::start().await;
+    s.ok(
+        "mutation { createContact(input: { firstName: \"Otto\", lastName: \"Alt\", phones: [{ value: \"+49 30 111111\" }] }) { id } }",
+        json!({}),
+    )
+    .await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (row, cells) in
+        [["Vorname", "Nachname", "Position", "Telefon"], ["Otto", "Neu", "CTO", "+49 30 111111"]].iter().enumerate()
+    {
+        for (col, v) in cells.iter().enumerate() {
+            sheet.write_string(row as u32, col as u16, *v).unwrap();
+        }
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    let q = "{ contacts(first: 5, orderBy: [{field: ID, direction: ASC}]) { nodes { lastName position } } }";
+    let expected = [
+        ("SKIP", json!([{ "lastName": "Alt", "position": null }]), (0, 0, 1)),
+        ("MERGE", json!([{ "lastName": "Alt", "position": "CTO" }]), (0, 1, 0)),
+        ("REPLACE", json!([{ "lastName": "Neu", "position": "CTO" }]), (0, 1, 0)),
+        (
+            "ALLOW",
+            json!([{ "lastName": "Neu", "position": "CTO" }, { "lastName": "Neu", "position": "CTO" }]),
+            (1, 0, 0),
+        ),
+    ];
+    for (mode, contacts, (created, updated, skipped)) in expected {
+        let job = import(&s, "contacts.xlsx", &bytes, json!({ "elementType": "CONTACT", "duplicates": mode })).await;
+        let counts =
+            (job["created"].as_i64().unwrap(), job["updated"].as_i64().unwrap(), job["skipped"].as_i64().unwrap());
+        assert_eq!(counts, (created, updated, skipped), "{mode}: {job}");
+        assert_eq!(s.ok(q, json!({})).await["contacts"]["nodes"], contacts, "{mode}");
+    }
+}

@@ -102,23 +102,44 @@ const FULL_NAME: &str =
     "lower(trim(regexp_replace(coalesce(t.first_name, '') || ' ' || coalesce(t.last_name, ''), '\\s+', ' ', 'g')))";
 
 pub async fn find(conn: &mut AsyncPgConnection, actor: &Actor, probe: &Probe) -> DomainResult<Vec<Match>> {
+    find_among(conn, actor, probe, &[ElementType::Lead, ElementType::Contact, ElementType::Company]).await
+}
+
+/// `find` among some element types only (an import looks for its own type). Only the
+/// criteria the probe has values for are searched: an empty list would still scan the table
+/// for its name expression.
+pub async fn find_among(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    probe: &Probe,
+    types: &[ElementType],
+) -> DomainResult<Vec<Match>> {
     if probe.is_empty() {
         return Ok(Vec::new());
     }
+    let wanted = |et: &ElementType| types.contains(et);
     let mut parts = Vec::new();
-    for et in [ElementType::Lead, ElementType::Contact, ElementType::Company] {
-        let mut q = Sql::new(format!(
-            "SELECT '{e}'::text AS element_type, t.id AS element_id, c.kind AS criterion, c.normalized AS value \
-             FROM communications c JOIN {table} t ON c.element_type = '{e}' AND c.element_id = t.id \
-             WHERE ((c.kind = 'PHONE' AND c.normalized = ANY(",
-            e = et.as_str(),
-            table = et.table()
-        ));
-        q.bind(Bind::Texts(probe.phones.clone())).push(")) OR (c.kind = 'EMAIL' AND c.normalized = ANY(");
-        q.bind(Bind::Texts(probe.emails.clone())).push("))) AND ").append(&element_predicate(actor, et, "t"));
-        parts.push(q);
+    for et in [ElementType::Lead, ElementType::Contact, ElementType::Company].into_iter().filter(wanted) {
+        // One branch per kind, so each is one scan of the (kind, normalized, element_type) index.
+        for (kind, values) in [("PHONE", &probe.phones), ("EMAIL", &probe.emails)] {
+            if values.is_empty() {
+                continue;
+            }
+            let mut q = Sql::new(format!(
+                "SELECT '{e}'::text AS element_type, t.id AS element_id, c.kind AS criterion, c.normalized AS value \
+                 FROM communications c JOIN {table} t ON c.element_id = t.id \
+                 WHERE c.kind = '{kind}' AND c.element_type = '{e}' AND c.normalized = ANY(",
+                e = et.as_str(),
+                table = et.table()
+            ));
+            q.bind(Bind::Texts(values.clone())).push(") AND ").append(&element_predicate(actor, et, "t"));
+            parts.push(q);
+        }
     }
-    for et in [ElementType::Lead, ElementType::Contact] {
+    for et in [ElementType::Lead, ElementType::Contact].into_iter().filter(wanted) {
+        if probe.names.is_empty() {
+            break;
+        }
         let mut q = Sql::new(format!(
             "SELECT '{e}'::text, t.id, 'NAME'::text, {FULL_NAME} FROM {table} t WHERE {FULL_NAME} = ANY(",
             e = et.as_str(),
@@ -128,6 +149,9 @@ pub async fn find(conn: &mut AsyncPgConnection, actor: &Actor, probe: &Probe) ->
         parts.push(q);
     }
     for (et, col) in [(ElementType::Company, "title"), (ElementType::Lead, "company_title")] {
+        if probe.company_titles.is_empty() || !wanted(&et) {
+            continue;
+        }
         let expr = format!("lower(trim(regexp_replace(t.{col}, '\\s+', ' ', 'g')))");
         let mut q = Sql::new(format!(
             "SELECT '{e}'::text, t.id, 'COMPANY_TITLE'::text, {expr} FROM {table} t WHERE {expr} = ANY(",
@@ -136,6 +160,9 @@ pub async fn find(conn: &mut AsyncPgConnection, actor: &Actor, probe: &Probe) ->
         ));
         q.bind(Bind::Texts(probe.company_titles.clone())).push(") AND ").append(&element_predicate(actor, et, "t"));
         parts.push(q);
+    }
+    if parts.is_empty() {
+        return Ok(Vec::new());
     }
     let mut all = Sql::default();
     for (i, p) in parts.iter().enumerate() {
