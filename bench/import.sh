@@ -20,13 +20,19 @@ start_server
 CSV=$(mktemp --suffix=.csv)
 trap 'kill $PID 2>/dev/null || true; rm -f "$CSV"' EXIT
 MATCH=$((ROWS / 5))
-# Existing leads' phone numbers (the demo data gives leads phones), then new people.
+# The demo data gives leads phones only, written by SQL (not normalised the way the server
+# does); MATCH leads get an e-mail address here (once), and the file's first MATCH rows carry
+# those addresses.
+psql -q "$DATABASE_URL" -c "INSERT INTO communications (element_type, element_id, kind, value_type, value, normalized, sort)
+  SELECT 'LEAD', id, 'EMAIL', 'WORK', 'lead' || id || '@bench.example', 'lead' || id || '@bench.example', 0
+    FROM (SELECT id FROM leads ORDER BY id LIMIT $MATCH) l
+   WHERE NOT EXISTS (SELECT 1 FROM communications c WHERE c.element_type = 'LEAD' AND c.element_id = l.id AND c.kind = 'EMAIL')"
 psql "$DATABASE_URL" -Atc "COPY (
   SELECT 'firstName,lastName,email,phone,companyTitle'
   UNION ALL SELECT * FROM (
-    SELECT format('Match%s,Import,match%s@import.example,%s,Firma %s', n, n, c.normalized, n % 997)
+    SELECT format('Match%s,Import,%s,+49 30 %s,Firma %s', n, c.normalized, 5000000 + n, n % 997)
       FROM (SELECT normalized, row_number() OVER (ORDER BY element_id) AS n FROM communications
-             WHERE element_type = 'LEAD' AND kind = 'PHONE' LIMIT $MATCH) c
+             WHERE element_type = 'LEAD' AND kind = 'EMAIL' AND normalized LIKE '%@bench.example' LIMIT $MATCH) c
     UNION ALL
     SELECT format('New%s,Person%s,new%s@import.example,+49 40 %s,Firma %s', n, n, n, 6000000 + n, n % 997)
       FROM generate_series(1, $ROWS - $MATCH) n) r
