@@ -141,7 +141,8 @@ pub async fn find_among(
             break;
         }
         let mut q = Sql::new(format!(
-            "SELECT '{e}'::text, t.id, 'NAME'::text, {FULL_NAME} FROM {table} t WHERE {FULL_NAME} = ANY(",
+            "SELECT '{e}'::text AS element_type, t.id AS element_id, 'NAME'::text AS criterion, {FULL_NAME} AS value \
+             FROM {table} t WHERE {FULL_NAME} = ANY(",
             e = et.as_str(),
             table = et.table()
         ));
@@ -154,7 +155,8 @@ pub async fn find_among(
         }
         let expr = format!("lower(trim(regexp_replace(t.{col}, '\\s+', ' ', 'g')))");
         let mut q = Sql::new(format!(
-            "SELECT '{e}'::text, t.id, 'COMPANY_TITLE'::text, {expr} FROM {table} t WHERE {expr} = ANY(",
+            "SELECT '{e}'::text AS element_type, t.id AS element_id, 'COMPANY_TITLE'::text AS criterion, {expr} AS value \
+             FROM {table} t WHERE {expr} = ANY(",
             e = et.as_str(),
             table = et.table()
         ));
