@@ -136,7 +136,7 @@ fn cell(
             }
         }
         Target::Comm { kind, value_type } => {
-            let kind = comm_word(*kind);
+            let kind = kind.as_str();
             let values: Vec<&str> = comms
                 .iter()
                 .filter(|c| c.kind == kind && c.value_type == *value_type)
@@ -169,15 +169,6 @@ fn snake_case(field: &str) -> String {
         }
     }
     out
-}
-
-fn comm_word(kind: CommKind) -> &'static str {
-    match kind {
-        CommKind::Phone => "PHONE",
-        CommKind::Email => "EMAIL",
-        CommKind::Web => "WEB",
-        CommKind::Im => "IM",
-    }
 }
 
 /// A cell a spreadsheet would run as a formula gets a leading apostrophe (the import takes

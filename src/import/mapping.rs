@@ -42,47 +42,21 @@ impl ElementKind {
     }
 }
 
-/// The kinds of communication an element keeps a list of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CommKind {
-    Phone,
-    Email,
-    Web,
-    Im,
+pub use crate::crm::shared::communications::CommKind;
+
+/// The header word of a communication kind (`phone (mobile)`).
+fn comm_word(kind: CommKind) -> &'static str {
+    match kind {
+        CommKind::Phone => "phone",
+        CommKind::Email => "email",
+        CommKind::Web => "web",
+        CommKind::Im => "im",
+    }
 }
 
-impl CommKind {
-    pub const ALL: [CommKind; 4] = [Self::Phone, Self::Email, Self::Web, Self::Im];
-
-    pub fn value_types(self) -> &'static [&'static str] {
-        match self {
-            Self::Phone => &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"],
-            Self::Email => &["WORK", "HOME", "MAILING", "OTHER"],
-            Self::Web => &["WORK", "HOME", "OTHER", "FACEBOOK", "INSTAGRAM", "LINKEDIN", "TWITTER", "VK", "TELEGRAM"],
-            Self::Im => &["TELEGRAM", "WHATSAPP", "SKYPE", "VIBER", "FACEBOOK", "INSTAGRAM", "VK", "IMOL", "OTHER"],
-        }
-    }
-
-    /// The type a bare "phone" or "im" column means: a messenger account has no "work" kind.
-    pub fn default_type(self) -> &'static str {
-        match self {
-            Self::Im => "OTHER",
-            Self::Phone | Self::Email | Self::Web => "WORK",
-        }
-    }
-
-    fn word(self) -> &'static str {
-        match self {
-            Self::Phone => "phone",
-            Self::Email => "email",
-            Self::Web => "web",
-            Self::Im => "im",
-        }
-    }
-
-    fn value_type(self, name: &str) -> Option<&'static str> {
-        self.value_types().iter().copied().find(|t| t.eq_ignore_ascii_case(name))
-    }
+/// A value type of `kind` named in a header, in any case.
+fn comm_value_type(kind: CommKind, name: &str) -> Option<&'static str> {
+    kind.value_types().iter().copied().find(|t| t.eq_ignore_ascii_case(name))
 }
 
 /// What a column fills.
@@ -348,8 +322,8 @@ pub fn explicit_map(
 pub fn header_for(target: &Target) -> String {
     match target {
         Target::Field(name) => (*name).to_owned(),
-        Target::Comm { kind, value_type } if *value_type == kind.default_type() => kind.word().to_owned(),
-        Target::Comm { kind, value_type } => format!("{} ({})", kind.word(), value_type.to_ascii_lowercase()),
+        Target::Comm { kind, value_type } if *value_type == kind.default_value_type() => comm_word(*kind).to_owned(),
+        Target::Comm { kind, value_type } => format!("{} ({})", comm_word(*kind), value_type.to_ascii_lowercase()),
         Target::Custom(code) => format!("custom.{code}"),
         Target::ExternalId => "externalId".to_owned(),
     }
@@ -450,7 +424,7 @@ fn typed_comm(kind: CommKind, type_word: &str) -> Option<Target> {
         "newsletter" => "MAILING",
         other => other,
     };
-    kind.value_type(name).map(|value_type| Target::Comm { kind, value_type })
+    comm_value_type(kind, name).map(|value_type| Target::Comm { kind, value_type })
 }
 
 /// Lowercases and drops what people vary without meaning anything: spaces, `-`, `_`, `.`,
@@ -494,39 +468,35 @@ mod tests {
         Some(Target::Comm { kind, value_type })
     }
 
+    /// Each header maps to the field beside it (`externalId`: the external id column).
+    fn check(kind: ElementKind, pairs: &[(&str, &'static str)]) {
+        let headers: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+        let expected: Vec<Option<Target>> =
+            pairs.iter().map(|&(_, f)| if f == "externalId" { Some(Target::ExternalId) } else { field(f) }).collect();
+        assert_eq!(map(kind, &headers), expected, "{kind:?}");
+    }
+
     #[test]
     fn english_headers() {
-        let lead = map(
-            ElementKind::Lead,
-            &["First name", "Last name", "Middle name", "Company", "Title", "Job title", "Salutation", "Date of birth"],
+        use ElementKind::{Company, Contact, Deal, Lead};
+        check(Lead, &[("First name", "firstName"), ("Last name", "lastName"), ("Middle name", "middleName")]);
+        check(Lead, &[("Company", "companyTitle"), ("Title", "title"), ("Job title", "position")]);
+        check(Lead, &[("Salutation", "honorific"), ("Date of birth", "birthdate"), ("Address", "address")]);
+        check(
+            Lead,
+            &[("Notes", "comments"), ("Source", "sourceId"), ("Status", "statusId"), ("Amount", "opportunity")],
         );
-        let expected =
-            ["firstName", "lastName", "middleName", "companyTitle", "title", "position", "honorific", "birthdate"];
-        assert_eq!(lead, expected.map(field).to_vec());
-        let lead = map(
-            ElementKind::Lead,
-            &["Address", "Notes", "Source", "Status", "Amount", "Currency", "Owner", "Lead name"],
+        check(Lead, &[("Currency", "currency"), ("Owner", "assignedToId"), ("Lead name", "title")]);
+        check(
+            Company,
+            &[("Company name", "title"), ("Revenue", "revenue"), ("Industry", "industryId"), ("Type", "typeId")],
         );
-        let expected =
-            ["address", "comments", "sourceId", "statusId", "opportunity", "currency", "assignedToId", "title"];
-        assert_eq!(lead, expected.map(field).to_vec());
-        let company = map(
-            ElementKind::Company,
-            &["Company name", "Revenue", "Industry", "Type", "Legal name", "VAT ID", "Tax ID"],
-        );
-        let expected = ["title", "revenue", "industryId", "typeId", "legalName", "vatId", "taxId"];
-        assert_eq!(company, expected.map(field).to_vec());
-        let company = map(ElementKind::Company, &["IBAN", "BIC", "Bank", "Name", "Website"]);
-        let mut expected: Vec<_> = ["iban", "bic", "bankName", "title"].map(field).to_vec();
-        expected.push(comm(CommKind::Web, "WORK"));
-        assert_eq!(company, expected);
-        let deal = map(ElementKind::Deal, &["Deal name", "Stage", "Pipeline", "Deal value", "Responsible", "Comment"]);
-        let expected = ["title", "stageId", "pipelineId", "opportunity", "assignedToId", "comments"];
-        assert_eq!(deal, expected.map(field).to_vec());
-        assert_eq!(
-            map(ElementKind::Contact, &["Name", "Birthday", "Position"]),
-            ["lastName", "birthdate", "position"].map(field)
-        );
+        check(Company, &[("Legal name", "legalName"), ("VAT ID", "vatId"), ("Tax ID", "taxId"), ("IBAN", "iban")]);
+        check(Company, &[("BIC", "bic"), ("Bank", "bankName"), ("Name", "title")]);
+        assert_eq!(map(Company, &["Website"]), [comm(CommKind::Web, "WORK")]);
+        check(Deal, &[("Deal name", "title"), ("Stage", "stageId"), ("Pipeline", "pipelineId")]);
+        check(Deal, &[("Deal value", "opportunity"), ("Responsible", "assignedToId"), ("Comment", "comments")]);
+        check(Contact, &[("Name", "lastName"), ("Birthday", "birthdate"), ("Position", "position")]);
     }
 
     #[test]
@@ -544,27 +514,23 @@ mod tests {
 
     #[test]
     fn german_headers() {
-        let contact = map(
-            ElementKind::Contact,
-            &["Vorname", "Nachname", "Zweiter Vorname", "Anrede", "Funktion", "Geburtsdatum", "Anschrift", "Bemerkung"],
+        use ElementKind::{Company, Contact, Deal, Lead};
+        check(Contact, &[("Vorname", "firstName"), ("Nachname", "lastName"), ("Zweiter Vorname", "middleName")]);
+        check(Contact, &[("Anrede", "honorific"), ("Funktion", "position"), ("Geburtsdatum", "birthdate")]);
+        check(Contact, &[("Anschrift", "address"), ("Bemerkung", "comments")]);
+        check(
+            Lead,
+            &[("Firma", "companyTitle"), ("Quelle", "sourceId"), ("Status", "statusId"), ("Betrag", "opportunity")],
         );
-        let expected =
-            ["firstName", "lastName", "middleName", "honorific", "position", "birthdate", "address", "comments"];
-        assert_eq!(contact, expected.map(field).to_vec());
-        let lead =
-            map(ElementKind::Lead, &["Firma", "Quelle", "Status", "Betrag", "Währung", "Zuständig", "Titel", "Name"]);
-        let expected =
-            ["companyTitle", "sourceId", "statusId", "opportunity", "currency", "assignedToId", "title", "lastName"];
-        assert_eq!(lead, expected.map(field).to_vec());
-        let company = map(ElementKind::Company, &["Unternehmen", "Umsatz", "Branche", "Waehrung", "Kundennummer"]);
-        let mut expected: Vec<_> = ["title", "revenue", "industryId", "currency"].map(field).to_vec();
-        expected.push(Some(Target::ExternalId));
-        assert_eq!(company, expected);
-        let deal = map(ElementKind::Deal, &["Titel", "Phase", "Summe", "Verantwortlich", "Externe ID"]);
-        let mut expected: Vec<_> = ["title", "stageId", "opportunity", "assignedToId"].map(field).to_vec();
-        expected.push(Some(Target::ExternalId));
-        assert_eq!(deal, expected);
-        assert_eq!(map(ElementKind::Deal, &["Stufe", "Wert"]), ["stageId", "opportunity"].map(field));
+        check(
+            Lead,
+            &[("Währung", "currency"), ("Zuständig", "assignedToId"), ("Titel", "title"), ("Name", "lastName")],
+        );
+        check(Company, &[("Unternehmen", "title"), ("Umsatz", "revenue"), ("Branche", "industryId")]);
+        check(Company, &[("Waehrung", "currency"), ("Kundennummer", "externalId")]);
+        check(Deal, &[("Titel", "title"), ("Phase", "stageId"), ("Summe", "opportunity")]);
+        check(Deal, &[("Verantwortlich", "assignedToId"), ("Externe ID", "externalId"), ("Stufe", "stageId")]);
+        check(Deal, &[("Wert", "opportunity")]);
     }
 
     #[test]

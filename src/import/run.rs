@@ -280,7 +280,7 @@ fn column_of(field: &str, headers: &[String], mapping: &Mapping) -> Option<Strin
     let base = field.split(['[', '.']).next().unwrap_or(field);
     mapping.targets.iter().zip(headers).find_map(|(t, h)| match t {
         Some(Target::Field(f)) if *f == base => Some(h.clone()),
-        Some(Target::Comm { kind, .. }) if comm_list(*kind) == base => Some(h.clone()),
+        Some(Target::Comm { kind, .. }) if kind.field() == base => Some(h.clone()),
         Some(Target::Custom(code)) if base == "customFields" || base == code => Some(h.clone()),
         _ => None,
     })
@@ -443,7 +443,7 @@ fn row_input(plan: &Plan, headers: &[String], cells: &[String]) -> Result<Map<St
                 input.insert((*field).to_owned(), value);
             }
             Target::Comm { kind, value_type } => {
-                let list = input.entry(comm_list(*kind)).or_insert_with(|| json!([]));
+                let list = input.entry(kind.field()).or_insert_with(|| json!([]));
                 if let Some(list) = list.as_array_mut() {
                     // An export joins the values of one type with ", ".
                     for value in cell.split(", ").map(str::trim).filter(|v| !v.is_empty()) {
@@ -477,15 +477,6 @@ fn row_input(plan: &Plan, headers: &[String], cells: &[String]) -> Result<Map<St
 
 /// Where the row's external id waits until matching has read it (it is no API field).
 const EXTERNAL_ID: &str = "__externalId";
-
-fn comm_list(kind: mapping::CommKind) -> &'static str {
-    match kind {
-        mapping::CommKind::Phone => "phones",
-        mapping::CommKind::Email => "emails",
-        mapping::CommKind::Web => "webs",
-        mapping::CommKind::Im => "ims",
-    }
-}
 
 /// A cell as the JSON the API input takes: references resolved, yes/no words as booleans.
 fn field_value(plan: &Plan, field: &str, cell: &str) -> Result<Json, String> {

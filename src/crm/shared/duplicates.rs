@@ -136,31 +136,24 @@ pub async fn find_among(
             parts.push(q);
         }
     }
-    for et in [ElementType::Lead, ElementType::Contact].into_iter().filter(wanted) {
-        if probe.names.is_empty() {
-            break;
-        }
-        let mut q = Sql::new(format!(
-            "SELECT '{e}'::text AS element_type, t.id AS element_id, 'NAME'::text AS criterion, {FULL_NAME} AS value \
-             FROM {table} t WHERE {FULL_NAME} = ANY(",
-            e = et.as_str(),
-            table = et.table()
-        ));
-        q.bind(Bind::Texts(probe.names.clone())).push(") AND ").append(&element_predicate(actor, et, "t"));
-        parts.push(q);
-    }
-    for (et, col) in [(ElementType::Company, "title"), (ElementType::Lead, "company_title")] {
-        if probe.company_titles.is_empty() || !wanted(&et) {
+    let squeezed = |col: &str| format!("lower(trim(regexp_replace(t.{col}, '\\s+', ' ', 'g')))");
+    let by_text = [
+        (ElementType::Lead, "NAME", FULL_NAME.to_owned(), &probe.names),
+        (ElementType::Contact, "NAME", FULL_NAME.to_owned(), &probe.names),
+        (ElementType::Company, "COMPANY_TITLE", squeezed("title"), &probe.company_titles),
+        (ElementType::Lead, "COMPANY_TITLE", squeezed("company_title"), &probe.company_titles),
+    ];
+    for (et, criterion, expr, values) in by_text {
+        if values.is_empty() || !wanted(&et) {
             continue;
         }
-        let expr = format!("lower(trim(regexp_replace(t.{col}, '\\s+', ' ', 'g')))");
         let mut q = Sql::new(format!(
-            "SELECT '{e}'::text AS element_type, t.id AS element_id, 'COMPANY_TITLE'::text AS criterion, {expr} AS value \
+            "SELECT '{e}'::text AS element_type, t.id AS element_id, '{criterion}'::text AS criterion, {expr} AS value \
              FROM {table} t WHERE {expr} = ANY(",
             e = et.as_str(),
             table = et.table()
         ));
-        q.bind(Bind::Texts(probe.company_titles.clone())).push(") AND ").append(&element_predicate(actor, et, "t"));
+        q.bind(Bind::Texts(values.clone())).push(") AND ").append(&element_predicate(actor, et, "t"));
         parts.push(q);
     }
     if parts.is_empty() {
