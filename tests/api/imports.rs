@@ -450,3 +450,48 @@ async fn contacts_follow_each_duplicate_mode_from_an_xlsx_file() {
         assert_eq!(s.ok(q, json!({})).await["contacts"]["nodes"], contacts, "{mode}");
     }
 }
+
+/// A user whose one role has `lines` (element type LEAD), and their token.
+async fn user_with(s: &TestServer, email: &str, lines: &[(&str, &str)]) -> (String, Value) {
+    let token = s.token_for(email, false).await;
+    let me = s.gql_as(&token, "{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    let role = s.ok("mutation($n: String!) { createRole(name: $n) { id } }", json!({ "n": email })).await["createRole"]
+        ["id"]
+        .clone();
+    let lines: Vec<Value> =
+        lines.iter().map(|(a, l)| json!({ "elementType": "LEAD", "action": a, "level": l })).collect();
+    s.ok(
+        "mutation($r: ID!, $p: [PermissionInput!]!) { setRolePermissions(roleId: $r, permissions: $p) { id } }",
+        json!({ "r": role, "p": lines }),
+    )
+    .await;
+    s.ok(
+        "mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }",
+        json!({ "u": me, "r": [role] }),
+    )
+    .await;
+    (token, me)
+}
+
+#[tokio::test]
+async fn import_needs_add_as_well_and_export_shows_only_what_the_user_reads() {
+    let s = TestServer::start().await;
+    let (no_add, _) = user_with(&s, "importer@test.local", &[("READ", "ALL"), ("IMPORT", "ALL")]).await;
+    let body = upload(&s, &no_add, "x.csv", b"firstName\nA\n".to_vec(), json!({ "elementType": "LEAD" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    let (both, _) = user_with(&s, "adder@test.local", &[("READ", "ALL"), ("IMPORT", "ALL"), ("ADD", "ALL")]).await;
+    let body = upload(&s, &both, "x.csv", b"firstName\nA\n".to_vec(), json!({ "elementType": "LEAD" })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let (own, me) = user_with(&s, "exporter@test.local", &[("READ", "OWN"), ("EXPORT", "ALL")]).await;
+    for (name, assignee) in [("Mine", me.clone()), ("Theirs", Value::Null)] {
+        s.ok(
+            "mutation($n: String, $a: ID) { createLead(input: { firstName: $n, assignedToId: $a }) { id } }",
+            json!({ "n": name, "a": assignee }),
+        )
+        .await;
+    }
+    let (status, csv) = get_csv(&s, &own, "/export/leads.csv").await;
+    assert_eq!(status, 200, "{csv}");
+    assert!(csv.contains("Mine") && !csv.contains("Theirs"), "{csv}");
+}
