@@ -172,10 +172,10 @@ fn apply(a: &mut Activity, p: &ActivityPatch) -> DomainResult<()> {
             format!("`description` holds at most {} characters", validate::MAX_LONG_TEXT_CHARS),
         ));
     }
-    if let (Some(s), Some(e)) = (a.start_at, a.end_at) {
-        if e < s {
-            return Err(DomainError::bad_input("endAt", "`endAt` is before `startAt`"));
-        }
+    if let (Some(s), Some(e)) = (a.start_at, a.end_at)
+        && e < s
+    {
+        return Err(DomainError::bad_input("endAt", "`endAt` is before `startAt`"));
     }
     Ok(())
 }

@@ -173,12 +173,11 @@ async fn deliver(bus: Bus, mut rx: mpsc::UnboundedReceiver<Event>, poll: Duratio
                 if event.seq <= last {
                     continue;
                 }
-                if event.seq > last + 1 {
-                    if let Err(e) = bus.catch_up(Some(event.seq - 1)).await {
+                if event.seq > last + 1
+                    && let Err(e) = bus.catch_up(Some(event.seq - 1)).await {
                         tracing::warn!(error = %e, "event backfill failed; retrying on the next tick");
                         continue;
                     }
-                }
                 if event.seq == bus.last_seq() + 1 {
                     bus.publish(event);
                 }

@@ -243,10 +243,10 @@ fn events(
             st.last = e.seq;
             st.contiguous = true;
             if e.action == EventAction::Access {
-                if let Some(gate) = st.gate.as_mut() {
-                    if !gate.passed(e.seq).await {
-                        return None;
-                    }
+                if let Some(gate) = st.gate.as_mut()
+                    && !gate.passed(e.seq).await
+                {
+                    return None;
                 }
                 continue;
             }
@@ -312,10 +312,10 @@ fn counters_stream(
                         }
                         // Nothing more under rights that may be gone (see `events`).
                         Ok(e) if e.action == EventAction::Access => {
-                            if let Some(gate) = st.gate.as_mut() {
-                                if !gate.passed(e.seq).await {
-                                    return None;
-                                }
+                            if let Some(gate) = st.gate.as_mut()
+                                && !gate.passed(e.seq).await
+                            {
+                                return None;
                             }
                         }
                         Ok(_) => {}

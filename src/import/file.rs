@@ -374,10 +374,8 @@ fn detect_delimiter(line: &[u8]) -> u8 {
     for &b in line {
         if b == b'"' {
             in_quotes = !in_quotes;
-        } else if !in_quotes {
-            if let Some(i) = DETECTED_DELIMITERS.iter().position(|&d| d == b) {
-                counts[i] += 1;
-            }
+        } else if !in_quotes && let Some(i) = DETECTED_DELIMITERS.iter().position(|&d| d == b) {
+            counts[i] += 1;
         }
     }
     let mut best = 0;

@@ -52,10 +52,10 @@ impl Lookups {
         let Some((scope, kind, what)) = scope_of(element, field) else {
             return Ok(cell.to_owned());
         };
-        if let Some((prefix, n)) = ids::parse_any(cell) {
-            if prefix.is_none_or(|p| p == kind) {
-                return Ok(ids::encode(kind, n));
-            }
+        if let Some((prefix, n)) = ids::parse_any(cell)
+            && prefix.is_none_or(|p| p == kind)
+        {
+            return Ok(ids::encode(kind, n));
         }
         self.by_word
             .get(&(scope.to_owned(), cell.trim().to_lowercase()))

@@ -360,10 +360,10 @@ fn resolve(kind: ElementKind, header: &str, custom: &[CustomFieldInfo]) -> Optio
     if let Some(field) = plain_field(kind, &n) {
         return Some(Target::Field(field));
     }
-    if kind.has_comms() {
-        if let Some(target) = comm_target(&n) {
-            return Some(target);
-        }
+    if kind.has_comms()
+        && let Some(target) = comm_target(&n)
+    {
+        return Some(target);
     }
     let by_code = custom.iter().find(|c| normalise(&c.code) == n);
     by_code.or_else(|| custom.iter().find(|c| normalise(&c.label) == n)).map(|c| Target::Custom(c.code.clone()))

@@ -542,12 +542,11 @@ async fn find_existing<T: Importable>(
     external: Option<&str>,
     probe: Option<&Probe>,
 ) -> DomainResult<Option<i64>> {
-    if let Some(raw) = external.filter(|_| plan.options.match_by.contains(&MatchKey::ExternalId)) {
-        if let Ok(id) = ids::decode_lookup(plan.element.id_kind(), raw) {
-            if elements::get::<T>(conn, &plan.ctx.actor, id).await.is_ok() {
-                return Ok(Some(id));
-            }
-        }
+    if let Some(raw) = external.filter(|_| plan.options.match_by.contains(&MatchKey::ExternalId))
+        && let Ok(id) = ids::decode_lookup(plan.element.id_kind(), raw)
+        && elements::get::<T>(conn, &plan.ctx.actor, id).await.is_ok()
+    {
+        return Ok(Some(id));
     }
     if let Some(probe) = probe {
         let found = duplicates::find_among(conn, &plan.ctx.actor, probe, &[plan.element]).await?;

@@ -737,10 +737,10 @@ pub fn plan<T: Listable>(actor: &Actor, args: ListArgs, relation: Option<Relatio
         check_filter(&cond)?;
         filter.push(compile(cond)?);
     }
-    if let Some(rel) = relation {
-        if !rel.extra.is_empty() {
-            filter.push(Sql::new(rel.extra));
-        }
+    if let Some(rel) = relation
+        && !rel.extra.is_empty()
+    {
+        filter.push(Sql::new(rel.extra));
     }
     let mut keyset_parts = Vec::new();
     if let Some(after) = &args.after {

@@ -101,10 +101,10 @@ impl Element for Deal {
                 row.opportunity = Some(total);
             }
         }
-        if let (Some(b), Some(c)) = (row.begin_date, row.close_date) {
-            if c < b {
-                return Err(DomainError::bad_input("closeDate", "`closeDate` is before `beginDate`"));
-            }
+        if let (Some(b), Some(c)) = (row.begin_date, row.close_date)
+            && c < b
+        {
+            return Err(DomainError::bad_input("closeDate", "`closeDate` is before `beginDate`"));
         }
         Ok(())
     }

@@ -289,10 +289,11 @@ pub async fn apply(
         }
     }
     for def in &defs {
-        if creating && is_empty(map.get(&def.code)) {
-            if let Some(d) = def.default_value.as_ref().filter(|d| !d.is_null()) {
-                map.insert(def.code.clone(), d.clone());
-            }
+        if creating
+            && is_empty(map.get(&def.code))
+            && let Some(d) = def.default_value.as_ref().filter(|d| !d.is_null())
+        {
+            map.insert(def.code.clone(), d.clone());
         }
         let touched = values.iter().any(|(c, _)| c == &def.code);
         if def.mandatory && (creating || touched) && is_empty(map.get(&def.code)) {

@@ -65,10 +65,10 @@ pub async fn merge<T: Element + DeserializeOwned>(
         let et = T::TYPE;
         let mut map = combined(&keep, &merged)?;
         let mut extra = Vec::new();
-        if et == ElementType::Lead {
-            if let Some(status_id) = take_conversion(conn, keep_id, &merged, &mut extra).await? {
-                keep = take_converted_status(keep, &mut map, status_id, &mut extra)?;
-            }
+        if et == ElementType::Lead
+            && let Some(status_id) = take_conversion(conn, keep_id, &merged, &mut extra).await?
+        {
+            keep = take_converted_status(keep, &mut map, status_id, &mut extra)?;
         }
         if et == ElementType::Company {
             extra.extend(merge_requisites(conn, ctx.actor.user_id, keep_id, &others).await?);
