@@ -34,7 +34,7 @@ async fn errors(state: &AppState, raw_id: &str, headers: &HeaderMap) -> Result<V
     let id = ids::decode_lookup(IdKind::ImportJob, raw_id.trim_start_matches("import:"))?;
     let mut conn = state.pool.get().await?;
     let found = job::get(&mut conn, id).await?;
-    let Some(j) = found.filter(|j| actor.is_admin || j.created_by_id == Some(actor.user_id)) else {
+    let Some(j) = found.filter(|j| j.visible_to(&actor)) else {
         return Err(DomainError::NotFound(format!("import `{raw_id}` not found")));
     };
     let mut out = csv::Writer::from_writer(Vec::new());

@@ -92,6 +92,14 @@ pub struct ImportInput {
 
 impl ImportInput {
     fn options(&self) -> Result<Options, DomainError> {
+        use crate::kernel::limits::{MAX_IMPORT_COLUMNS, check_len};
+        check_len("mapping", self.mapping.as_ref().map_or(0, Vec::len), MAX_IMPORT_COLUMNS)?;
+        let mut match_by: Vec<MatchKey> = Vec::new();
+        for k in self.match_by.iter().map(|k| MatchKey::from(*k)) {
+            if !match_by.contains(&k) {
+                match_by.push(k);
+            }
+        }
         let delimiter = match self.delimiter.as_deref() {
             None | Some("") => None,
             Some("\\t") | Some("tab") => Some(b'\t'),
@@ -114,7 +122,7 @@ impl ImportInput {
             .collect();
         Ok(Options {
             duplicates: self.duplicates.into(),
-            match_by: self.match_by.iter().map(|k| MatchKey::from(*k)).collect(),
+            match_by,
             mapping: self.mapping.as_ref().map(|m| m.iter().map(|c| (c.column.clone(), c.field.clone())).collect()),
             defaults,
             delimiter,
@@ -216,7 +224,7 @@ async fn visible_job(ctx: &Context<'_>, id: &ID) -> GqlResult<Job> {
     let me = actor(ctx)?;
     let n = lookup_id(IdKind::ImportJob, id)?;
     match job::get(&mut *conn(ctx).await?, n).await? {
-        Some(j) if me.is_admin || j.created_by_id == Some(me.user_id) => Ok(j),
+        Some(j) if j.visible_to(me) => Ok(j),
         _ => Err(DomainError::NotFound(format!("import `{}` not found", id.as_str())).into()),
     }
 }

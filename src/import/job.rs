@@ -120,6 +120,11 @@ impl Job {
             .ok_or_else(|| DomainError::from(anyhow::anyhow!("import job of unknown type `{}`", self.element_type)))
     }
 
+    /// A job is its starter's; administrators see every job.
+    pub fn visible_to(&self, actor: &crate::kernel::Actor) -> bool {
+        actor.is_admin || self.created_by_id == Some(actor.user_id)
+    }
+
     pub fn is_finished(&self) -> bool {
         !matches!(self.status_kind(), Status::Queued | Status::Running)
     }

@@ -213,19 +213,21 @@ async fn row<T: Importable>(
     let (number, raw, result) = match item {
         Err(e) => (e.number, e.raw, Err(RowFailure { column: None, field: None, message: e.message })),
         Ok(r) => {
+            let mut refused = None;
             let outcome = conn
                 .transaction::<_, DomainError, _>(async |conn| match apply::<T>(conn, plan, headers, &r.cells).await {
-                    // A refused row must not leave half its writes behind.
-                    Err(f) => Err(DomainError::Conflict { message: ROW_FAILED.into(), details: json!(f) }),
                     Ok(applied) => Ok(applied),
+                    // A refused row must not leave half its writes behind: its savepoint goes.
+                    Err(f) => {
+                        refused = Some(f);
+                        Err(DomainError::Conflict { message: ROW_FAILED.into(), details: Json::Null })
+                    }
                 })
                 .await;
-            let result = match outcome {
-                Ok(applied) => Ok(applied),
-                Err(DomainError::Conflict { message, details }) if message == ROW_FAILED => {
-                    Err(serde_json::from_value(details).map_err(anyhow::Error::from)?)
-                }
-                Err(e) => return Err(e),
+            let result = match (outcome, refused) {
+                (Ok(applied), _) => Ok(applied),
+                (Err(_), Some(f)) => Err(f),
+                (Err(e), None) => return Err(e),
             };
             (r.number, r.raw, result)
         }
@@ -252,7 +254,7 @@ async fn row<T: Importable>(
 const ROW_FAILED: &str = "import row refused";
 
 /// Why a row failed, naming the column and field when one is to blame.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug)]
 struct RowFailure {
     column: Option<String>,
     field: Option<String>,

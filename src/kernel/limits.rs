@@ -68,6 +68,10 @@ pub const MAX_BINDINGS: usize = 50;
 /// Bank accounts in one company's requisites (`bankAccounts`).
 pub const MAX_BANK_ACCOUNTS: usize = 20;
 
+/// Column mappings of one import (one per column of the file; wider files are not tables
+/// a person maintains).
+pub const MAX_IMPORT_COLUMNS: usize = 500;
+
 /// The sort value of the `index`-th entry of a list (10, 20, 30, ...), leaving room to
 /// insert between entries; saturates instead of overflowing.
 pub fn position_sort(index: usize) -> i32 {

@@ -495,3 +495,28 @@ async fn import_needs_add_as_well_and_export_shows_only_what_the_user_reads() {
     assert_eq!(status, 200, "{csv}");
     assert!(csv.contains("Mine") && !csv.contains("Theirs"), "{csv}");
 }
+
+#[tokio::test]
+async fn import_options_and_uploads_are_bounded() {
+    let s = TestServer::start_with(|g| g.upload_limit = 64 * 1024).await;
+    let csv = b"firstName\nA\n".to_vec();
+    let many: Vec<Value> = (0..501).map(|i| json!({ "column": format!("c{i}"), "field": "firstName" })).collect();
+    for (input, field) in [
+        (json!({ "elementType": "LEAD", "mapping": many }), "mapping"),
+        (json!({ "elementType": "LEAD", "delimiter": "::" }), "delimiter"),
+    ] {
+        let body = upload(&s, &s.token, "x.csv", csv.clone(), input).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    let big = format!("firstName\n{}", "A\n".repeat(64 * 1024)).into_bytes();
+    let operations = json!({ "query": START, "variables": { "file": null, "input": { "elementType": "LEAD" } } });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({ "0": ["variables.file"] }).to_string())
+        .part("0", reqwest::multipart::Part::bytes(big).file_name("big.csv"));
+    let resp = s.client.post(s.url("/graphql")).bearer_auth(&s.token).multipart(form).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let jobs = s.ok("{ importJobs { id } }", json!({})).await;
+    assert_eq!(jobs["importJobs"], json!([]), "nothing started");
+}
