@@ -520,3 +520,16 @@ async fn import_options_and_uploads_are_bounded() {
     let jobs = s.ok("{ importJobs { id } }", json!({})).await;
     assert_eq!(jobs["importJobs"], json!([]), "nothing started");
 }
+
+#[tokio::test]
+async fn a_dry_run_has_nothing_to_roll_back() {
+    let s = TestServer::start().await;
+    let job = import(&s, "dry.csv", b"firstName\nA\n", json!({ "elementType": "LEAD", "dryRun": true })).await;
+    let code =
+        s.err_code("mutation($id: ID!) { rollbackImport(id: $id) { status } }", json!({ "id": job["id"] })).await;
+    assert_eq!(code, "CONFLICT");
+    let other = s.token_for("other@test.local", false).await;
+    let body =
+        s.gql_as(&other, "mutation($id: ID!) { cancelImport(id: $id) { id } }", json!({ "id": job["id"] })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "another user's job: {body}");
+}
