@@ -283,25 +283,64 @@ pub async fn fail_abandoned(conn: &mut AsyncPgConnection, stale_secs: i64) -> Do
     .await?)
 }
 
-pub async fn record_row(
+/// What one row of the file became, as stored for rollback.
+pub struct RowVerdict<'a> {
+    pub number: u64,
+    pub verdict: Verdict,
+    pub element_id: Option<i64>,
+    pub before: Option<&'a Json>,
+}
+
+/// Stores the verdicts of a batch's rows and its row errors, two statements whatever the
+/// batch's size.
+pub async fn record_rows(
     conn: &mut AsyncPgConnection,
     job: i64,
-    row: u64,
-    verdict: Verdict,
-    element_id: Option<i64>,
-    before: Option<&Json>,
+    rows: &[RowVerdict<'_>],
+    errors: &[&RowError],
 ) -> DomainResult<()> {
-    diesel::sql_query(
-        "INSERT INTO import_rows (job_id, row_number, verdict, element_id, before) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (job_id, row_number) DO NOTHING",
-    )
-    .bind::<BigInt, _>(job)
-    .bind::<BigInt, _>(i64::try_from(row).unwrap_or(i64::MAX))
-    .bind::<Text, _>(verdict.as_str())
-    .bind::<Nullable<BigInt>, _>(element_id)
-    .bind::<Nullable<Jsonb>, _>(before)
-    .execute(conn)
-    .await?;
+    if !rows.is_empty() {
+        let list: Vec<Json> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "row_number": r.number, "verdict": r.verdict.as_str(),
+                    "element_id": r.element_id, "before": r.before,
+                })
+            })
+            .collect();
+        diesel::sql_query(
+            "INSERT INTO import_rows (job_id, row_number, verdict, element_id, before) \
+             SELECT $1, r.row_number, r.verdict, r.element_id, r.before FROM jsonb_to_recordset($2) \
+             AS r(row_number BIGINT, verdict TEXT, element_id BIGINT, before JSONB) \
+             ON CONFLICT (job_id, row_number) DO NOTHING",
+        )
+        .bind::<BigInt, _>(job)
+        .bind::<Jsonb, _>(Json::Array(list))
+        .execute(conn)
+        .await?;
+    }
+    if !errors.is_empty() {
+        let list: Vec<Json> = errors
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "row_number": e.row_number, "column_name": e.column_name, "field": e.field,
+                    "message": e.message, "raw": e.raw,
+                })
+            })
+            .collect();
+        diesel::sql_query(
+            "INSERT INTO import_errors (job_id, row_number, column_name, field, message, raw) \
+             SELECT $1, r.row_number, r.column_name, r.field, r.message, r.raw FROM jsonb_to_recordset($2) \
+             AS r(row_number BIGINT, column_name TEXT, field TEXT, message TEXT, raw JSONB) \
+             ON CONFLICT (job_id, row_number) DO NOTHING",
+        )
+        .bind::<BigInt, _>(job)
+        .bind::<Jsonb, _>(Json::Array(list))
+        .execute(conn)
+        .await?;
+    }
     Ok(())
 }
 

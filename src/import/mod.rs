@@ -1,6 +1,7 @@
 //! Importing CSV and Excel files into elements.
 
 pub mod api;
+mod batch;
 pub mod cli;
 pub mod export;
 pub mod file;

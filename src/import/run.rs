@@ -21,9 +21,10 @@ use crate::import::lookups::Lookups;
 use crate::import::mapping::{self, Mapping, Target};
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::kinds::{EventAction, HistoryKind};
-use crate::kernel::models::{Company, Contact, Deal, Lead};
+use crate::kernel::models::{Communication, Company, Contact, Deal, Lead};
 use crate::kernel::write::{self as elements, Ctx, Element, Op, Write};
-use crate::kernel::{ElementType, ids};
+use crate::kernel::{ElementType, ids, memo};
+use crate::import::batch;
 
 /// How a dry run's batch ends its transaction: as an error, so nothing it wrote stays.
 const DRY_RUN: &str = "dry run: rolled back";
@@ -122,7 +123,7 @@ pub async fn run(pool: Pool, plan: Plan, rows: Rows, upload: Option<PathBuf>) {
     }
 }
 
-type Item = Result<crate::import::file::Row, crate::import::file::RowError>;
+pub(super) type Item = Result<crate::import::file::Row, crate::import::file::RowError>;
 
 /// Reads the file on a blocking thread, `BATCH` rows at a time; the bounded channel holds
 /// the reader back while the database is slower.
@@ -153,26 +154,31 @@ async fn run_typed<T: Importable>(pool: &Pool, plan: &Plan, rows: Rows) -> Domai
     let mut rx = reader(rows);
     let mut counts = Counts::default();
     while let Some(batch) = rx.recv().await {
-        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut outcomes = Vec::new();
         let result = conn
             .transaction::<_, DomainError, _>(async |conn| {
-                for item in batch {
-                    outcomes.push(row::<T>(conn, plan, &headers, item).await?);
-                }
-                if plan.dry_run {
-                    // Everything the batch wrote goes; the verdicts are kept below.
-                    return Err(DomainError::Conflict { message: DRY_RUN.into(), details: Json::Null });
-                }
-                record(conn, plan.job_id, &outcomes).await
+                outcomes = memo::scope(batch::run::<T>(conn, plan, &headers, &batch)).await?;
+                end_batch(conn, plan, &outcomes).await
             })
             .await;
-        match result {
-            Ok(()) => {}
-            Err(DomainError::Conflict { message, .. }) if plan.dry_run && message == DRY_RUN => {
-                conn.transaction::<_, DomainError, _>(async |conn| record(conn, plan.job_id, &outcomes).await).await?;
+        let outcomes = match settle(&mut conn, plan, result, outcomes).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                // A row the database refuses (a reference deleted meanwhile, ...) breaks the
+                // set-based batch: the batch again, row by row, to find it.
+                tracing::info!(job = plan.job_id, error = %e.message(), "import batch goes row by row");
+                let mut outcomes = Vec::with_capacity(batch.len());
+                let result = conn
+                    .transaction::<_, DomainError, _>(async |conn| {
+                        for item in batch {
+                            outcomes.push(row::<T>(conn, plan, &headers, item).await?);
+                        }
+                        end_batch(conn, plan, &outcomes).await
+                    })
+                    .await;
+                settle(&mut conn, plan, result, outcomes).await?
             }
-            Err(e) => return Err(e),
-        }
+        };
         for o in &outcomes {
             counts.add(o.verdict);
         }
@@ -183,8 +189,35 @@ async fn run_typed<T: Importable>(pool: &Pool, plan: &Plan, rows: Rows) -> Domai
     Ok((counts, false))
 }
 
+/// The end of a batch's transaction: a dry run undoes what the batch wrote (by failing it),
+/// a real run records the rows' verdicts beside the writes.
+async fn end_batch(conn: &mut AsyncPgConnection, plan: &Plan, outcomes: &[Outcome]) -> DomainResult<()> {
+    if plan.dry_run {
+        return Err(DomainError::Conflict { message: DRY_RUN.into(), details: Json::Null });
+    }
+    record(conn, plan.job_id, outcomes).await
+}
+
+/// The outcomes of a batch whose transaction ended with `result`; a dry run's verdicts are
+/// recorded now that its writes are gone.
+async fn settle(
+    conn: &mut AsyncPgConnection,
+    plan: &Plan,
+    result: DomainResult<()>,
+    outcomes: Vec<Outcome>,
+) -> DomainResult<Vec<Outcome>> {
+    match result {
+        Ok(()) => Ok(outcomes),
+        Err(DomainError::Conflict { message, .. }) if plan.dry_run && message == DRY_RUN => {
+            conn.transaction::<_, DomainError, _>(async |conn| record(conn, plan.job_id, &outcomes).await).await?;
+            Ok(outcomes)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// What became of one row of the file.
-struct Outcome {
+pub(super) struct Outcome {
     number: u64,
     verdict: Verdict,
     element_id: Option<i64>,
@@ -193,13 +226,17 @@ struct Outcome {
 }
 
 async fn record(conn: &mut AsyncPgConnection, job_id: i64, outcomes: &[Outcome]) -> DomainResult<()> {
-    for o in outcomes {
-        job::record_row(conn, job_id, o.number, o.verdict, o.element_id, o.before.as_ref()).await?;
-        if let Some(e) = &o.error {
-            job::record_error(conn, job_id, e).await?;
-        }
-    }
-    Ok(())
+    let rows: Vec<job::RowVerdict<'_>> = outcomes
+        .iter()
+        .map(|o| job::RowVerdict {
+            number: o.number,
+            verdict: o.verdict,
+            element_id: o.element_id,
+            before: o.before.as_ref(),
+        })
+        .collect();
+    let errors: Vec<&RowError> = outcomes.iter().filter_map(|o| o.error.as_ref()).collect();
+    job::record_rows(conn, job_id, &rows, &errors).await
 }
 
 /// One row of the file, in its own savepoint. A row the API refuses is a row error, not a
@@ -232,22 +269,28 @@ async fn row<T: Importable>(
             (r.number, r.raw, result)
         }
     };
-    Ok(match result {
-        Ok((verdict, element_id, before)) => Outcome { number, verdict, element_id, before, error: None },
-        Err(f) => Outcome {
-            number,
-            verdict: Verdict::Fail,
-            element_id: None,
-            before: None,
-            error: Some(RowError {
-                row_number: i64::try_from(number).unwrap_or(i64::MAX),
-                column_name: f.column,
-                field: f.field,
-                message: f.message,
-                raw: json!(raw),
-            }),
-        },
-    })
+    Ok(Outcome::of(number, &raw, result))
+}
+
+impl Outcome {
+    pub(super) fn of(number: u64, raw: &[String], result: Result<Applied, RowFailure>) -> Outcome {
+        match result {
+            Ok((verdict, element_id, before)) => Outcome { number, verdict, element_id, before, error: None },
+            Err(f) => Outcome {
+                number,
+                verdict: Verdict::Fail,
+                element_id: None,
+                before: None,
+                error: Some(RowError {
+                    row_number: i64::try_from(number).unwrap_or(i64::MAX),
+                    column_name: f.column,
+                    field: f.field,
+                    message: f.message,
+                    raw: json!(raw),
+                }),
+            },
+        }
+    }
 }
 
 /// How a row's savepoint ends when the row is refused: as an error, so its writes go.
@@ -255,14 +298,14 @@ const ROW_FAILED: &str = "import row refused";
 
 /// Why a row failed, naming the column and field when one is to blame.
 #[derive(Debug)]
-struct RowFailure {
-    column: Option<String>,
-    field: Option<String>,
-    message: String,
+pub(super) struct RowFailure {
+    pub column: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
 }
 
 impl RowFailure {
-    fn from_domain(e: DomainError, headers: &[String], mapping: &Mapping) -> Result<RowFailure, DomainError> {
+    pub(super) fn from_domain(e: DomainError, headers: &[String], mapping: &Mapping) -> Result<RowFailure, DomainError> {
         match e {
             DomainError::BadInput { field, message } => {
                 let column = column_of(&field, headers, mapping);
@@ -288,27 +331,44 @@ fn column_of(field: &str, headers: &[String], mapping: &Mapping) -> Option<Strin
     })
 }
 
-type Applied = (Verdict, Option<i64>, Option<Json>);
+pub(super) type Applied = (Verdict, Option<i64>, Option<Json>);
 
-/// Decides and writes one row. The outer `Result` is a row failure (Ok(Err)) or a database
-/// failure that ends the job (the savepoint's error).
-async fn apply<T: Importable>(
-    conn: &mut AsyncPgConnection,
+/// A row made ready to write: the API's write, and what it is matched by.
+pub(super) struct Planned<T> {
+    pub write: Write<T>,
+    pub probe: Option<Probe>,
+    /// A Kontor id given in the file, when the job matches by external id.
+    pub external: Option<i64>,
+}
+
+impl<T> Planned<T> {
+    /// The values two rows of one file share when they are the same element.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.external.iter().map(|id| format!("x:{id}")).collect();
+        if let Some(p) = &self.probe {
+            for (tag, values) in [("p", &p.phones), ("e", &p.emails), ("n", &p.names), ("t", &p.company_titles)] {
+                keys.extend(values.iter().map(|v| format!("{tag}:{v}")));
+            }
+        }
+        keys
+    }
+}
+
+/// Everything about a row that needs no database: its cells as the API's input, the
+/// element's write, and its match values.
+pub(super) fn prepare_row<T: Importable>(
     plan: &Plan,
     headers: &[String],
     cells: &[String],
-) -> Result<Applied, RowFailure> {
-    let fail = |e: DomainError| RowFailure::from_domain(e, headers, &plan.mapping);
+) -> Result<Planned<T>, RowFailure> {
+    let fail = |e: DomainError| RowFailure::from_domain(e, headers, &plan.mapping).unwrap_or_else(internal);
     let mut input = row_input(plan, headers, cells)?;
-    let external = input.remove(EXTERNAL_ID).and_then(|v| v.as_str().map(str::to_owned));
-    let probe = probe(plan, &input).map_err(|e| fail(e).unwrap_or_else(internal))?;
-    let existing = if plan.options.duplicates == DuplicateMode::Allow {
-        None
-    } else {
-        find_existing::<T>(conn, plan, external.as_deref(), probe.as_ref())
-            .await
-            .map_err(|e| fail(e).unwrap_or_else(internal))?
-    };
+    let external = input
+        .remove(EXTERNAL_ID)
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .filter(|_| plan.options.match_by.contains(&MatchKey::ExternalId))
+        .and_then(|raw| ids::decode_lookup(plan.element.id_kind(), &raw).ok());
+    let probe = probe(plan, &input).map_err(fail)?;
     let parsed = T::Input::parse(Some(GqlValue::from_json(Json::Object(input)).map_err(|e| RowFailure {
         column: None,
         field: None,
@@ -319,22 +379,44 @@ async fn apply<T: Importable>(
         field: None,
         message: e.into_server_error(Default::default()).message,
     })?;
-    let write = T::write(parsed).map_err(|e| fail(e).unwrap_or_else(internal))?;
-    let op_text = format!("import {}", ids::encode(ids::IdKind::ImportJob, plan.job_id));
+    let write = T::write(parsed).map_err(fail)?;
+    Ok(Planned { write, probe, external })
+}
+
+/// How a job's rows are recorded in history: naming the job.
+pub(super) fn op_text(plan: &Plan) -> String {
+    format!("import {}", ids::encode(ids::IdKind::ImportJob, plan.job_id))
+}
+
+/// Decides and writes one row. The outer `Result` is a row failure (Ok(Err)) or a database
+/// failure that ends the job (the savepoint's error).
+async fn apply<T: Importable>(
+    conn: &mut AsyncPgConnection,
+    plan: &Plan,
+    headers: &[String],
+    cells: &[String],
+) -> Result<Applied, RowFailure> {
+    let fail = |e: DomainError| RowFailure::from_domain(e, headers, &plan.mapping);
+    let Planned { write, probe, external } = prepare_row::<T>(plan, headers, cells)?;
+    let existing = if plan.options.duplicates == DuplicateMode::Allow {
+        None
+    } else {
+        find_existing::<T>(conn, plan, external, probe.as_ref()).await.map_err(|e| fail(e).unwrap_or_else(internal))?
+    };
     let result = match existing {
         None => {
-            let op = Op::new(HistoryKind::Imported, EventAction::Created, op_text);
+            let op = Op::new(HistoryKind::Imported, EventAction::Created, op_text(plan));
             elements::create_in_tx::<T>(conn, &plan.ctx, write, op)
                 .await
                 .map(|saved| (Verdict::Create, Some(saved.id()), None))
         }
         Some(_) if plan.options.duplicates == DuplicateMode::Skip => return Ok((Verdict::Skip, None, None)),
-        Some(id) => update::<T>(conn, plan, id, write, op_text).await,
+        Some(id) => update::<T>(conn, plan, id, write, op_text(plan)).await,
     };
     result.map_err(|e| fail(e).unwrap_or_else(internal))
 }
 
-fn internal(e: DomainError) -> RowFailure {
+pub(super) fn internal(e: DomainError) -> RowFailure {
     RowFailure { column: None, field: None, message: e.message() }
 }
 
@@ -350,24 +432,26 @@ async fn update<T: Importable>(
     let old: T = elements::lock(conn, &plan.ctx.actor, id).await?;
     let before = serde_json::to_value(&old).map_err(anyhow::Error::from)?;
     if plan.options.duplicates == DuplicateMode::Merge {
-        write = merged(conn, plan, &old, write).await?;
+        let current = crate::crm::shared::communications::load(conn, T::TYPE, &[id]).await?.remove(&id);
+        write = merged(plan, &old, &current.unwrap_or_default(), write)?;
     }
     let op = Op::new(HistoryKind::Imported, EventAction::Updated, op_text);
     let saved = elements::update_locked(conn, &plan.ctx, old, write, op, Vec::new()).await?;
     Ok((Verdict::Update, Some(saved.id()), Some(before)))
 }
 
-/// A write that only fills what `old` leaves empty.
-async fn merged<T: Importable>(
-    conn: &mut AsyncPgConnection,
+/// A write that only fills what `old` leaves empty, and adds to `current` (its
+/// communications) only values it does not have.
+pub(super) fn merged<T: Importable>(
     plan: &Plan,
     old: &T,
+    current: &[Communication],
     write: Write<T>,
 ) -> DomainResult<Write<T>> {
     let Write { apply, comms, links, reject_duplicates, custom } = write;
-    let current = serde_json::to_value(old).map_err(anyhow::Error::from)?;
-    let custom = custom.into_iter().filter(|(code, _)| current["custom"].get(code).is_none_or(is_empty)).collect();
-    let comms = merged_comms(conn, plan, T::TYPE, old.id(), comms).await?;
+    let now = serde_json::to_value(old).map_err(anyhow::Error::from)?;
+    let custom = custom.into_iter().filter(|(code, _)| now["custom"].get(code).is_none_or(is_empty)).collect();
+    let comms = merged_comms(plan, current, comms)?;
     let links = links.filter(|_| false);
     let fill = move |row: &mut T| -> DomainResult<()> {
         let mut candidate = row.clone();
@@ -376,8 +460,8 @@ async fn merged<T: Importable>(
         let wanted = serde_json::to_value(&candidate).map_err(anyhow::Error::from)?;
         if let (Some(now_map), Some(wanted_map)) = (now.as_object_mut(), wanted.as_object()) {
             for (k, v) in wanted_map {
-                if k != "custom" && now_map.get(k).is_none_or(is_empty) {
-                    now_map.insert(k.clone(), v.clone());
+                if k != "custom" {
+                    elements::fill_empty(now_map, k, v);
                 }
             }
         }
@@ -397,18 +481,7 @@ fn is_empty(v: &Json) -> bool {
 
 /// The element's communications plus the row's new ones (a value it has already, compared
 /// normalised, is not added twice).
-async fn merged_comms(
-    conn: &mut AsyncPgConnection,
-    plan: &Plan,
-    element: ElementType,
-    id: i64,
-    new: CommSet,
-) -> DomainResult<CommSet> {
-    if new.0.is_empty() {
-        return Ok(new);
-    }
-    let existing =
-        crate::crm::shared::communications::load(conn, element, &[id]).await?.remove(&id).unwrap_or_default();
+fn merged_comms(plan: &Plan, existing: &[Communication], new: CommSet) -> DomainResult<CommSet> {
     let mut out = CommSet::default();
     for (kind, values) in new.0 {
         let mine: Vec<_> = existing.iter().filter(|c| c.kind == kind.as_str()).collect();
@@ -541,11 +614,10 @@ fn probe(plan: &Plan, input: &Map<String, Json>) -> DomainResult<Option<Probe>> 
 async fn find_existing<T: Importable>(
     conn: &mut AsyncPgConnection,
     plan: &Plan,
-    external: Option<&str>,
+    external: Option<i64>,
     probe: Option<&Probe>,
 ) -> DomainResult<Option<i64>> {
-    if let Some(raw) = external.filter(|_| plan.options.match_by.contains(&MatchKey::ExternalId))
-        && let Ok(id) = ids::decode_lookup(plan.element.id_kind(), raw)
+    if let Some(id) = external
         && elements::get::<T>(conn, &plan.ctx.actor, id).await.is_ok()
     {
         return Ok(Some(id));

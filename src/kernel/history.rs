@@ -107,28 +107,73 @@ pub async fn record(
     changes: &[Change],
 ) -> DomainResult<TimelineEntry> {
     let entry = diesel::insert_into(timeline_entries::table)
-        .values((
-            timeline_entries::element_type.eq(element.element_type.as_str()),
-            timeline_entries::element_id.eq(element.id),
-            timeline_entries::kind.eq(kind.as_str()),
-            timeline_entries::author_id.eq(author_id),
-            timeline_entries::text.eq(text),
-            timeline_entries::changes.eq(serde_json::to_value(changes).map_err(anyhow::Error::from)?),
-        ))
+        .values(entry_row(author_id, &Entry { element, kind, text, changes: changes.to_vec() })?)
         .returning(TimelineEntry::as_returning())
         .get_result(conn)
         .await?;
     // Subscribers of `timelineAdded` learn of the entry through the outbox.
-    crate::kernel::outbox::append(
-        conn,
-        author_id,
-        element,
-        crate::kernel::kinds::EventAction::Timeline,
-        vec![],
-        serde_json::to_value(&entry).map_err(anyhow::Error::from)?,
-    )
-    .await?;
+    crate::kernel::outbox::append_many(conn, author_id, vec![event_of(&entry)?]).await?;
     Ok(entry)
+}
+
+/// One history entry to write.
+pub struct Entry {
+    pub element: ElementRef,
+    pub kind: HistoryKind,
+    pub text: Option<String>,
+    pub changes: Vec<Change>,
+}
+
+/// Writes many entries in one statement, in the given order. Their `timelineAdded` events
+/// are the caller's to append (`event_of`), so they can sit beside the elements' own.
+pub async fn record_many(
+    conn: &mut AsyncPgConnection,
+    author_id: i64,
+    entries: &[Entry],
+) -> DomainResult<Vec<TimelineEntry>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = entries.iter().map(|e| entry_row(author_id, e)).collect::<DomainResult<Vec<_>>>()?;
+    Ok(diesel::insert_into(timeline_entries::table)
+        .values(rows)
+        .returning(TimelineEntry::as_returning())
+        .get_results(conn)
+        .await?)
+}
+
+/// The `timelineAdded` event of a written entry.
+pub fn event_of(entry: &TimelineEntry) -> DomainResult<crate::kernel::outbox::Pending> {
+    let element_type = crate::kernel::ElementType::parse(&entry.element_type)
+        .ok_or_else(|| anyhow::anyhow!("history entry of unknown type {}", entry.element_type))?;
+    Ok(crate::kernel::outbox::Pending {
+        element: ElementRef { element_type, id: entry.element_id },
+        action: crate::kernel::kinds::EventAction::Timeline,
+        changed: vec![],
+        snapshot: serde_json::to_value(entry).map_err(anyhow::Error::from)?,
+    })
+}
+
+#[allow(clippy::type_complexity)]
+fn entry_row(
+    author_id: i64,
+    e: &Entry,
+) -> DomainResult<(
+    diesel::dsl::Eq<timeline_entries::element_type, &'static str>,
+    diesel::dsl::Eq<timeline_entries::element_id, i64>,
+    diesel::dsl::Eq<timeline_entries::kind, &'static str>,
+    diesel::dsl::Eq<timeline_entries::author_id, i64>,
+    diesel::dsl::Eq<timeline_entries::text, Option<String>>,
+    diesel::dsl::Eq<timeline_entries::changes, Json>,
+)> {
+    Ok((
+        timeline_entries::element_type.eq(e.element.element_type.as_str()),
+        timeline_entries::element_id.eq(e.element.id),
+        timeline_entries::kind.eq(e.kind.as_str()),
+        timeline_entries::author_id.eq(author_id),
+        timeline_entries::text.eq(e.text.clone()),
+        timeline_entries::changes.eq(serde_json::to_value(&e.changes).map_err(anyhow::Error::from)?),
+    ))
 }
 
 #[cfg(test)]

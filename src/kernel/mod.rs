@@ -3,6 +3,7 @@
 //! and rights (`access`). Knows PostgreSQL (through diesel-async) but nothing of GraphQL.
 
 pub mod access;
+pub mod bulk;
 pub mod actor;
 pub mod error;
 pub mod history;
@@ -10,6 +11,7 @@ pub mod ids;
 pub mod kinds;
 pub mod limits;
 pub mod list;
+pub mod memo;
 pub mod models;
 pub mod outbox;
 pub mod validate;

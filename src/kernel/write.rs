@@ -188,7 +188,7 @@ pub(crate) async fn lock<T: Element>(conn: &mut AsyncPgConnection, actor: &Actor
     })
 }
 
-fn map_write_error(e: diesel::result::Error) -> DomainError {
+pub(crate) fn map_write_error(e: diesel::result::Error) -> DomainError {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
         Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => DomainError::bad_input(
@@ -300,9 +300,9 @@ pub(crate) fn element_ref<T: Element>(row: &T) -> ElementRef {
 }
 
 /// Communications of each kind to store, already validated.
-type CleanComms = Vec<(comms::CommKind, Vec<comms::CleanComm>)>;
+pub(crate) type CleanComms = Vec<(comms::CommKind, Vec<comms::CleanComm>)>;
 
-async fn finish_write<T: Element>(
+pub(crate) async fn finish_write<T: Element>(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
     row: &T,
@@ -354,7 +354,35 @@ pub(crate) async fn create_in_tx<T: Element>(
     op: Op,
 ) -> DomainResult<T> {
     ctx.actor.rights.check_may(T::TYPE, Action::Add)?;
-    let mut row = T::blank(conn, ctx).await?;
+    let blank = T::blank(conn, ctx).await?;
+    let Prepared { row, comms: comms_to_set, links } = prepare_create(conn, ctx, blank, write).await?;
+    let saved = insert(conn, &row).await?;
+    let extra = finish_write(conn, ctx, &saved, links, comms_to_set).await?;
+    T::after_save(conn, ctx, None, &saved).await?;
+    let r = element_ref(&saved);
+    let changed = created_fields(&saved, &extra)?;
+    history::record(conn, ctx.actor.user_id, r, op.kind, op.text, &[]).await?;
+    outbox::append(conn, ctx.actor.user_id, r, op.action, changed, snapshot(&saved)?).await?;
+    Ok(saved)
+}
+
+/// A row checked and completed by the element's rules, ready to store, with what is stored
+/// beside it.
+pub(crate) struct Prepared<T> {
+    pub row: T,
+    pub comms: CleanComms,
+    pub links: Option<Vec<i64>>,
+}
+
+/// Every rule a new element passes before it is stored (the caller has checked that the
+/// actor may add this type at all): `blank` with the client's write applied, rights on the
+/// result, custom fields, the type's own rules, communications, duplicates when refused.
+pub(crate) async fn prepare_create<T: Element>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    mut row: T,
+    write: Write<T>,
+) -> DomainResult<Prepared<T>> {
     (write.apply)(&mut row)?;
     // The row's assignee, `opened` and pipeline are known once the client's fields are in.
     let new = snapshot(&row)?;
@@ -369,17 +397,15 @@ pub(crate) async fn create_in_tx<T: Element>(
             .await?;
     }
     row.stamp(ctx.actor.user_id, 1);
-    let saved = insert(conn, &row).await?;
-    let extra = finish_write(conn, ctx, &saved, write.links, comms_to_set).await?;
-    T::after_save(conn, ctx, None, &saved).await?;
-    let r = element_ref(&saved);
-    // A new element's "changed" fields are the ones it was created with.
+    Ok(Prepared { row, comms: comms_to_set, links: write.links })
+}
+
+/// A new element's "changed" fields: the ones it was created with.
+pub(crate) fn created_fields<T: Serialize>(saved: &T, extra: &[Change]) -> DomainResult<Vec<String>> {
     let mut changed: Vec<String> =
-        to_map(&saved)?.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| history::camel_case(k)).collect();
+        to_map(saved)?.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| history::camel_case(k)).collect();
     changed.extend(extra.iter().map(|c| c.field.clone()));
-    history::record(conn, ctx.actor.user_id, r, op.kind, op.text, &[]).await?;
-    outbox::append(conn, ctx.actor.user_id, r, op.action, changed, snapshot(&saved)?).await?;
-    Ok(saved)
+    Ok(changed)
 }
 
 pub(crate) fn snapshot<T: Serialize>(row: &T) -> DomainResult<Json> {
@@ -463,20 +489,9 @@ pub(crate) async fn update_locked<T: Element>(
     op: Op,
     extra: Vec<Change>,
 ) -> DomainResult<T> {
-    let old_snapshot = snapshot(&old)?;
-    ctx.actor.rights.check(T::TYPE, Action::Write, &old_snapshot)?;
-    T::check_rights(&ctx.actor, &old)?;
-    let mut row = old.clone();
-    (write.apply)(&mut row)?;
-    T::check_rights(&ctx.actor, &row)?;
-    custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, false).await?;
-    T::check(conn, ctx, &mut row, Some(&old)).await?;
-    let new_snapshot = snapshot(&row)?;
-    validate::text_lengths(&new_snapshot, Some(&old_snapshot))?;
-    check_pipeline_move(&ctx.actor, T::TYPE, &old_snapshot, &new_snapshot)?;
-    let comms_to_set = write.comms.validate(ctx.phone_region)?;
+    let Prepared { mut row, comms: comms_to_set, links } = prepare_update(conn, ctx, &old, write).await?;
     let mut changes = history::diff(&to_map(&old)?, &to_map(&row)?);
-    changes.extend(finish_write(conn, ctx, &row, write.links, comms_to_set).await?);
+    changes.extend(finish_write(conn, ctx, &row, links, comms_to_set).await?);
     changes.extend(extra);
     if changes.is_empty() && op.text.is_none() {
         // Nothing changed: no new version, no history, no event.
@@ -490,6 +505,31 @@ pub(crate) async fn update_locked<T: Element>(
     let changed = changes.iter().map(|c| c.field.clone()).collect();
     outbox::append(conn, ctx.actor.user_id, r, op.action, changed, snapshot(&saved)?).await?;
     Ok(saved)
+}
+
+/// Every rule a changed element passes before it is stored: rights on the row before and
+/// after, custom fields, the type's own rules against the old row, text lengths, a pipeline
+/// move, communications. The row is not stamped: an update that changes nothing keeps its
+/// version.
+pub(crate) async fn prepare_update<T: Element>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    old: &T,
+    write: Write<T>,
+) -> DomainResult<Prepared<T>> {
+    let old_snapshot = snapshot(old)?;
+    ctx.actor.rights.check(T::TYPE, Action::Write, &old_snapshot)?;
+    T::check_rights(&ctx.actor, old)?;
+    let mut row = old.clone();
+    (write.apply)(&mut row)?;
+    T::check_rights(&ctx.actor, &row)?;
+    custom_fields::apply(conn, &ctx.actor, T::TYPE, row.custom_mut(), &write.custom, false).await?;
+    T::check(conn, ctx, &mut row, Some(old)).await?;
+    let new_snapshot = snapshot(&row)?;
+    validate::text_lengths(&new_snapshot, Some(&old_snapshot))?;
+    check_pipeline_move(&ctx.actor, T::TYPE, &old_snapshot, &new_snapshot)?;
+    let comms_to_set = write.comms.validate(ctx.phone_region)?;
+    Ok(Prepared { row, comms: comms_to_set, links: write.links })
 }
 
 pub async fn delete<T: Element>(conn: &mut AsyncPgConnection, ctx: &Ctx, id: i64) -> DomainResult<i64> {
@@ -579,13 +619,16 @@ pub async fn check_ref<T: Element>(
     id: i64,
     field: &str,
 ) -> DomainResult<()> {
-    match get::<T>(conn, actor, id).await {
-        Ok(_) => Ok(()),
-        Err(DomainError::NotFound(_)) => {
-            Err(DomainError::bad_input(field, format!("`{field}` names no {}", T::TYPE.as_str().to_lowercase())))
+    crate::kernel::memo::cached(|| format!("ref:{}:{}:{id}", T::TYPE.as_str(), actor.user_id), async {
+        match get::<T>(conn, actor, id).await {
+            Ok(_) => Ok(()),
+            Err(DomainError::NotFound(_)) => {
+                Err(DomainError::bad_input(field, format!("`{field}` names no {}", T::TYPE.as_str().to_lowercase())))
+            }
+            Err(e) => Err(e),
         }
-        Err(e) => Err(e),
-    }
+    })
+    .await
 }
 
 pub fn today() -> chrono::NaiveDate {

@@ -192,11 +192,15 @@ pub async fn users_by_id(conn: &mut AsyncPgConnection, ids: &[i64]) -> DomainRes
 
 /// Checks that `id` is an active user, reporting against `field`.
 pub async fn check_user(conn: &mut AsyncPgConnection, id: i64, field: &str) -> DomainResult<()> {
-    let n: i64 = users::table.filter(users::id.eq(id)).filter(users::active.eq(true)).count().get_result(conn).await?;
-    if n == 0 {
-        return Err(DomainError::bad_input(field, format!("`{field}` names no active user")));
-    }
-    Ok(())
+    crate::kernel::memo::cached(|| format!("user:{id}"), async {
+        let n: i64 =
+            users::table.filter(users::id.eq(id)).filter(users::active.eq(true)).count().get_result(conn).await?;
+        if n == 0 {
+            return Err(DomainError::bad_input(field, format!("`{field}` names no active user")));
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `kontor token create`: ensures the user and returns a new token for it.

@@ -171,39 +171,48 @@ pub async fn status_items_by_id(conn: &mut AsyncPgConnection, ids: &[i64]) -> Do
 
 /// Checks that `id` is an item of `list`, reporting against `field`.
 pub async fn check_status(conn: &mut AsyncPgConnection, list: &str, id: i64, field: &str) -> DomainResult<StatusItem> {
-    status_items::table
-        .filter(status_items::id.eq(id))
-        .filter(status_items::list_kind.eq(list))
-        .select(StatusItem::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| DomainError::bad_input(field, format!("`{field}` is not an item of the {list} list")))
+    crate::kernel::memo::cached(|| format!("status:{list}:{id}"), async {
+        status_items::table
+            .filter(status_items::id.eq(id))
+            .filter(status_items::list_kind.eq(list))
+            .select(StatusItem::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| DomainError::bad_input(field, format!("`{field}` is not an item of the {list} list")))
+    })
+    .await
 }
 
 /// Checks that `code` is an item of `list` (fields that store a code, like `honorific`).
 pub async fn check_status_code(conn: &mut AsyncPgConnection, list: &str, code: &str, field: &str) -> DomainResult<()> {
-    let found: i64 = status_items::table
-        .filter(status_items::list_kind.eq(list))
-        .filter(status_items::code.eq(code))
-        .count()
-        .get_result(conn)
-        .await?;
-    if found == 0 {
-        return Err(DomainError::bad_input(field, format!("`{code}` is not an item of the {list} list")));
-    }
-    Ok(())
+    crate::kernel::memo::cached(|| format!("status-code:{list}:{code}"), async {
+        let found: i64 = status_items::table
+            .filter(status_items::list_kind.eq(list))
+            .filter(status_items::code.eq(code))
+            .count()
+            .get_result(conn)
+            .await?;
+        if found == 0 {
+            return Err(DomainError::bad_input(field, format!("`{code}` is not an item of the {list} list")));
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub async fn status_by_code(conn: &mut AsyncPgConnection, list: &str, code: &str) -> DomainResult<StatusItem> {
-    status_items::table
-        .filter(status_items::list_kind.eq(list))
-        .filter(status_items::code.eq(code))
-        .select(StatusItem::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("status {list}/{code} is missing")))
+    crate::kernel::memo::cached(|| format!("status-by-code:{list}:{code}"), async {
+        status_items::table
+            .filter(status_items::list_kind.eq(list))
+            .filter(status_items::code.eq(code))
+            .select(StatusItem::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("status {list}/{code} is missing")))
+    })
+    .await
 }
 
 pub async fn pipelines(conn: &mut AsyncPgConnection) -> DomainResult<Vec<Pipeline>> {
@@ -219,23 +228,29 @@ pub async fn pipelines_by_id(conn: &mut AsyncPgConnection, ids: &[i64]) -> Domai
 }
 
 pub async fn default_pipeline(conn: &mut AsyncPgConnection) -> DomainResult<Pipeline> {
-    pipelines::table
-        .filter(pipelines::is_default.eq(true))
-        .select(Pipeline::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("no default pipeline")))
+    crate::kernel::memo::cached(|| "default-pipeline".to_owned(), async {
+        pipelines::table
+            .filter(pipelines::is_default.eq(true))
+            .select(Pipeline::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("no default pipeline")))
+    })
+    .await
 }
 
 pub async fn pipeline(conn: &mut AsyncPgConnection, id: i64, field: &str) -> DomainResult<Pipeline> {
-    pipelines::table
-        .find(id)
-        .select(Pipeline::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| DomainError::bad_input(field, format!("`{field}` names no pipeline")))
+    crate::kernel::memo::cached(|| format!("pipeline:{id}"), async {
+        pipelines::table
+            .find(id)
+            .select(Pipeline::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| DomainError::bad_input(field, format!("`{field}` names no pipeline")))
+    })
+    .await
 }
 
 /// Stages of many pipelines, in pipeline order (sort, id).
@@ -260,25 +275,31 @@ pub async fn stages_by_id(conn: &mut AsyncPgConnection, ids: &[i64]) -> DomainRe
 /// A stage a deal moves into, share-locked so its semantics cannot change (`update_stage`)
 /// before the deal is written.
 pub async fn stage(conn: &mut AsyncPgConnection, id: i64, field: &str) -> DomainResult<Stage> {
-    stages::table
-        .find(id)
-        .select(Stage::as_select())
-        .for_share()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| DomainError::bad_input(field, format!("`{field}` names no stage")))
+    crate::kernel::memo::cached(|| format!("stage:{id}"), async {
+        stages::table
+            .find(id)
+            .select(Stage::as_select())
+            .for_share()
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| DomainError::bad_input(field, format!("`{field}` names no stage")))
+    })
+    .await
 }
 
 pub async fn first_stage(conn: &mut AsyncPgConnection, pipeline_id: i64) -> DomainResult<Stage> {
-    stages::table
-        .filter(stages::pipeline_id.eq(pipeline_id))
-        .order((stages::sort, stages::id))
-        .select(Stage::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("pipeline {pipeline_id} has no stages")))
+    crate::kernel::memo::cached(|| format!("first-stage:{pipeline_id}"), async {
+        stages::table
+            .filter(stages::pipeline_id.eq(pipeline_id))
+            .order((stages::sort, stages::id))
+            .select(Stage::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("pipeline {pipeline_id} has no stages")))
+    })
+    .await
 }
 
 // ---- changing status lists and pipelines (settings right) --------------------------------

@@ -246,9 +246,12 @@ const COLUMNS: &str = "id, element_type, code, label, field_type, multiple, mand
                        show_in_filter, created_at";
 
 pub async fn definitions(conn: &mut AsyncPgConnection, element_type: ElementType) -> DomainResult<Vec<FieldDef>> {
-    let mut q = Sql::new(format!("SELECT {COLUMNS} FROM custom_fields WHERE element_type = "));
-    q.bind(Bind::Text(element_type.as_str().to_owned())).push(" ORDER BY sort, id");
-    Ok(q.load(conn).await?)
+    crate::kernel::memo::cached(|| format!("custom-fields:{}", element_type.as_str()), async {
+        let mut q = Sql::new(format!("SELECT {COLUMNS} FROM custom_fields WHERE element_type = "));
+        q.bind(Bind::Text(element_type.as_str().to_owned())).push(" ORDER BY sort, id");
+        Ok(q.load(conn).await?)
+    })
+    .await
 }
 
 /// Applies `values` (code, value) to an element's `custom` object: each checked against its

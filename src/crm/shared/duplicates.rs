@@ -101,6 +101,11 @@ struct Hit {
 const FULL_NAME: &str =
     "lower(trim(regexp_replace(coalesce(t.first_name, '') || ' ' || coalesce(t.last_name, ''), '\\s+', ' ', 'g')))";
 
+/// A text column of `t` as names and titles are compared.
+fn squeezed(col: &str) -> String {
+    format!("lower(trim(regexp_replace(t.{col}, '\\s+', ' ', 'g')))")
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, actor: &Actor, probe: &Probe) -> DomainResult<Vec<Match>> {
     find_among(conn, actor, probe, &[ElementType::Lead, ElementType::Contact, ElementType::Company]).await
 }
@@ -136,7 +141,6 @@ pub async fn find_among(
             parts.push(q);
         }
     }
-    let squeezed = |col: &str| format!("lower(trim(regexp_replace(t.{col}, '\\s+', ' ', 'g')))");
     let by_text = [
         (ElementType::Lead, "NAME", FULL_NAME.to_owned(), &probe.names),
         (ElementType::Contact, "NAME", FULL_NAME.to_owned(), &probe.names),
@@ -182,6 +186,84 @@ pub async fn find_among(
             Some(Match { element: ElementRef { element_type: ElementType::parse(&t)?, id }, reasons })
         })
         .collect())
+}
+
+/// The lowest-id element of type `et` each probe matches (None for a probe without a
+/// match), for many probes in one statement: what an import's batch asks. The same criteria
+/// and comparisons as `find_among`.
+pub async fn first_matches(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    et: ElementType,
+    probes: &[Option<&Probe>],
+) -> DomainResult<Vec<Option<i64>>> {
+    let mut by_criterion: [(Vec<i32>, Vec<String>); 4] = Default::default();
+    for (i, p) in probes.iter().enumerate() {
+        let Some(p) = p else { continue };
+        let i = i32::try_from(i).map_err(anyhow::Error::from)?;
+        for (slot, values) in [&p.phones, &p.emails, &p.names, &p.company_titles].into_iter().enumerate() {
+            for v in values {
+                by_criterion[slot].0.push(i);
+                by_criterion[slot].1.push(v.clone());
+            }
+        }
+    }
+    let text_expr = |slot: usize| match (slot, et) {
+        (2, ElementType::Lead | ElementType::Contact) => Some(FULL_NAME.to_owned()),
+        (3, ElementType::Company) => Some(squeezed("title")),
+        (3, ElementType::Lead) => Some(squeezed("company_title")),
+        _ => None,
+    };
+    let mut parts = Vec::new();
+    for (slot, (rows, values)) in by_criterion.into_iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let mut q = Sql::new("SELECT p.i, t.id FROM unnest(");
+        q.bind(Bind::Int4s(rows)).push(", ").bind(Bind::Texts(values)).push(") AS p(i, v) ");
+        match slot {
+            0 | 1 => {
+                let kind = if slot == 0 { "PHONE" } else { "EMAIL" };
+                q.push(format!(
+                    "JOIN communications c ON c.kind = '{kind}' AND c.element_type = '{e}' AND c.normalized = p.v \
+                     JOIN {table} t ON t.id = c.element_id",
+                    e = et.as_str(),
+                    table = et.table()
+                ));
+            }
+            _ => {
+                let Some(expr) = text_expr(slot) else { continue };
+                q.push(format!("JOIN {table} t ON {expr} = p.v", table = et.table()));
+            }
+        }
+        q.push(" WHERE ").append(&element_predicate(actor, et, "t"));
+        parts.push(q);
+    }
+    let mut out = vec![None; probes.len()];
+    if parts.is_empty() {
+        return Ok(out);
+    }
+    let mut all = Sql::new("SELECT m.i AS row_index, min(m.id) AS element_id FROM (");
+    for (n, p) in parts.iter().enumerate() {
+        if n > 0 {
+            all.push(" UNION ALL ");
+        }
+        all.append(p);
+    }
+    all.push(") m GROUP BY m.i");
+    #[derive(QueryableByName)]
+    struct First {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        row_index: i32,
+        #[diesel(sql_type = BigInt)]
+        element_id: i64,
+    }
+    for f in all.load::<First>(conn).await? {
+        if let Some(slot) = usize::try_from(f.row_index).ok().and_then(|i| out.get_mut(i)) {
+            *slot = Some(f.element_id);
+        }
+    }
+    Ok(out)
 }
 
 /// For `onDuplicate: REJECT`: a CONFLICT listing the elements a new one would duplicate.
