@@ -15,6 +15,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::crm::shared::communications::{CommSet, CommValue};
 use crate::crm::shared::duplicates::{self, Probe};
 use crate::db::Pool;
+use crate::import::batch;
 use crate::import::file::{ReadOptions, Rows};
 use crate::import::job::{self, Counts, DuplicateMode, MatchKey, Options, RowError, Status, Verdict};
 use crate::import::lookups::Lookups;
@@ -24,7 +25,6 @@ use crate::kernel::kinds::{EventAction, HistoryKind};
 use crate::kernel::models::{Communication, Company, Contact, Deal, Lead};
 use crate::kernel::write::{self as elements, Ctx, Element, Op, Write};
 use crate::kernel::{ElementType, ids, memo};
-use crate::import::batch;
 
 /// How a dry run's batch ends its transaction: as an error, so nothing it wrote stays.
 const DRY_RUN: &str = "dry run: rolled back";
@@ -305,7 +305,11 @@ pub(super) struct RowFailure {
 }
 
 impl RowFailure {
-    pub(super) fn from_domain(e: DomainError, headers: &[String], mapping: &Mapping) -> Result<RowFailure, DomainError> {
+    pub(super) fn from_domain(
+        e: DomainError,
+        headers: &[String],
+        mapping: &Mapping,
+    ) -> Result<RowFailure, DomainError> {
         match e {
             DomainError::BadInput { field, message } => {
                 let column = column_of(&field, headers, mapping);

@@ -29,7 +29,10 @@ pub type Outcome<T> = DomainResult<T>;
 pub fn is_refusal(e: &DomainError) -> bool {
     matches!(
         e,
-        DomainError::BadInput { .. } | DomainError::NotFound(_) | DomainError::Forbidden(_) | DomainError::Conflict { .. }
+        DomainError::BadInput { .. }
+            | DomainError::NotFound(_)
+            | DomainError::Forbidden(_)
+            | DomainError::Conflict { .. }
     )
 }
 
@@ -210,17 +213,18 @@ struct NextId {
 
 /// Ids for `n` new rows, drawn before the insert so each stored row is known by its item.
 async fn next_ids<T: Element>(conn: &mut AsyncPgConnection, n: usize) -> DomainResult<Vec<i64>> {
-    let mut q = Sql::new(format!("SELECT nextval(pg_get_serial_sequence('{}', 'id')) AS id FROM generate_series(1, ", T::TABLE));
+    let mut q = Sql::new(format!(
+        "SELECT nextval(pg_get_serial_sequence('{}', 'id')) AS id FROM generate_series(1, ",
+        T::TABLE
+    ));
     q.bind(Bind::Int8(i64::try_from(n).unwrap_or(i64::MAX))).push(")");
     Ok(q.load::<NextId>(conn).await?.into_iter().map(|r| r.id).collect())
 }
 
 async fn insert_all<T: Element>(conn: &mut AsyncPgConnection, rows: Vec<Json>) -> DomainResult<Vec<T>> {
     let json = serde_json::to_string(&rows).map_err(anyhow::Error::from)?;
-    let mut q = Sql::new(format!(
-        "INSERT INTO {t} SELECT r.* FROM jsonb_populate_recordset(NULL::{t}, CAST(",
-        t = T::TABLE
-    ));
+    let mut q =
+        Sql::new(format!("INSERT INTO {t} SELECT r.* FROM jsonb_populate_recordset(NULL::{t}, CAST(", t = T::TABLE));
     q.bind(Bind::Text(json)).push(" AS jsonb)) r RETURNING *");
     q.load(conn).await.map_err(write::map_write_error)
 }
@@ -299,7 +303,12 @@ async fn insert_comms(
 
 /// History entries and, per element, its `timelineAdded` event followed by its own: the
 /// order a single write appends them in.
-async fn record(conn: &mut AsyncPgConnection, ctx: &Ctx, entries: Vec<Entry>, events: Vec<Pending>) -> DomainResult<()> {
+async fn record(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    entries: Vec<Entry>,
+    events: Vec<Pending>,
+) -> DomainResult<()> {
     let written = history::record_many(conn, ctx.actor.user_id, &entries).await?;
     let mut timeline: HashMap<i64, Pending> = HashMap::new();
     for e in &written {

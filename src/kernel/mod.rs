@@ -3,8 +3,8 @@
 //! and rights (`access`). Knows PostgreSQL (through diesel-async) but nothing of GraphQL.
 
 pub mod access;
-pub mod bulk;
 pub mod actor;
+pub mod bulk;
 pub mod error;
 pub mod history;
 pub mod ids;

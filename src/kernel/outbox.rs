@@ -46,11 +46,8 @@ pub async fn append(
     snapshot: Json,
 ) -> DomainResult<i64> {
     let event = Pending { element, action, changed, snapshot };
-    let id = diesel::insert_into(events::table)
-        .values(row(actor_id, event))
-        .returning(events::id)
-        .get_result(conn)
-        .await?;
+    let id =
+        diesel::insert_into(events::table).values(row(actor_id, event)).returning(events::id).get_result(conn).await?;
     Ok(id)
 }
 

@@ -533,3 +533,82 @@ async fn a_dry_run_has_nothing_to_roll_back() {
         s.gql_as(&other, "mutation($id: ID!) { cancelImport(id: $id) { id } }", json!({ "id": job["id"] })).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "another user's job: {body}");
 }
+
+/// Each element an import creates or changes is announced once, like any other write, in
+/// order per element: a row that matches an earlier row of the file updates what that row
+/// created, after it was created.
+#[tokio::test]
+async fn every_imported_element_gets_one_event_in_order() {
+    let s = TestServer::start().await;
+    let q = "subscription { elementChanged(types: [LEAD]) { action changedFields element { ... on Lead { firstName lastName } } } }";
+    let mut ws = subscribe(s.addr, &s.token, q, json!({})).await;
+    s.ok(
+        "mutation { createLead(input: { firstName: \"Anna\", emails: [{ value: \"anna@berg.de\" }] }) { id } }",
+        json!({}),
+    )
+    .await;
+    // The lead's own event first, so that only the import's follow.
+    let first = next_within(&mut ws, Duration::from_secs(20)).await.expect("the lead's event");
+    assert_eq!(first["payload"]["data"]["elementChanged"]["action"], "CREATED", "{first}");
+    let csv = "firstName,lastName,email,phone\n\
+               Anna,Berg,anna@berg.de,\n\
+               Bernd,Kurz,bernd@kurz.de,\n\
+               Clara,Lang,clara@lang.de,\n\
+               Bernd,,bernd@kurz.de,+49 30 1234567\n";
+    let job = import(&s, "leads.csv", csv.as_bytes(), json!({ "elementType": "LEAD", "duplicates": "MERGE" })).await;
+    assert_eq!((job["created"].as_i64(), job["updated"].as_i64()), (Some(2), Some(2)), "{job}");
+    let mut events = Vec::new();
+    while events.len() < 4 {
+        let msg = next_within(&mut ws, Duration::from_secs(20)).await.expect("an event");
+        assert!(msg["payload"].get("errors").is_none(), "{msg}");
+        events.push(msg["payload"]["data"]["elementChanged"].clone());
+    }
+    let seen: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["element"]["firstName"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    let pair = |a: &str, n: &str| (a.to_owned(), n.to_owned());
+    assert_eq!(
+        sorted,
+        [pair("CREATED", "Bernd"), pair("CREATED", "Clara"), pair("UPDATED", "Anna"), pair("UPDATED", "Bernd")]
+    );
+    let bernd: Vec<&str> = seen.iter().filter(|(_, n)| n == "Bernd").map(|(a, _)| a.as_str()).collect();
+    assert_eq!(bernd, ["CREATED", "UPDATED"]);
+    let anna = events.iter().find(|e| e["element"]["firstName"] == "Anna").unwrap();
+    assert_eq!(anna["element"]["lastName"], "Berg");
+    assert_eq!(anna["changedFields"], json!(["lastName"]), "{anna}");
+    let created = events.iter().find(|e| e["element"]["firstName"] == "Clara").unwrap();
+    let fields: Vec<&str> = created["changedFields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(fields.contains(&"emails") && fields.contains(&"firstName"), "{created}");
+    // Nothing more: one event per element and row.
+    assert!(next_within(&mut ws, Duration::from_millis(500)).await.is_none());
+}
+
+/// A row the database refuses although the rules passed it (here a foreign key, as when a
+/// referenced element is deleted during the import) fails alone: its batch goes again row
+/// by row and the other rows land.
+#[tokio::test]
+async fn a_row_the_database_refuses_fails_alone() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let s = TestServer::start().await;
+    let mut conn = AsyncPgConnection::establish(&s.db.url).await.unwrap();
+    conn.batch_execute(
+        "CREATE FUNCTION refuse_ghosts() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.last_name = 'Ghost' THEN \
+             RAISE EXCEPTION 'no such company' USING ERRCODE = 'foreign_key_violation', COLUMN = 'company_id'; \
+           END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_ghosts BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION refuse_ghosts();",
+    )
+    .await
+    .unwrap();
+    let csv = "firstName,lastName,email\nAnna,Berg,anna@berg.de\nGerd,Ghost,gerd@ghost.de\nClara,Lang,clara@lang.de\n";
+    let job = import(&s, "leads.csv", csv.as_bytes(), json!({ "elementType": "LEAD" })).await;
+    assert_eq!(job["status"], "DONE", "{job}");
+    assert_eq!((job["created"].as_i64(), job["failed"].as_i64()), (Some(2), Some(1)), "{job}");
+    let error = &job["errors"][0];
+    assert_eq!((error["row"].as_i64(), error["field"].as_str()), (Some(3), Some("companyId")), "{job}");
+    let names: Vec<Value> = leads(&s).await.iter().map(|l| l["lastName"].clone()).collect();
+    assert_eq!(names, [json!("Berg"), json!("Lang")]);
+}
