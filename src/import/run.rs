@@ -1,8 +1,9 @@
 //! Running an import job: the file is read on a blocking thread and handed over in batches
-//! (so memory stays flat whatever the file's size); each batch is one transaction with a
-//! savepoint per row, so a failing row is skipped and the rest of the batch lands. Every
-//! element goes through the same write pipeline as the API (rights, rules, history with
-//! kind IMPORTED, an event), and every row's verdict is stored for rollback.
+//! (so memory stays flat whatever the file's size); each batch is one transaction, written
+//! set-based by `batch` with the same rules as the API (rights, rules, history with kind
+//! IMPORTED, an event per element). A batch the database refuses as a whole goes again row
+//! by row, each row in a savepoint, so the failing row is skipped and the rest lands. Every
+//! row's verdict is stored for rollback.
 
 use std::path::PathBuf;
 
@@ -29,9 +30,9 @@ use crate::kernel::{ElementType, ids, memo};
 /// How a dry run's batch ends its transaction: as an error, so nothing it wrote stays.
 const DRY_RUN: &str = "dry run: rolled back";
 
-/// Rows per transaction: large enough to keep round trips few, small enough that progress
-/// moves every second and a cancel lands soon.
-const BATCH: usize = 200;
+/// Rows per transaction: large enough that a batch's fixed statements are few per row,
+/// small enough that progress moves several times a second and a cancel lands soon.
+const BATCH: usize = 1_000;
 
 /// An element type the import can write: its API input and how that becomes a write.
 pub trait Importable: Element + Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
