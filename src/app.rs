@@ -68,7 +68,8 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
             tracing::warn!(abandoned, "import jobs left running by a stopped server are marked FAILED");
         }
     }
-    let schema = api::build_schema(ApiState { pool: pool.clone(), phone_region }, bus.clone());
+    let public_url = global.public_url();
+    let schema = api::build_schema(ApiState { pool: pool.clone(), phone_region, public_url }, bus.clone());
     Ok(AppState {
         schema,
         pool,
@@ -83,6 +84,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
             cors_origins: global.cors_origins.clone(),
             dataloader_delay: Duration::from_micros(global.dataloader_delay_us),
             phone_region,
+            forms: crate::intake::forms::http::Limits::new(global.form_rate_per_ip, global.form_rate_per_form),
         }),
     })
 }
@@ -109,14 +111,14 @@ pub async fn serve(global: &Global) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     announce_first_admin(&state, addr).await?;
     tracing::info!(%addr, "Kontor listening; GraphiQL at http://{addr}/");
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, http::router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }
 
 /// Serves on an already bound listener in the background (tests, benchmarks).
 pub fn spawn(listener: TcpListener, state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let _ = axum::serve(listener, http::router(state)).await;
+        let _ = axum::serve(listener, http::router(state).into_make_service_with_connect_info::<SocketAddr>()).await;
     })
 }
 

@@ -49,6 +49,19 @@ pub struct Global {
     /// Days published events stay replayable (`after:` on subscriptions) before pruning.
     #[arg(long, env = "KONTOR_EVENT_RETENTION_DAYS", default_value_t = 7, global = true)]
     pub event_retention_days: i64,
+    /// The address people and websites reach this server at (web form links, the widget's
+    /// embed code); default `http://` + the listen address.
+    #[arg(long, env = "KONTOR_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Web form submissions one IP address may send per minute (all forms together).
+    #[arg(long, env = "KONTOR_FORM_RATE_PER_IP", default_value_t = 10, global = true)]
+    pub form_rate_per_ip: u32,
+    /// Submissions one web form takes per minute (all senders together).
+    #[arg(long, env = "KONTOR_FORM_RATE_PER_FORM", default_value_t = 300, global = true)]
+    pub form_rate_per_form: u32,
+    /// Largest e-mail attachment stored, in bytes; larger ones keep only name and size.
+    #[arg(long, env = "KONTOR_MAIL_ATTACHMENT_LIMIT", default_value_t = 10 * 1024 * 1024, global = true)]
+    pub mail_attachment_limit: usize,
     /// Log format: `text` or `json`. Levels come from RUST_LOG (default `info`).
     #[arg(long, env = "KONTOR_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -147,5 +160,13 @@ impl Global {
             .to_ascii_uppercase()
             .parse()
             .map_err(|_| anyhow::anyhow!("KONTOR_PHONE_REGION `{}` is not a region code", self.phone_region))
+    }
+
+    /// The public address, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
     }
 }

@@ -17,3 +17,4 @@ pub mod import;
 pub mod kernel;
 pub mod org;
 pub mod settings;
+pub mod intake;

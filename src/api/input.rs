@@ -147,3 +147,11 @@ macro_rules! element_input {
     (@apply $r:ident $s:tt $($other:tt)*) => {};
 }
 pub(crate) use element_input;
+
+/// An input object given as JSON rather than in a GraphQL document (an import's row, a web
+/// form's answers), parsed by the same rules as a client's; the error is the message
+/// async-graphql gives a client.
+pub fn from_json<I: async_graphql::InputType>(json: serde_json::Value) -> Result<I, String> {
+    let value = async_graphql::Value::from_json(json).map_err(|e| e.to_string())?;
+    I::parse(Some(value)).map_err(|e| e.into_server_error(Default::default()).message)
+}

@@ -37,6 +37,7 @@ pub struct QueryRoot(
     crate::crm::shared::custom_fields_api::CustomFieldQuery,
     crate::crm::company::requisites_api::RequisitesQuery,
     crate::import::api::ImportQuery,
+    crate::intake::forms::api::WebFormQuery,
 );
 
 /// Root mutation: one object per capability, merged.
@@ -53,6 +54,7 @@ pub struct MutationRoot(
     crate::crm::shared::custom_fields_api::CustomFieldMutation,
     crate::crm::company::requisites_api::RequisitesMutation,
     crate::import::api::ImportMutation,
+    crate::intake::forms::api::WebFormMutation,
 );
 
 /// Root subscription: one object per capability, merged.
@@ -91,6 +93,8 @@ pub const MAX_COMPLEXITY: usize = 50_000;
 pub struct ApiState {
     pub pool: Pool,
     pub phone_region: phonenumber::country::Id,
+    /// Where people reach this server (web form links), without a trailing slash.
+    pub public_url: String,
 }
 
 pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {

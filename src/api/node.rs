@@ -45,7 +45,11 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
         | IdKind::Role
         | IdKind::ApiToken
         | IdKind::CustomField
-        | IdKind::ImportJob => None,
+        | IdKind::ImportJob
+        | IdKind::WebForm
+        | IdKind::WebFormSubmission
+        | IdKind::Call
+        | IdKind::MailMessage => None,
         IdKind::Product => l.load_one(ById::<Product>::new(n)).await.map_err(load_error)?.flatten().map(Node::Product),
     })
 }

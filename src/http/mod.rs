@@ -35,8 +35,10 @@ pub struct HttpSettings {
     /// Allowed CORS origins; `*` allows any.
     pub cors_origins: Vec<String>,
     pub dataloader_delay: Duration,
-    /// For filters on phone numbers outside GraphQL (exports).
+    /// For filters on phone numbers outside GraphQL (exports) and web form answers.
     pub phone_region: phonenumber::country::Id,
+    /// Rate limits of the public web form endpoints.
+    pub forms: crate::intake::forms::http::Limits,
 }
 
 #[derive(Clone)]
@@ -62,9 +64,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(cors(&settings.cors_origins))
+        // Web forms decide cross-origin access per form, so they join after the CORS layer.
+        .merge(crate::intake::forms::http::routes())
         .layer(RequestBodyLimitLayer::new(settings.body_limit.max(settings.upload_limit)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
-        .layer(cors(&settings.cors_origins))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(catch_panic))
         .with_state(state)

@@ -346,7 +346,7 @@ fn column_index(headers: &[String], column: &str) -> Option<usize> {
 /// Tries the most specific readings first: an explicit `custom.<code>` and ids, then the
 /// built-in fields, then communications, then custom fields by code or label (so that a
 /// custom field labelled "Status" does not hide the built-in status).
-fn resolve(kind: ElementKind, header: &str, custom: &[CustomFieldInfo]) -> Option<Target> {
+pub fn resolve(kind: ElementKind, header: &str, custom: &[CustomFieldInfo]) -> Option<Target> {
     let n = normalise(header);
     if n.is_empty() {
         return None;

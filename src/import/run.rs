@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use async_graphql::{InputType, Value as GqlValue};
+use async_graphql::InputType;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -374,16 +374,8 @@ pub(super) fn prepare_row<T: Importable>(
         .filter(|_| plan.options.match_by.contains(&MatchKey::ExternalId))
         .and_then(|raw| ids::decode_lookup(plan.element.id_kind(), &raw).ok());
     let probe = probe(plan, &input).map_err(fail)?;
-    let parsed = T::Input::parse(Some(GqlValue::from_json(Json::Object(input)).map_err(|e| RowFailure {
-        column: None,
-        field: None,
-        message: e.to_string(),
-    })?))
-    .map_err(|e| RowFailure {
-        column: None,
-        field: None,
-        message: e.into_server_error(Default::default()).message,
-    })?;
+    let parsed = crate::api::input::from_json::<T::Input>(Json::Object(input))
+        .map_err(|message| RowFailure { column: None, field: None, message })?;
     let write = T::write(parsed).map_err(fail)?;
     Ok(Planned { write, probe, external })
 }

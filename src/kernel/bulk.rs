@@ -56,6 +56,7 @@ pub async fn create_many<T: Element>(
     if let Err(e) = ctx.actor.rights.check_may(T::TYPE, Action::Add) {
         return Ok(writes.iter().map(|_| Err(DomainError::Forbidden(e.message()))).collect());
     }
+    let started = std::time::Instant::now();
     let blank = T::blank(conn, ctx).await?;
     for w in writes {
         match refused(write::prepare_create(conn, ctx, blank.clone(), w).await)? {
@@ -69,6 +70,7 @@ pub async fn create_many<T: Element>(
     if ready.is_empty() {
         return Ok(outcomes);
     }
+    let rules = started.elapsed();
     let ids = next_ids::<T>(conn, ready.len()).await?;
     let mut rows = Vec::with_capacity(ready.len());
     for ((_, p), id) in ready.iter().zip(&ids) {
@@ -103,6 +105,7 @@ pub async fn create_many<T: Element>(
     }
     insert_comms(conn, T::TYPE, new_comms).await?;
     record(conn, ctx, entries, events).await?;
+    tracing::debug!(rows = outcomes.len(), rules_ms = rules.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "bulk create");
     Ok(outcomes)
 }
 
@@ -120,6 +123,7 @@ where
     T: Element,
     F: FnMut(&T, &[Communication], Write<T>) -> DomainResult<Write<T>>,
 {
+    let started = std::time::Instant::now();
     let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
     let mut locked = by_id(lock_all::<T>(conn, ctx, &ids).await?);
     let mut old_comms = comms::load(conn, T::TYPE, &ids).await?;
@@ -147,6 +151,7 @@ where
             Err(e) => outcomes.push(Err(e)),
         }
     }
+    let rules = started.elapsed();
     let mut rows = Vec::new();
     let mut changes_of = Vec::new();
     let mut replaced = Vec::new();
@@ -194,6 +199,7 @@ where
     }
     insert_comms(conn, T::TYPE, new_comms).await?;
     record(conn, ctx, entries, events).await?;
+    tracing::debug!(rows = outcomes.len(), lock_and_rules_ms = rules.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "bulk update");
     Ok(outcomes)
 }
 

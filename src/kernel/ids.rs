@@ -23,10 +23,14 @@ pub enum IdKind {
     ApiToken,
     CustomField,
     ImportJob,
+    WebForm,
+    WebFormSubmission,
+    Call,
+    MailMessage,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 17] = [
+    pub const ALL: [IdKind; 21] = [
         IdKind::Lead,
         IdKind::Contact,
         IdKind::Company,
@@ -44,6 +48,10 @@ impl IdKind {
         IdKind::ApiToken,
         IdKind::CustomField,
         IdKind::ImportJob,
+        IdKind::WebForm,
+        IdKind::WebFormSubmission,
+        IdKind::Call,
+        IdKind::MailMessage,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -65,6 +73,10 @@ impl IdKind {
             IdKind::ApiToken => "apitoken",
             IdKind::CustomField => "customfield",
             IdKind::ImportJob => "import",
+            IdKind::WebForm => "webform",
+            IdKind::WebFormSubmission => "submission",
+            IdKind::Call => "call",
+            IdKind::MailMessage => "mail",
         }
     }
 

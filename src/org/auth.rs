@@ -65,8 +65,19 @@ struct TokenRow {
 
 // The token, its user and the user's rights (role lines, department and department tree
 // members) in one statement, so permissions cost no extra round trip per request.
-const TOKEN_SQL: &str = "
-SELECT t.id AS token_id, t.last_used_at, u.*,
+static TOKEN_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT t.id AS token_id, t.last_used_at, {USER_RIGHTS} \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = decode("
+    )
+});
+
+/// A user acting without a token (a web form submits as the user who made it).
+static USER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT 0::bigint AS token_id, NULL::timestamptz AS last_used_at, {USER_RIGHTS} FROM users u WHERE u.active AND u.id = ")
+});
+
+const USER_RIGHTS: &str = "u.*,
     coalesce((SELECT bool_or(r.settings) FROM user_roles ur JOIN roles r ON r.id = ur.role_id
               WHERE ur.user_id = u.id), false) AS settings,
     coalesce((SELECT jsonb_agg(jsonb_build_array(rp.role_id, rp.element_type, rp.pipeline_id, rp.action, rp.level))
@@ -76,9 +87,7 @@ SELECT t.id AS token_id, t.last_used_at, u.*,
     coalesce((WITH RECURSIVE tree AS (
                   SELECT u.department_id AS id
                   UNION SELECT d.id FROM departments d JOIN tree ON d.parent_id = tree.id)
-              SELECT array_agg(x.id) FROM users x WHERE x.department_id IN (SELECT id FROM tree)), '{}') AS subtree_users
-FROM api_tokens t JOIN users u ON u.id = t.user_id
-WHERE t.token_hash = decode(";
+              SELECT array_agg(x.id) FROM users x WHERE x.department_id IN (SELECT id FROM tree)), '{}') AS subtree_users";
 
 fn grants(json: &serde_json::Value) -> Vec<Grant> {
     let lines = json.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -105,7 +114,7 @@ pub async fn actor_for_token(conn: &mut AsyncPgConnection, token: &str) -> Domai
     }
     // Through `Sql`, whose prepared statement is cached: planning this statement costs more
     // than running it, and it runs on every request.
-    let mut q = Sql::new(TOKEN_SQL);
+    let mut q = Sql::new(TOKEN_SQL.as_str());
     q.bind(Bind::Text(hex::encode(hash_token(token)))).push(", 'hex') AND t.revoked_at IS NULL AND u.active");
     let rows: Vec<TokenRow> = q.load(conn).await?;
     let row = rows.into_iter().next().ok_or_else(unauthenticated)?;
@@ -116,6 +125,19 @@ pub async fn actor_for_token(conn: &mut AsyncPgConnection, token: &str) -> Domai
             .execute(conn)
             .await?;
     }
+    Ok(actor_of(row))
+}
+
+/// The active user `id` as an actor with their rights, or NOT_FOUND.
+pub async fn actor_for_user(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<Actor> {
+    let mut q = Sql::new(USER_SQL.as_str());
+    q.bind(Bind::Int8(id));
+    let rows: Vec<TokenRow> = q.load(conn).await?;
+    let row = rows.into_iter().next().ok_or_else(|| DomainError::not_found(format!("active user {id}")))?;
+    Ok(actor_of(row))
+}
+
+fn actor_of(row: TokenRow) -> Actor {
     let user = row.user;
     let rights = Rights {
         user_id: user.id,
@@ -125,14 +147,14 @@ pub async fn actor_for_token(conn: &mut AsyncPgConnection, token: &str) -> Domai
         department_users: row.department_users,
         subtree_users: row.subtree_users,
     };
-    Ok(Actor {
+    Actor {
         user_id: user.id,
         email: user.email,
         is_admin: user.is_admin,
         department_id: user.department_id,
         time_zone: user.time_zone,
         rights: rights.shared(),
-    })
+    }
 }
 
 /// Finds the user with `email` or creates it; `admin` promotes an existing user too.

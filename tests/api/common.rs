@@ -150,6 +150,10 @@ pub fn global(database_url: &str) -> Global {
         upload_limit: 100 * 1024 * 1024,
         dataloader_delay_us: 0,
         event_retention_days: 7,
+        public_url: None,
+        form_rate_per_ip: 10,
+        form_rate_per_form: 300,
+        mail_attachment_limit: 10 * 1024 * 1024,
         log_format: "text".into(),
     }
 }

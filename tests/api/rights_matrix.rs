@@ -43,6 +43,7 @@ const ELEMENTS: &str = "{ leads { totalCount nodes { id version } } contacts { t
 const ACTIVITIES: &str =
     "{ activities { totalCount nodes { id version completed bindings { id } } } history { totalCount } }";
 const IMPORTS: &str = "{ importJobs { id status } }";
+const FORMS: &str = "{ webForms { id name active fields { key } } }";
 const PRODUCTS: &str = "{ products { totalCount nodes { id version name price active } } }";
 const ORG: &str = "{ roles { id name canManageSettings isDefault permissions { elementType pipelineId action level } }
     users { totalCount nodes { id email name active isAdmin departmentId roles { id } } }
@@ -449,6 +450,26 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
         "deleteCustomField",
         case(Nobody, "mutation($id: ID!) { deleteCustomField(id: $id) }", id("customField"), SETTINGS),
     );
+    // Web forms are settings.
+    m.insert(
+        "createWebForm",
+        case(
+            Nobody,
+            "mutation { createWebForm(input: { name: \"x\", fields: [{ key: \"n\", label: \"n\", type: STRING, target: \"lastName\" }] }) { id } }",
+            json!({}),
+            FORMS,
+        ),
+    );
+    m.insert(
+        "updateWebForm",
+        case(
+            Nobody,
+            "mutation($id: ID!) { updateWebForm(id: $id, input: { name: \"x\", fields: [{ key: \"n\", label: \"n\", type: STRING, target: \"lastName\" }] }) { id } }",
+            id("webForm"),
+            FORMS,
+        ),
+    );
+    m.insert("deleteWebForm", case(Nobody, "mutation($id: ID!) { deleteWebForm(id: $id) }", id("webForm"), FORMS));
     // Company details.
     m.insert(
         "updateMyCompany",
@@ -539,6 +560,7 @@ async fn fixtures(s: &TestServer) -> Value {
               pipeline: createPipeline(name: \"Partners\") { id stages { id } }
               customField: createCustomField(elementType: DEAL, input: { code: \"UF_BUDGET\", label: \"Budget\", type: STRING }) { id }
               myCompany: updateMyCompany(input: { title: \"Kontor GmbH\" }) { id }
+              webForm: createWebForm(input: { name: \"Contact\", fields: [{ key: \"name\", label: \"Name\", type: STRING, target: \"lastName\" }] }) { id }
             }",
             json!({}),
         )
@@ -562,6 +584,7 @@ async fn fixtures(s: &TestServer) -> Value {
         "pipeline",
         "customField",
         "myCompany",
+        "webForm",
     ] {
         f.insert(k.into(), id_at(&d, &[k, "id"]));
     }

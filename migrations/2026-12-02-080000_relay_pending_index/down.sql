@@ -1,0 +1,1 @@
+DROP INDEX events_pending_seq_idx;
