@@ -111,7 +111,9 @@ pub async fn serve(global: &Global) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     announce_first_admin(&state, addr).await?;
     tracing::info!(%addr, "Kontor listening; GraphiQL at http://{addr}/");
-    axum::serve(listener, http::router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, http::router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ pub mod db;
 pub mod events;
 pub mod http;
 pub mod import;
+pub mod intake;
 pub mod kernel;
 pub mod org;
 pub mod settings;
-pub mod intake;

@@ -374,8 +374,11 @@ pub(super) fn prepare_row<T: Importable>(
         .filter(|_| plan.options.match_by.contains(&MatchKey::ExternalId))
         .and_then(|raw| ids::decode_lookup(plan.element.id_kind(), &raw).ok());
     let probe = probe(plan, &input).map_err(fail)?;
-    let parsed = crate::api::input::from_json::<T::Input>(Json::Object(input))
-        .map_err(|message| RowFailure { column: None, field: None, message })?;
+    let parsed = crate::api::input::from_json::<T::Input>(Json::Object(input)).map_err(|message| RowFailure {
+        column: None,
+        field: None,
+        message,
+    })?;
     let write = T::write(parsed).map_err(fail)?;
     Ok(Planned { write, probe, external })
 }

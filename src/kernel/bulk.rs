@@ -105,7 +105,12 @@ pub async fn create_many<T: Element>(
     }
     insert_comms(conn, T::TYPE, new_comms).await?;
     record(conn, ctx, entries, events).await?;
-    tracing::debug!(rows = outcomes.len(), rules_ms = rules.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "bulk create");
+    tracing::debug!(
+        rows = outcomes.len(),
+        rules_ms = rules.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "bulk create"
+    );
     Ok(outcomes)
 }
 
@@ -199,7 +204,12 @@ where
     }
     insert_comms(conn, T::TYPE, new_comms).await?;
     record(conn, ctx, entries, events).await?;
-    tracing::debug!(rows = outcomes.len(), lock_and_rules_ms = rules.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64, "bulk update");
+    tracing::debug!(
+        rows = outcomes.len(),
+        lock_and_rules_ms = rules.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "bulk update"
+    );
     Ok(outcomes)
 }
 

@@ -74,7 +74,9 @@ static TOKEN_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// A user acting without a token (a web form submits as the user who made it).
 static USER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!("SELECT 0::bigint AS token_id, NULL::timestamptz AS last_used_at, {USER_RIGHTS} FROM users u WHERE u.active AND u.id = ")
+    format!(
+        "SELECT 0::bigint AS token_id, NULL::timestamptz AS last_used_at, {USER_RIGHTS} FROM users u WHERE u.active AND u.id = "
+    )
 });
 
 const USER_RIGHTS: &str = "u.*,

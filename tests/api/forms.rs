@@ -114,7 +114,10 @@ async fn a_form_is_defined_with_its_page_and_embed_code() {
     changed["name"] = json!("Write to us");
     let q = "mutation($id: ID!, $i: WebFormInput!) { updateWebForm(id: $id, input: $i) { key name } }";
     let u = s.ok(q, json!({ "id": id, "i": changed })).await;
-    assert_eq!((u["updateWebForm"]["key"].as_str(), u["updateWebForm"]["name"].as_str()), (Some(key), Some("Write to us")));
+    assert_eq!(
+        (u["updateWebForm"]["key"].as_str(), u["updateWebForm"]["name"].as_str()),
+        (Some(key), Some("Write to us"))
+    );
     s.ok("mutation($id: ID!) { deleteWebForm(id: $id) }", json!({ "id": id })).await;
     let gone = s.client.get(s.url(&format!("/forms/{key}"))).send().await.unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
@@ -314,7 +317,10 @@ async fn only_allowed_websites_may_send_from_the_browser() {
 async fn a_known_sender_makes_a_repeat_lead() {
     let s = TestServer::start().await;
     let c = s
-        .ok("mutation { createContact(input: { lastName: \"Berg\", emails: [{ value: \"anna@berg.de\" }] }) { id } }", json!({}))
+        .ok(
+            "mutation { createContact(input: { lastName: \"Berg\", emails: [{ value: \"anna@berg.de\" }] }) { id } }",
+            json!({}),
+        )
         .await;
     let (_, key) = create(&s, contact_form()).await;
     let resp = post_json(&s, &key, "submit", answers("Anna@Berg.de"), None).await;

@@ -61,8 +61,7 @@ impl Browser {
         // Keep reading stderr so Chromium never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let http = endpoint.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
-        let targets: Vec<Value> =
-            reqwest::get(format!("http://{http}/json/list")).await.unwrap().json().await.unwrap();
+        let targets: Vec<Value> = reqwest::get(format!("http://{http}/json/list")).await.unwrap().json().await.unwrap();
         let page_url = targets
             .iter()
             .find(|t| t["type"] == "page")
@@ -165,7 +164,9 @@ async fn the_widget_sends_a_lead_from_another_website() {
 
     let mut browser = Browser::start().await;
     browser.call("Page.enable", json!({})).await;
-    browser.call("Page.navigate", json!({ "url": format!("{app_page}/shop?utm_source=ads&utm_campaign=spring") })).await;
+    browser
+        .call("Page.navigate", json!({ "url": format!("{app_page}/shop?utm_source=ads&utm_campaign=spring") }))
+        .await;
     browser.until(&format!("!!{ROOT}?.querySelector('[data-kontor=button]')"), "the widget's button").await;
     browser.eval(&format!("{ROOT}.querySelector('[data-kontor=button]').click(), true")).await;
     browser.until(&format!("!!{ROOT}.querySelector('[data-kontor=form] [name=email]')"), "the form").await;

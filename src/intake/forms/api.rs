@@ -101,7 +101,7 @@ impl WebFormInput {
             })
             .collect();
         let decode = |kind: IdKind, field: &str, id: Option<ID>| -> GqlResult<Option<i64>> {
-            Ok(id.map(|i| ids::decode(kind, field, &i)).transpose()?)
+            Ok(id.map(|i| ids::decode(kind, &i, field)).transpose()?)
         };
         Ok(FormSpec {
             name: self.name,
@@ -321,11 +321,15 @@ impl WebFormQuery {
     ) -> GqlResult<Vec<WebFormSubmission>> {
         actor(ctx)?.rights.check_settings()?;
         let form_id = lookup_id(IdKind::WebForm, &form_id)?;
-        let after = after.map(|a| ids::decode(IdKind::WebFormSubmission, "after", &a)).transpose()?;
+        let after = after.map(|a| ids::decode(IdKind::WebFormSubmission, &a, "after")).transpose()?;
         let limit = i64::from(first.unwrap_or(50).clamp(0, 500));
         let mut c = conn(ctx).await?;
         if store::by_id(&mut c, form_id).await?.is_none() {
-            return Err(crate::kernel::DomainError::not_found(format!("web form `{}`", ids::encode(IdKind::WebForm, form_id))).into());
+            return Err(crate::kernel::DomainError::not_found(format!(
+                "web form `{}`",
+                ids::encode(IdKind::WebForm, form_id)
+            ))
+            .into());
         }
         let rows = store::page(&mut c, form_id, status.map(SubmissionStatus::as_str), after, limit).await?;
         Ok(rows.into_iter().map(WebFormSubmission).collect())

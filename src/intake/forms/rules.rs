@@ -102,7 +102,10 @@ pub fn check_spec(spec: &mut FormSpec, custom: &[CustomFieldInfo]) -> DomainResu
             || field.key.starts_with('_')
             || !field.key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(bad(format!("{at}.key"), "a key is 1 to 40 letters, digits, `_` or `-`, not starting with `_`"));
+            return Err(bad(
+                format!("{at}.key"),
+                "a key is 1 to 40 letters, digits, `_` or `-`, not starting with `_`",
+            ));
         }
         validate::required_text(&format!("{at}.label"), Some(&field.label))?;
         field.label = field.label.trim().to_owned();
@@ -200,7 +203,13 @@ pub fn answers_to_input(
 fn answer(f: &FieldDef, raw: Option<&Json>, region: phonenumber::country::Id) -> Result<Option<String>, String> {
     let text = match raw {
         None | Some(Json::Null) => String::new(),
-        Some(Json::Bool(b)) => if *b { "true".into() } else { String::new() },
+        Some(Json::Bool(b)) => {
+            if *b {
+                "true".into()
+            } else {
+                String::new()
+            }
+        }
         Some(Json::String(s)) => s.trim().to_owned(),
         Some(Json::Number(n)) => n.to_string(),
         Some(_) => return Err("must be text".into()),
@@ -279,7 +288,8 @@ mod tests {
             field("b", FieldKind::String, false, "firstName"),
         ]);
         assert!(check_spec(&mut twice, &custom).is_err());
-        let mut same_key = spec(vec![field("a", FieldKind::Email, false, "email"), field("a", FieldKind::Phone, false, "phone")]);
+        let mut same_key =
+            spec(vec![field("a", FieldKind::Email, false, "email"), field("a", FieldKind::Phone, false, "phone")]);
         assert!(check_spec(&mut same_key, &custom).is_err());
         let mut list = spec(vec![field("topic", FieldKind::List, false, "comments")]);
         assert!(check_spec(&mut list, &custom).is_err());
@@ -304,7 +314,8 @@ mod tests {
             topic,
         ];
         let region = phonenumber::country::Id::DE;
-        let good = serde_json::json!({ "name": " Berg ", "mail": "anna@berg.de", "tel": "030 1234567", "topic": "Sales" });
+        let good =
+            serde_json::json!({ "name": " Berg ", "mail": "anna@berg.de", "tel": "030 1234567", "topic": "Sales" });
         let input = answers_to_input(&fields, good.as_object().unwrap(), &[], region).unwrap();
         assert_eq!(input["lastName"], "Berg");
         assert_eq!(input["emails"][0]["value"], "anna@berg.de");

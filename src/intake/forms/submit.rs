@@ -301,7 +301,13 @@ async fn create_lead(
 /// linked to them as conversion expects.
 async fn repeat_of(conn: &mut AsyncPgConnection, ctx: &Ctx, input: &mut Map<String, Json>) -> DomainResult<()> {
     let values = |list: &str| -> Vec<String> {
-        input.get(list).and_then(Json::as_array).into_iter().flatten().filter_map(|c| c["value"].as_str().map(str::to_owned)).collect()
+        input
+            .get(list)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["value"].as_str().map(str::to_owned))
+            .collect()
     };
     let Ok(probe) = Probe::from_raw(&values("phones"), &values("emails"), &[], &[], ctx.phone_region) else {
         return Ok(());
@@ -349,7 +355,8 @@ fn describe(form: &WebFormRow, kind: Kind, sub: &Submission) -> String {
         parts.push(format!("referrer {r}"));
     }
     if !sub.utm.is_empty() {
-        let utm: Vec<String> = sub.utm.iter().map(|(k, v)| format!("utm_{k}={}", v.as_str().unwrap_or_default())).collect();
+        let utm: Vec<String> =
+            sub.utm.iter().map(|(k, v)| format!("utm_{k}={}", v.as_str().unwrap_or_default())).collect();
         parts.push(utm.join(" "));
     }
     if let Some(text) = form.consent_text.as_deref().filter(|_| sub.consent && kind == Kind::Form) {
