@@ -85,6 +85,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
             dataloader_delay: Duration::from_micros(global.dataloader_delay_us),
             phone_region,
             forms: crate::intake::forms::http::Limits::new(global.form_rate_per_ip, global.form_rate_per_form),
+            mail_attachment_limit: global.mail_attachment_limit,
         }),
     })
 }

@@ -86,6 +86,22 @@ pub enum Command {
     Import(ImportArgs),
     /// Write the elements of one type as CSV to stdout, as `GET /export/<type>.csv` does.
     Export(ExportArgs),
+    /// Incoming e-mail.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailCommand {
+    /// Store one message read from stdin (a mail server's pipe transport) as `POST /mail/inbound`
+    /// does. Exit code 0 stored, 65 not an e-mail message, 75 try again later (the database).
+    Ingest {
+        /// Act as this user (default: the first administrator).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]

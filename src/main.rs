@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use kontor::config::{Cli, Command, TokenCommand};
+use kontor::config::{Cli, Command, MailCommand, TokenCommand};
 use kontor::db::setup;
 use tracing_subscriber::EnvFilter;
 
@@ -20,9 +20,9 @@ fn init_tracing(format: &str) {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global;
-    match cli.command.unwrap_or(Command::Serve) {
+    let done = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => kontor::app::serve(&global).await,
         Command::Migrate => {
             setup::prepare(&global.database_url).await?;
@@ -48,7 +48,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(args) => kontor::import::cli::import(&global, args).await,
         Command::Export(args) => kontor::import::cli::export(&global, args).await,
-    }
+        // A mail server's pipe transport acts on the exit code (sysexits), so this one picks its own.
+        Command::Mail { command: MailCommand::Ingest { as_user } } => {
+            return Ok(kontor::intake::mail::cli::ingest(&global, as_user).await);
+        }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 #[tokio::main]
@@ -57,7 +62,7 @@ async fn main() -> ExitCode {
     init_tracing(&cli.global.log_format);
     kontor::app::install_panic_hook();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

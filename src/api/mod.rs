@@ -38,6 +38,7 @@ pub struct QueryRoot(
     crate::crm::company::requisites_api::RequisitesQuery,
     crate::import::api::ImportQuery,
     crate::intake::forms::api::WebFormQuery,
+    crate::intake::calls::api::CallQuery,
 );
 
 /// Root mutation: one object per capability, merged.
@@ -55,11 +56,16 @@ pub struct MutationRoot(
     crate::crm::company::requisites_api::RequisitesMutation,
     crate::import::api::ImportMutation,
     crate::intake::forms::api::WebFormMutation,
+    crate::intake::calls::api::CallMutation,
 );
 
 /// Root subscription: one object per capability, merged.
 #[derive(async_graphql::MergedSubscription, Default)]
-pub struct SubscriptionRoot(crate::events::subscriptions::EventSubscription, crate::import::api::ImportSubscription);
+pub struct SubscriptionRoot(
+    crate::events::subscriptions::EventSubscription,
+    crate::import::api::ImportSubscription,
+    crate::intake::calls::api::CallSubscription,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

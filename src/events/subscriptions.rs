@@ -104,7 +104,7 @@ fn interrupted(why: Interrupted) -> async_graphql::Error {
 
 /// Ends a stream after its first error: an error means events may be missing from here on,
 /// so the client resubscribes with the `after` it names instead of reading past a gap.
-fn until_error<T>(
+pub(crate) fn until_error<T>(
     stream: impl Stream<Item = Result<T, async_graphql::Error>>,
 ) -> impl Stream<Item = Result<T, async_graphql::Error>> {
     futures_util::StreamExt::scan(stream, false, |failed, item| {
@@ -143,7 +143,7 @@ struct EventsState {
 /// with an error naming where to resume (`Interrupted`) instead of going unnoticed.
 /// At each ACCESS event the stream waits until the connection's token has been checked
 /// against it (`Gate`), and ends if the connection is being closed.
-fn events(
+pub(crate) fn events(
     bus: Bus,
     after: Option<i64>,
     gate: Option<Gate>,
@@ -256,11 +256,11 @@ fn events(
 }
 
 /// The connection's access gate (WebSocket connections have one).
-fn gate(ctx: &Context<'_>) -> Option<Gate> {
+pub(crate) fn gate(ctx: &Context<'_>) -> Option<Gate> {
     ctx.data_opt::<Gate>().cloned()
 }
 
-fn bus(ctx: &Context<'_>) -> GqlResult<Bus> {
+pub(crate) fn bus(ctx: &Context<'_>) -> GqlResult<Bus> {
     ctx.data::<Bus>().cloned().map_err(|_| async_graphql::Error::new("events are not available"))
 }
 

@@ -39,6 +39,8 @@ pub struct HttpSettings {
     pub phone_region: phonenumber::country::Id,
     /// Rate limits of the public web form endpoints.
     pub forms: crate::intake::forms::http::Limits,
+    /// Largest inbound e-mail attachment stored with its bytes; larger ones keep name and size.
+    pub mail_attachment_limit: usize,
 }
 
 #[derive(Clone)]
@@ -64,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/mail/inbound", axum::routing::post(crate::intake::mail::http::inbound))
         .layer(cors(&settings.cors_origins))
         // Web forms decide cross-origin access per form, so they join after the CORS layer.
         .merge(crate::intake::forms::http::routes())

@@ -2,5 +2,6 @@
 //! system (`calls`), incoming e-mail (`mail`). Each turns what arrives from outside into leads
 //! and activities through the same write pipeline as the API.
 
+pub mod calls;
 pub mod forms;
 pub mod mail;

@@ -107,6 +107,9 @@ stored_words! {
         ActivityDeleted = "ACTIVITY_DELETED",
         ActivityCompleted = "ACTIVITY_COMPLETED",
         ActivityReopened = "ACTIVITY_REOPENED",
+        /// A telephone system registered a call; the event is the call's own (`element_type`
+        /// CALL, the call's id), its payload names the call and its user (`incomingCall`).
+        Call = "CALL",
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod activities;
 mod bad_input;
+mod calls;
 mod cli;
 mod common;
 mod custom_fields;
@@ -22,6 +23,7 @@ mod imports;
 mod lead_lifecycle;
 mod limits;
 mod lists;
+mod mail;
 mod merge;
 mod permissions;
 mod prepared_statements;

@@ -44,6 +44,7 @@ const ACTIVITIES: &str =
     "{ activities { totalCount nodes { id version completed bindings { id } } } history { totalCount } }";
 const IMPORTS: &str = "{ importJobs { id status } }";
 const FORMS: &str = "{ webForms { id name active fields { key } } }";
+const CALLS: &str = "{ leads(first: 100) { totalCount } call(externalCallId: \"pbx-m\") { id status } }";
 const PRODUCTS: &str = "{ products { totalCount nodes { id version name price active } } }";
 const ORG: &str = "{ roles { id name canManageSettings isDefault permissions { elementType pipelineId action level } }
     users { totalCount nodes { id email name active isAdmin departmentId roles { id } } }
@@ -449,6 +450,28 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
     m.insert(
         "deleteCustomField",
         case(Nobody, "mutation($id: ID!) { deleteCustomField(id: $id) }", id("customField"), SETTINGS),
+    );
+    // Calls write leads and activities, with the rights those need.
+    m.insert(
+        "registerCall",
+        case(
+            Reader,
+            "mutation { registerCall(input: { externalCallId: \"pbx-m\", direction: INCOMING, phone: \"+49 30 9990000\" }) { call { id } } }",
+            json!({}),
+            CALLS,
+        ),
+    );
+    m.insert(
+        "finishCall",
+        Case {
+            expect: "NOT_FOUND",
+            ..case(
+                Reader,
+                "mutation { finishCall(input: { externalCallId: \"pbx-m\", status: ANSWERED }) { id } }",
+                json!({}),
+                CALLS,
+            )
+        },
     );
     // Web forms are settings.
     m.insert(
