@@ -292,26 +292,36 @@ async fn insert_comms(
     element: crate::kernel::ElementType,
     lists: Vec<(i64, Vec<CleanComm>)>,
 ) -> DomainResult<()> {
-    let mut cols: (Vec<i64>, Vec<String>, Vec<String>, Vec<String>, Vec<String>, Vec<i32>) = Default::default();
+    #[derive(Default)]
+    struct Columns {
+        ids: Vec<i64>,
+        kinds: Vec<String>,
+        types: Vec<String>,
+        values: Vec<String>,
+        normalized: Vec<String>,
+        sorts: Vec<i32>,
+    }
+    let mut cols = Columns::default();
     for (id, list) in lists {
         for (i, c) in list.into_iter().enumerate() {
-            cols.0.push(id);
-            cols.1.push(c.kind.as_str().to_owned());
-            cols.2.push(c.value_type);
-            cols.3.push(c.value);
-            cols.4.push(c.normalized);
-            cols.5.push(i32::try_from(i).unwrap_or(i32::MAX));
+            cols.ids.push(id);
+            cols.kinds.push(c.kind.as_str().to_owned());
+            cols.types.push(c.value_type);
+            cols.values.push(c.value);
+            cols.normalized.push(c.normalized);
+            cols.sorts.push(i32::try_from(i).unwrap_or(i32::MAX));
         }
     }
-    if cols.0.is_empty() {
+    if cols.ids.is_empty() {
         return Ok(());
     }
     let mut q = Sql::new(
         "INSERT INTO communications (element_type, element_id, kind, value_type, value, normalized, sort) SELECT ",
     );
     q.bind(Bind::Text(element.as_str().to_owned())).push(", x.* FROM unnest(");
-    q.bind(Bind::Int8s(cols.0)).push(", ").bind(Bind::Texts(cols.1)).push(", ").bind(Bind::Texts(cols.2));
-    q.push(", ").bind(Bind::Texts(cols.3)).push(", ").bind(Bind::Texts(cols.4)).push(", ").bind(Bind::Int4s(cols.5));
+    q.bind(Bind::Int8s(cols.ids)).push(", ").bind(Bind::Texts(cols.kinds)).push(", ").bind(Bind::Texts(cols.types));
+    q.push(", ").bind(Bind::Texts(cols.values)).push(", ").bind(Bind::Texts(cols.normalized));
+    q.push(", ").bind(Bind::Int4s(cols.sorts));
     q.push(") AS x");
     q.execute(conn).await?;
     Ok(())

@@ -257,3 +257,20 @@ async fn the_cli_answers_with_sysexits() {
     let out = ingest_cli("postgres://127.0.0.1:1/nothing", &fixture("plain"));
     assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test]
+async fn a_flooding_sender_makes_no_further_leads() {
+    let s = TestServer::start().await;
+    let mut conn = AsyncPgConnection::establish(&s.db.url).await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO mail_messages (from_email, subject, automatic) \
+         SELECT 'anna.schmidt@example.com', 'loop', false FROM generate_series(1, 21)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let done = post(&s, fixture("plain")).await;
+    assert_eq!(done["createdLeadId"], Value::Null, "{done}");
+    assert_eq!(done["activityId"], Value::Null, "{done}");
+    assert_eq!(lead_count(&s).await, 0);
+}
