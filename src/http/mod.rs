@@ -66,7 +66,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/mail/inbound", axum::routing::post(crate::intake::mail::http::inbound))
+        // A message with attachments is larger than the 2 MB an extractor takes by default.
+        .route(
+            "/mail/inbound",
+            axum::routing::post(crate::intake::mail::http::inbound)
+                .layer(axum::extract::DefaultBodyLimit::max(settings.upload_limit)),
+        )
         .layer(cors(&settings.cors_origins))
         // Web forms decide cross-origin access per form, so they join after the CORS layer.
         .merge(crate::intake::forms::http::routes())
