@@ -17,7 +17,7 @@ use crate::crm::shared::duplicates::{self, Probe};
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::ids::{self, IdKind};
 use crate::kernel::kinds::{EventAction, HistoryKind};
-use crate::kernel::models::{Company, Contact, Lead};
+use crate::kernel::models::Lead;
 use crate::kernel::write::{self, Ctx, Op};
 use crate::kernel::{ElementRef, ElementType};
 
@@ -135,7 +135,7 @@ pub async fn register(conn: &mut AsyncPgConnection, ctx: &Ctx, r: Registration) 
             }
             let user = match (r.user_id, <[ElementRef]>::first(&matches)) {
                 (Some(u), _) => u,
-                (None, Some(first)) => assignee_of(conn, &ctx, *first).await?.unwrap_or(ctx.actor.user_id),
+                (None, Some(first)) => crate::intake::assignee_of(conn, *first).await?.unwrap_or(ctx.actor.user_id),
                 (None, None) => ctx.actor.user_id,
             };
             let mut created_lead = None;
@@ -206,15 +206,6 @@ async fn announce(conn: &mut AsyncPgConnection, ctx: &Ctx, call: &CallRow) -> Do
         .execute(conn)
         .await?;
     Ok(())
-}
-
-async fn assignee_of(conn: &mut AsyncPgConnection, ctx: &Ctx, r: ElementRef) -> DomainResult<Option<i64>> {
-    Ok(match r.element_type {
-        ElementType::Contact => write::get::<Contact>(conn, &ctx.actor, r.id).await?.assigned_to_id,
-        ElementType::Company => write::get::<Company>(conn, &ctx.actor, r.id).await?.assigned_to_id,
-        ElementType::Lead => write::get::<Lead>(conn, &ctx.actor, r.id).await?.assigned_to_id,
-        ElementType::Deal => None,
-    })
 }
 
 async fn new_lead(

@@ -89,12 +89,6 @@ struct Count {
     n: i64,
 }
 
-#[derive(QueryableByName)]
-struct Assignee {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    assigned_to_id: Option<i64>,
-}
-
 fn refs_from_json(value: &Json) -> Vec<ElementRef> {
     value
         .as_array()
@@ -315,15 +309,6 @@ async fn create_lead(conn: &mut AsyncPgConnection, ctx: &Ctx, mail: &InboundMail
     Ok(write::create_in_tx::<Lead>(conn, ctx, write, op).await?.id)
 }
 
-async fn assignee_of(conn: &mut AsyncPgConnection, element: ElementRef) -> DomainResult<Option<i64>> {
-    let rows: Vec<Assignee> =
-        diesel::sql_query(format!("SELECT assigned_to_id FROM {} WHERE id = $1", element.element_type.table()))
-            .bind::<BigInt, _>(element.id)
-            .load(conn)
-            .await?;
-    Ok(rows.into_iter().next().and_then(|r| r.assigned_to_id))
-}
-
 async fn add_activity(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
@@ -333,7 +318,7 @@ async fn add_activity(
     let Some((&owner, rest)) = elements.split_first() else {
         return Err(anyhow::anyhow!("an activity needs an element").into());
     };
-    let responsible = assignee_of(conn, owner).await?.unwrap_or(ctx.actor.user_id);
+    let responsible = crate::intake::assignee_of(conn, owner).await?.unwrap_or(ctx.actor.user_id);
     let subject = match mail.subject.trim() {
         "" => "(no subject)".to_owned(),
         s => clip(s, MAX_TEXT_CHARS),
