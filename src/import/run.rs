@@ -571,15 +571,7 @@ fn field_value(plan: &Plan, field: &str, cell: &str) -> Result<Json, String> {
 /// What to look for in existing elements, by the job's match keys; None when the row gives
 /// none of them.
 fn probe(plan: &Plan, input: &Map<String, Json>) -> DomainResult<Option<Probe>> {
-    let values = |list: &str| -> Vec<String> {
-        input
-            .get(list)
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["value"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let values = |list: &str| crate::crm::shared::communications::values_in(input, list);
     let text = |f: &str| input.get(f).and_then(Json::as_str).unwrap_or("").to_owned();
     let mut phones = Vec::new();
     let mut emails = Vec::new();

@@ -86,6 +86,18 @@ impl CommKind {
     }
 }
 
+/// The values of one communications list (`emails`, `phones`, ...) of an element's API input
+/// given as JSON (an import's row, a web form's answers), before they are validated.
+pub fn values_in(input: &serde_json::Map<String, serde_json::Value>, list: &str) -> Vec<String> {
+    input
+        .get(list)
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["value"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// One communication as given by a client.
 #[derive(Clone, Debug)]
 pub struct CommValue {

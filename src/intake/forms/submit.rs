@@ -300,15 +300,7 @@ async fn create_lead(
 /// A visitor whose e-mail or phone belongs to a contact or company makes a repeat lead,
 /// linked to them as conversion expects.
 async fn repeat_of(conn: &mut AsyncPgConnection, ctx: &Ctx, input: &mut Map<String, Json>) -> DomainResult<()> {
-    let values = |list: &str| -> Vec<String> {
-        input
-            .get(list)
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["value"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let values = |list: &str| crate::crm::shared::communications::values_in(input, list);
     let Ok(probe) = Probe::from_raw(&values("phones"), &values("emails"), &[], &[], ctx.phone_region) else {
         return Ok(());
     };
