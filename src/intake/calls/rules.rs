@@ -114,6 +114,9 @@ fn bounded(field: &str, value: &str) -> DomainResult<String> {
 /// Registers a call, or returns the one registered under the same id (a PBX retries).
 /// The second value says whether this registration is new.
 pub async fn register(conn: &mut AsyncPgConnection, ctx: &Ctx, r: Registration) -> DomainResult<(CallRow, bool)> {
+    // A telephone system's user makes leads of unknown callers; without that right it may
+    // write nothing, not even a call no element is bound to.
+    ctx.actor.rights.check_may(ElementType::Lead, crate::kernel::access::permissions::Action::Add)?;
     let external = bounded("externalCallId", &r.external_call_id)?;
     if let Some(call) = by_external_id(conn, &external).await? {
         return Ok((call, false));
