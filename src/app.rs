@@ -68,8 +68,23 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
             tracing::warn!(abandoned, "import jobs left running by a stopped server are marked FAILED");
         }
     }
+    let webhooks = crate::webhooks::send::Sender::new(crate::webhooks::send::Settings {
+        allow_private: global.webhook_allow_private,
+        timeout: Duration::from_secs(global.webhook_timeout_secs.max(1)),
+    })?;
+    let webhook_pool = pool::build(
+        &global.database_url,
+        &pool::PoolSettings { max_size: 4, ..Default::default() },
+        StatementCounter::default(),
+    )?;
+    tokio::spawn(crate::webhooks::deliver::run(
+        webhook_pool,
+        webhooks.clone(),
+        bus.clone(),
+        chrono::Duration::days(global.event_retention_days.max(1)),
+    ));
     let public_url = global.public_url();
-    let schema = api::build_schema(ApiState { pool: pool.clone(), phone_region, public_url }, bus.clone());
+    let schema = api::build_schema(ApiState { pool: pool.clone(), phone_region, public_url, webhooks }, bus.clone());
     Ok(AppState {
         schema,
         pool,

@@ -62,6 +62,12 @@ pub struct Global {
     /// Largest e-mail attachment stored, in bytes; larger ones keep only name and size.
     #[arg(long, env = "KONTOR_MAIL_ATTACHMENT_LIMIT", default_value_t = 10 * 1024 * 1024, global = true)]
     pub mail_attachment_limit: usize,
+    /// Allow webhooks to loopback and private network addresses (refused by default).
+    #[arg(long, env = "KONTOR_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, global = true)]
+    pub webhook_allow_private: bool,
+    /// Seconds a webhook receiver has to answer before the attempt counts as failed.
+    #[arg(long, env = "KONTOR_WEBHOOK_TIMEOUT_SECS", default_value_t = 15, global = true)]
+    pub webhook_timeout_secs: u64,
     /// Log format: `text` or `json`. Levels come from RUST_LOG (default `info`).
     #[arg(long, env = "KONTOR_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,

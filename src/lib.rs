@@ -18,3 +18,4 @@ pub mod intake;
 pub mod kernel;
 pub mod org;
 pub mod settings;
+pub mod webhooks;

@@ -39,6 +39,7 @@ pub struct QueryRoot(
     crate::import::api::ImportQuery,
     crate::intake::forms::api::WebFormQuery,
     crate::intake::calls::api::CallQuery,
+    crate::webhooks::api::WebhookQuery,
 );
 
 /// Root mutation: one object per capability, merged.
@@ -57,6 +58,7 @@ pub struct MutationRoot(
     crate::import::api::ImportMutation,
     crate::intake::forms::api::WebFormMutation,
     crate::intake::calls::api::CallMutation,
+    crate::webhooks::api::WebhookMutation,
 );
 
 /// Root subscription: one object per capability, merged.
@@ -101,6 +103,8 @@ pub struct ApiState {
     pub phone_region: phonenumber::country::Id,
     /// Where people reach this server (web form links), without a trailing slash.
     pub public_url: String,
+    /// Sends webhook test messages and wakes the delivery worker.
+    pub webhooks: crate::webhooks::send::Sender,
 }
 
 pub fn build_schema(state: ApiState, bus: crate::events::Bus) -> AppSchema {

@@ -49,7 +49,9 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
         | IdKind::WebForm
         | IdKind::WebFormSubmission
         | IdKind::Call
-        | IdKind::MailMessage => None,
+        | IdKind::MailMessage
+        | IdKind::Webhook
+        | IdKind::WebhookDelivery => None,
         IdKind::Product => l.load_one(ById::<Product>::new(n)).await.map_err(load_error)?.flatten().map(Node::Product),
     })
 }

@@ -104,6 +104,17 @@ impl FactsCache {
 
 /// The current facts of the elements `events` are about, by event seq.
 async fn load(pool: &Pool, events: &[&Event]) -> anyhow::Result<HashMap<i64, Facts>> {
+    if events.iter().all(|e| ElementType::parse(&e.element_type).is_none()) {
+        return Ok(HashMap::new());
+    }
+    load_on(&mut *pool.get().await?, events).await
+}
+
+/// `load` on a connection the caller holds (the webhook fan-out, inside its transaction).
+pub async fn load_on(
+    conn: &mut diesel_async::AsyncPgConnection,
+    events: &[&Event],
+) -> anyhow::Result<HashMap<i64, Facts>> {
     let mut by_type: BTreeMap<&'static str, (ElementType, Vec<i64>)> = BTreeMap::new();
     for e in events {
         if let Some(et) = ElementType::parse(&e.element_type) {
@@ -112,7 +123,6 @@ async fn load(pool: &Pool, events: &[&Event]) -> anyhow::Result<HashMap<i64, Fac
     }
     let mut facts: HashMap<(ElementType, i64), Facts> = HashMap::new();
     if !by_type.is_empty() {
-        let mut conn = pool.get().await?;
         for (et, mut ids) in by_type.into_values() {
             ids.sort_unstable();
             ids.dedup();
@@ -122,7 +132,7 @@ async fn load(pool: &Pool, events: &[&Event]) -> anyhow::Result<HashMap<i64, Fac
                 et.table()
             ));
             q.bind(Bind::Int8s(ids)).push(")");
-            let rows: Vec<Row> = q.load(&mut conn).await?;
+            let rows: Vec<Row> = q.load(conn).await?;
             for r in rows {
                 let f = Facts { assigned_to_id: r.assigned_to_id, opened: r.opened, pipeline_id: r.pipeline_id };
                 facts.insert((et, r.id), f);

@@ -100,6 +100,7 @@ pub async fn create_many<T: Element>(
             action: op.action,
             changed: write::created_fields(&row, &extra)?,
             snapshot: write::snapshot(&row)?,
+            previous: serde_json::Map::new(),
         });
         outcomes[slot] = Ok(row);
     }
@@ -193,12 +194,7 @@ where
         changes.extend(write::finish_write(conn, ctx, &row, p.links, Vec::new()).await?);
         T::after_save(conn, ctx, Some(&old), &row).await?;
         let r = write::element_ref(&row);
-        events.push(Pending {
-            element: r,
-            action: op.action,
-            changed: changes.iter().map(|c| c.field.clone()).collect(),
-            snapshot: write::snapshot(&row)?,
-        });
+        events.push(Pending::change(r, op.action, &changes, write::snapshot(&row)?));
         entries.push(Entry { element: r, kind: op.kind, text: op.text.clone(), changes });
         outcomes[slot] = Ok((old, row));
     }
@@ -238,9 +234,14 @@ async fn next_ids<T: Element>(conn: &mut AsyncPgConnection, n: usize) -> DomainR
 }
 
 async fn insert_all<T: Element>(conn: &mut AsyncPgConnection, rows: Vec<Json>) -> DomainResult<Vec<T>> {
+    let Some(Json::Object(first)) = <[Json]>::first(&rows) else { return Ok(Vec::new()) };
+    // Every row has the same fields; the generated columns take no value (`insert_columns`).
+    let (c, rc) = write::insert_columns(first);
     let json = serde_json::to_string(&rows).map_err(anyhow::Error::from)?;
-    let mut q =
-        Sql::new(format!("INSERT INTO {t} SELECT r.* FROM jsonb_populate_recordset(NULL::{t}, CAST(", t = T::TABLE));
+    let mut q = Sql::new(format!(
+        "INSERT INTO {t} ({c}) SELECT {rc} FROM jsonb_populate_recordset(NULL::{t}, CAST(",
+        t = T::TABLE
+    ));
     q.bind(Bind::Text(json)).push(" AS jsonb)) r RETURNING *");
     q.load(conn).await.map_err(write::map_write_error)
 }

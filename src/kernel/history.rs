@@ -25,7 +25,8 @@ pub struct Change {
 /// Bookkeeping columns that change with every write and are not news.
 const META: &[&str] = &["id", "created_at", "updated_at", "created_by_id", "updated_by_id", "version"];
 
-fn id_kind_of(column: &str) -> Option<IdKind> {
+/// The kind of id a column holds, so it shows as the API shows it (`user:5`).
+pub fn id_kind_of(column: &str) -> Option<IdKind> {
     Some(match column {
         "assigned_to_id" => IdKind::User,
         "status_id" | "source_id" | "type_id" | "industry_id" | "employees_id" => IdKind::StatusItem,
@@ -34,6 +35,7 @@ fn id_kind_of(column: &str) -> Option<IdKind> {
         "contact_id" => IdKind::Contact,
         "company_id" => IdKind::Company,
         "origin_lead_id" => IdKind::Lead,
+        "created_by_id" | "updated_by_id" | "responsible_id" => IdKind::User,
         _ => return None,
     })
 }
@@ -151,6 +153,7 @@ pub fn event_of(entry: &TimelineEntry) -> DomainResult<crate::kernel::outbox::Pe
         action: crate::kernel::kinds::EventAction::Timeline,
         changed: vec![],
         snapshot: serde_json::to_value(entry).map_err(anyhow::Error::from)?,
+        previous: serde_json::Map::new(),
     })
 }
 

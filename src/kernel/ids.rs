@@ -27,10 +27,12 @@ pub enum IdKind {
     WebFormSubmission,
     Call,
     MailMessage,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 21] = [
+    pub const ALL: [IdKind; 23] = [
         IdKind::Lead,
         IdKind::Contact,
         IdKind::Company,
@@ -52,6 +54,8 @@ impl IdKind {
         IdKind::WebFormSubmission,
         IdKind::Call,
         IdKind::MailMessage,
+        IdKind::Webhook,
+        IdKind::WebhookDelivery,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -77,6 +81,8 @@ impl IdKind {
             IdKind::WebFormSubmission => "submission",
             IdKind::Call => "call",
             IdKind::MailMessage => "mail",
+            IdKind::Webhook => "webhook",
+            IdKind::WebhookDelivery => "delivery",
         }
     }
 

@@ -4,11 +4,12 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::{Value as Json, json};
+use serde_json::{Map, Value as Json, json};
 
 use crate::db::schema::events;
 use crate::kernel::ElementRef;
 use crate::kernel::error::DomainResult;
+use crate::kernel::history::Change;
 use crate::kernel::kinds::EventAction;
 
 /// Whether a COUNTERS event concerns `user_id`.
@@ -22,17 +23,38 @@ pub struct Pending {
     pub action: EventAction,
     pub changed: Vec<String>,
     pub snapshot: Json,
+    /// The changed fields' values before the change, as history renders them (outgoing
+    /// webhooks send them); empty for creations and events that are not an element's.
+    pub previous: Map<String, Json>,
 }
 
 impl Pending {
-    fn payload(&self) -> Json {
-        json!({
+    /// An element's event after an update: its changed fields and their previous values come
+    /// from the same changes history records.
+    pub fn change(element: ElementRef, action: EventAction, changes: &[Change], snapshot: Json) -> Pending {
+        Pending {
+            element,
+            action,
+            changed: changes.iter().map(|c| c.field.clone()).collect(),
+            snapshot,
+            previous: changes.iter().map(|c| (c.field.clone(), c.old_value.clone().map_or(Json::Null, Json::String))).collect(),
+        }
+    }
+
+    fn payload(self) -> Json {
+        let mut p = json!({
             "elementType": self.element.element_type.as_str(),
             "elementId": self.element.id,
             "action": self.action.as_str(),
             "changed": self.changed,
             "element": self.snapshot,
-        })
+        });
+        if !self.previous.is_empty()
+            && let Some(o) = p.as_object_mut()
+        {
+            o.insert("previous".into(), Json::Object(self.previous));
+        }
+        p
     }
 }
 
@@ -45,7 +67,11 @@ pub async fn append(
     changed: Vec<String>,
     snapshot: Json,
 ) -> DomainResult<i64> {
-    let event = Pending { element, action, changed, snapshot };
+    insert(conn, actor_id, Pending { element, action, changed, snapshot, previous: Map::new() }).await
+}
+
+/// Appends one prepared event (`Pending::change` for an update).
+pub async fn insert(conn: &mut AsyncPgConnection, actor_id: i64, event: Pending) -> DomainResult<i64> {
     let id =
         diesel::insert_into(events::table).values(row(actor_id, event)).returning(events::id).get_result(conn).await?;
     Ok(id)
@@ -77,12 +103,14 @@ fn row(
     diesel::dsl::Eq<events::payload, Json>,
     diesel::dsl::Eq<events::actor_id, i64>,
 ) {
+    let (element_type, element_id, action, changed) =
+        (e.element.element_type.as_str(), e.element.id, e.action.as_str(), e.changed.clone());
     let payload = e.payload();
     (
-        events::element_type.eq(e.element.element_type.as_str()),
-        events::element_id.eq(e.element.id),
-        events::action.eq(e.action.as_str()),
-        events::changed.eq(e.changed),
+        events::element_type.eq(element_type),
+        events::element_id.eq(element_id),
+        events::action.eq(action),
+        events::changed.eq(changed),
         events::payload.eq(payload),
         events::actor_id.eq(actor_id),
     )

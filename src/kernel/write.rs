@@ -200,14 +200,27 @@ pub(crate) fn map_write_error(e: diesel::result::Error) -> DomainError {
 }
 
 pub(crate) async fn insert<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
-    let json = serde_json::to_string(row).map_err(anyhow::Error::from)?;
-    let mut q =
-        Sql::new(format!("INSERT INTO {t} SELECT (jsonb_populate_record(NULL::{t}, jsonb_set(CAST(", t = T::TABLE));
+    let map = to_map(row)?;
+    let json = serde_json::to_string(&map).map_err(anyhow::Error::from)?;
+    let (c, rc) = insert_columns(&map);
+    let mut q = Sql::new(format!(
+        "INSERT INTO {t} ({c}) SELECT {rc} FROM jsonb_populate_record(NULL::{t}, jsonb_set(CAST(",
+        t = T::TABLE
+    ));
     q.bind(Bind::Text(json)).push(format!(
-        " AS jsonb), '{{id}}', to_jsonb(nextval(pg_get_serial_sequence('{}', 'id')))))).* RETURNING *",
+        " AS jsonb), '{{id}}', to_jsonb(nextval(pg_get_serial_sequence('{}', 'id'))))) r RETURNING *",
         T::TABLE
     ));
     q.get_result(conn).await.map_err(map_write_error)
+}
+
+/// The columns an insert names (`a, b`) and their values from the record `r` (`r.a, r.b`):
+/// the row's own fields. Element tables also have generated columns (the search columns,
+/// `src/search/`), and PostgreSQL refuses any value for those, even NULL, so an insert
+/// cannot pass a whole record.
+pub(crate) fn insert_columns(row: &Map<String, Json>) -> (String, String) {
+    let cols: Vec<&str> = row.keys().map(String::as_str).collect();
+    (cols.join(", "), cols.iter().map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", "))
 }
 
 pub(crate) async fn store<T: Element>(conn: &mut AsyncPgConnection, row: &T) -> DomainResult<T> {
@@ -501,9 +514,9 @@ pub(crate) async fn update_locked<T: Element>(
     let saved = store(conn, &row).await?;
     T::after_save(conn, ctx, Some(&old), &saved).await?;
     let r = element_ref(&saved);
+    let event = outbox::Pending::change(r, op.action, &changes, snapshot(&saved)?);
     history::record(conn, ctx.actor.user_id, r, op.kind, op.text, &changes).await?;
-    let changed = changes.iter().map(|c| c.field.clone()).collect();
-    outbox::append(conn, ctx.actor.user_id, r, op.action, changed, snapshot(&saved)?).await?;
+    outbox::insert(conn, ctx.actor.user_id, event).await?;
     Ok(saved)
 }
 

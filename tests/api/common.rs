@@ -154,6 +154,8 @@ pub fn global(database_url: &str) -> Global {
         form_rate_per_ip: 10,
         form_rate_per_form: 300,
         mail_attachment_limit: 10 * 1024 * 1024,
+        webhook_allow_private: true,
+        webhook_timeout_secs: 15,
         log_format: "text".into(),
     }
 }

@@ -34,5 +34,6 @@ mod schema_drift;
 mod settings;
 mod statements;
 mod subscriptions;
+mod webhooks;
 mod websocket;
 mod widget_browser;

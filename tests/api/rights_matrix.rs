@@ -44,6 +44,7 @@ const ACTIVITIES: &str =
     "{ activities { totalCount nodes { id version completed bindings { id } } } history { totalCount } }";
 const IMPORTS: &str = "{ importJobs { id status } }";
 const FORMS: &str = "{ webForms { id name active fields { key } } }";
+const WEBHOOKS: &str = "{ webhooks { id name url active events payload previousSecretExpiresAt } }";
 const CALLS: &str = "{ leads(first: 100) { totalCount } call(externalCallId: \"pbx-m\") { id status } }";
 const PRODUCTS: &str = "{ products { totalCount nodes { id version name price active } } }";
 const ORG: &str = "{ roles { id name canManageSettings isDefault permissions { elementType pipelineId action level } }
@@ -493,6 +494,35 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
         ),
     );
     m.insert("deleteWebForm", case(Nobody, "mutation($id: ID!) { deleteWebForm(id: $id) }", id("webForm"), FORMS));
+    // Webhooks are settings.
+    m.insert(
+        "createWebhook",
+        case(
+            Nobody,
+            "mutation { createWebhook(input: { url: \"http://127.0.0.1:9/x\", events: [\"*\"] }) { secret } }",
+            json!({}),
+            WEBHOOKS,
+        ),
+    );
+    m.insert(
+        "updateWebhook",
+        case(
+            Nobody,
+            "mutation($id: ID!) { updateWebhook(id: $id, input: { url: \"http://127.0.0.1:9/y\", events: [\"*\"] }) { id } }",
+            id("webhook"),
+            WEBHOOKS,
+        ),
+    );
+    m.insert("deleteWebhook", case(Nobody, "mutation($id: ID!) { deleteWebhook(id: $id) }", id("webhook"), WEBHOOKS));
+    m.insert(
+        "rotateWebhookSecret",
+        case(Nobody, "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }", id("webhook"), WEBHOOKS),
+    );
+    m.insert("testWebhook", case(Nobody, "mutation($id: ID!) { testWebhook(id: $id) { id } }", id("webhook"), WEBHOOKS));
+    m.insert(
+        "redeliverWebhook",
+        case(Nobody, "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }", id("delivery"), WEBHOOKS),
+    );
     // Company details.
     m.insert(
         "updateMyCompany",
@@ -584,6 +614,7 @@ async fn fixtures(s: &TestServer) -> Value {
               customField: createCustomField(elementType: DEAL, input: { code: \"UF_BUDGET\", label: \"Budget\", type: STRING }) { id }
               myCompany: updateMyCompany(input: { title: \"Kontor GmbH\" }) { id }
               webForm: createWebForm(input: { name: \"Contact\", fields: [{ key: \"name\", label: \"Name\", type: STRING, target: \"lastName\" }] }) { id }
+              webhook: createWebhook(input: { url: \"http://127.0.0.1:9/hook\", events: [\"deal.*\"], active: false }) { webhook { id } }
             }",
             json!({}),
         )
@@ -611,6 +642,11 @@ async fn fixtures(s: &TestServer) -> Value {
     ] {
         f.insert(k.into(), id_at(&d, &[k, "id"]));
     }
+    f.insert("webhook".into(), id_at(&d, &["webhook", "webhook", "id"]));
+    // A switched-off endpoint's test message (nothing listens on port 9): a delivery to aim at.
+    let t = s.ok("mutation($id: ID!) { testWebhook(id: $id) { id status } }", json!({ "id": f["webhook"] })).await;
+    assert_eq!(t["testWebhook"]["status"], "FAILED");
+    f.insert("delivery".into(), id_at(&t, &["testWebhook", "id"]));
     let deal = f["deal"].clone();
     s.ok("mutation($id: ID!) { closeDeal(id: $id, won: true) { id } }", json!({ "id": f["closedDeal"] })).await;
     s.ok(
