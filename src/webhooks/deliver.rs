@@ -227,7 +227,7 @@ async fn record(conn: &mut AsyncPgConnection, claimed: &[Claimed], results: Vec<
 }
 
 /// An endpoint that keeps failing for 3 days, or answers 410, is disabled; any success
-/// clears its failure record.
+/// clears its failure record and brings its waiting retries forward.
 async fn endpoint_health(
     conn: &mut AsyncPgConnection,
     mut failing: Vec<i64>,
@@ -252,8 +252,17 @@ async fn endpoint_health(
         }
     }
     if !working.is_empty() {
-        let mut q = Sql::new("UPDATE webhooks SET failing_since = NULL WHERE failing_since IS NOT NULL AND id = ANY(");
-        q.bind(Bind::Int8s(working)).push(")");
+        // An endpoint that answers again gets the retries that found it unreachable now rather
+        // than on the schedule (after an hour's outage they would otherwise wait up to two
+        // more). Those its answers failed (a 500 for one element) keep their schedule.
+        let mut q = Sql::new(
+            "WITH back AS (UPDATE webhooks SET failing_since = NULL WHERE failing_since IS NOT NULL AND id = ANY(",
+        );
+        q.bind(Bind::Int8s(working)).push(
+            ") RETURNING id) UPDATE webhook_deliveries d SET next_attempt_at = now() FROM back \
+             WHERE d.webhook_id = back.id AND d.status = 'RETRYING' AND d.last_status_code IS NULL \
+             AND d.next_attempt_at > now()",
+        );
         q.execute(conn).await?;
     }
     for id in gone {

@@ -282,7 +282,7 @@ mod tests {
             assert!(check_patterns(&[bad.into()]).is_err(), "{bad}");
         }
         assert!(check_patterns(&[]).is_err());
-        assert_eq!(all_types().len(), 24);
+        assert_eq!(all_types().len(), 23);
     }
 
     #[test]
