@@ -52,6 +52,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
             redis_url: global.redis_url.clone(),
             poll: Duration::from_secs(1),
             retention: chrono::Duration::days(global.event_retention_days.max(1)),
+            notification_retention: chrono::Duration::days(global.notification_retention_days.max(1)),
         },
         bus.clone(),
         wake.clone(),

@@ -62,6 +62,9 @@ pub struct Global {
     /// Largest e-mail attachment stored, in bytes; larger ones keep only name and size.
     #[arg(long, env = "KONTOR_MAIL_ATTACHMENT_LIMIT", default_value_t = 10 * 1024 * 1024, global = true)]
     pub mail_attachment_limit: usize,
+    /// Days read notifications are kept before they are pruned (unread ones stay).
+    #[arg(long, env = "KONTOR_NOTIFICATION_RETENTION_DAYS", default_value_t = 30, global = true)]
+    pub notification_retention_days: i64,
     /// Allow webhooks to loopback and private network addresses (refused by default).
     #[arg(long, env = "KONTOR_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, global = true)]
     pub webhook_allow_private: bool,

@@ -16,6 +16,7 @@ pub mod http;
 pub mod import;
 pub mod intake;
 pub mod kernel;
+pub mod notifications;
 pub mod org;
 pub mod settings;
 pub mod webhooks;

@@ -305,6 +305,10 @@ impl CountersGql {
     async fn deals_by_pipeline(&self) -> Vec<PipelineCounters> {
         self.0.deals_by_pipeline.iter().map(|(p, c)| PipelineCounters(*p, *c)).collect()
     }
+    /// The user's unread notifications (`notifications(unreadOnly: true)`).
+    async fn unread_notifications(&self) -> i64 {
+        self.0.unread_notifications
+    }
     async fn computed_at(&self) -> DateTime<Utc> {
         self.0.computed_at
     }

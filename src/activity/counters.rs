@@ -36,6 +36,8 @@ pub struct Counters {
     pub contacts: CounterSet,
     pub companies: CounterSet,
     pub deals_by_pipeline: Vec<(i64, CounterSet)>,
+    /// The user's unread notifications.
+    pub unread_notifications: i64,
     pub computed_at: DateTime<Utc>,
 }
 
@@ -44,6 +46,7 @@ impl Counters {
     pub fn same_figures(&self, other: &Counters) -> bool {
         (self.total, self.leads, self.deals, self.contacts, self.companies, &self.deals_by_pipeline)
             == (other.total, other.leads, other.deals, other.contacts, other.companies, &other.deals_by_pipeline)
+            && self.unread_notifications == other.unread_notifications
     }
 }
 
@@ -142,6 +145,7 @@ pub async fn compute(
         contacts: CounterSet::default(),
         companies: CounterSet::default(),
         deals_by_pipeline: Vec::new(),
+        unread_notifications: crate::notifications::store::count(conn, user.id, true).await?,
         computed_at: now,
     };
     let mut by_pipeline: BTreeMap<i64, CounterSet> = BTreeMap::new();

@@ -40,6 +40,7 @@ pub struct QueryRoot(
     crate::intake::forms::api::WebFormQuery,
     crate::intake::calls::api::CallQuery,
     crate::webhooks::api::WebhookQuery,
+    crate::notifications::api::NotificationQuery,
 );
 
 /// Root mutation: one object per capability, merged.
@@ -59,6 +60,7 @@ pub struct MutationRoot(
     crate::intake::forms::api::WebFormMutation,
     crate::intake::calls::api::CallMutation,
     crate::webhooks::api::WebhookMutation,
+    crate::notifications::api::NotificationMutation,
 );
 
 /// Root subscription: one object per capability, merged.
@@ -67,6 +69,7 @@ pub struct SubscriptionRoot(
     crate::events::subscriptions::EventSubscription,
     crate::import::api::ImportSubscription,
     crate::intake::calls::api::CallSubscription,
+    crate::notifications::api::NotificationSubscription,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

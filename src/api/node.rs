@@ -51,7 +51,8 @@ pub async fn node(ctx: &Context<'_>, id: &ID) -> GqlResult<Option<Node>> {
         | IdKind::Call
         | IdKind::MailMessage
         | IdKind::Webhook
-        | IdKind::WebhookDelivery => None,
+        | IdKind::WebhookDelivery
+        | IdKind::Notification => None,
         IdKind::Product => l.load_one(ById::<Product>::new(n)).await.map_err(load_error)?.flatten().map(Node::Product),
     })
 }

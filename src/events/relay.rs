@@ -30,6 +30,8 @@ pub struct RelaySettings {
     /// events notify the relay).
     pub poll: Duration,
     pub retention: chrono::Duration,
+    /// How long read notifications are kept.
+    pub notification_retention: chrono::Duration,
 }
 
 /// Where published events go.
@@ -129,12 +131,21 @@ async fn hold_and_relay(settings: &RelaySettings, sink: &mut Sink, wake: &Notify
     loop {
         if last_prune.elapsed() > Duration::from_secs(3600) {
             prune(&mut conn, chrono::Utc::now() - settings.retention).await?;
+            crate::notifications::store::prune(&mut conn, chrono::Utc::now() - settings.notification_retention)
+                .await
+                .map_err(DomainError::into_anyhow)?;
             last_prune = std::time::Instant::now();
         }
         let now = chrono::Utc::now();
         if recheck || now >= next_tick {
             let (users, next) = counters::passed(&mut conn, last_tick, now).await.map_err(DomainError::into_anyhow)?;
-            counters::record_tick(&mut conn, users, now).await.map_err(DomainError::into_anyhow)?;
+            // The deadline notifications and the tick that moves the counters, together.
+            conn.transaction(async |conn| {
+                crate::notifications::sources::deadlines_reached(conn, last_tick, now).await?;
+                counters::record_tick(conn, users, now).await
+            })
+            .await
+            .map_err(DomainError::into_anyhow)?;
             (last_tick, next_tick, recheck) = (now, next, false);
         }
         let pending = stamp(&mut conn).await?;

@@ -246,17 +246,34 @@ pub async fn finish(
     total: i64,
     message: Option<&str>,
 ) -> DomainResult<()> {
-    diesel::sql_query(
-        "UPDATE import_jobs SET status = $2, total = GREATEST(total, $3), message = $4, finished_at = now(), \
-         heartbeat_at = now() WHERE id = $1",
-    )
-    .bind::<BigInt, _>(id)
-    .bind::<Text, _>(status.as_str())
-    .bind::<BigInt, _>(total)
-    .bind::<Nullable<Text>, _>(message)
-    .execute(conn)
-    .await?;
-    Ok(())
+    // One transaction: the job's end and the importer's notification.
+    diesel_async::AsyncConnection::transaction(conn, async |conn| {
+        let jobs: Vec<Job> = diesel::sql_query(format!(
+            "UPDATE import_jobs SET status = $2, total = GREATEST(total, $3), message = $4, finished_at = now(), \
+             heartbeat_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+        ))
+        .bind::<BigInt, _>(id)
+        .bind::<Text, _>(status.as_str())
+        .bind::<BigInt, _>(total)
+        .bind::<Nullable<Text>, _>(message)
+        .load(conn)
+        .await?;
+        // The importer hears of a finished run; a rollback is their own doing.
+        if let Some(job) = jobs.into_iter().next()
+            && let Some(user) = job.created_by_id
+            && status != Status::RolledBack
+        {
+            let dry = if job.dry_run { " (dry run)" } else { "" };
+            let title = format!("Import {} {}{dry}", job.file_name, status.as_str().to_lowercase());
+            let body = format!(
+                "{} created, {} updated, {} skipped, {} failed",
+                job.created, job.updated, job.skipped, job.failed
+            );
+            crate::notifications::sources::import_finished(conn, user, job.id, title, Some(body)).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Asks a running job to stop at the next row boundary; a queued one stops at once.

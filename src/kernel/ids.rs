@@ -29,10 +29,11 @@ pub enum IdKind {
     MailMessage,
     Webhook,
     WebhookDelivery,
+    Notification,
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 23] = [
+    pub const ALL: [IdKind; 24] = [
         IdKind::Lead,
         IdKind::Contact,
         IdKind::Company,
@@ -56,6 +57,7 @@ impl IdKind {
         IdKind::MailMessage,
         IdKind::Webhook,
         IdKind::WebhookDelivery,
+        IdKind::Notification,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -83,6 +85,7 @@ impl IdKind {
             IdKind::MailMessage => "mail",
             IdKind::Webhook => "webhook",
             IdKind::WebhookDelivery => "delivery",
+            IdKind::Notification => "notification",
         }
     }
 

@@ -110,6 +110,9 @@ stored_words! {
         /// A telephone system registered a call; the event is the call's own (`element_type`
         /// CALL, the call's id), its payload names the call and its user (`incomingCall`).
         Call = "CALL",
+        /// A notification for the user named by `element_id` (element type `USER`); its
+        /// payload is the notification (`notificationAdded`).
+        Notification = "NOTIFICATION",
     }
 }
 

@@ -375,7 +375,9 @@ pub(crate) async fn create_in_tx<T: Element>(
     let r = element_ref(&saved);
     let changed = created_fields(&saved, &extra)?;
     history::record(conn, ctx.actor.user_id, r, op.kind, op.text, &[]).await?;
-    outbox::append(conn, ctx.actor.user_id, r, op.action, changed, snapshot(&saved)?).await?;
+    let after = snapshot(&saved)?;
+    crate::notifications::sources::assigned(conn, ctx.actor.user_id, r, None, &after).await?;
+    outbox::append(conn, ctx.actor.user_id, r, op.action, changed, after).await?;
     Ok(saved)
 }
 
@@ -514,7 +516,9 @@ pub(crate) async fn update_locked<T: Element>(
     let saved = store(conn, &row).await?;
     T::after_save(conn, ctx, Some(&old), &saved).await?;
     let r = element_ref(&saved);
-    let event = outbox::Pending::change(r, op.action, &changes, snapshot(&saved)?);
+    let after = snapshot(&saved)?;
+    crate::notifications::sources::assigned(conn, ctx.actor.user_id, r, Some(&snapshot(&old)?), &after).await?;
+    let event = outbox::Pending::change(r, op.action, &changes, after);
     history::record(conn, ctx.actor.user_id, r, op.kind, op.text, &changes).await?;
     outbox::insert(conn, ctx.actor.user_id, event).await?;
     Ok(saved)
@@ -610,7 +614,10 @@ pub async fn add_comment(
             return Err(DomainError::bad_input("text", "a comment must not be empty"));
         }
         // The entry reaches subscribers through its own TIMELINE event.
-        history::record(conn, ctx.actor.user_id, element, HistoryKind::Comment, Some(text), &[]).await
+        let entry = history::record(conn, ctx.actor.user_id, element, HistoryKind::Comment, Some(text.clone()), &[])
+            .await?;
+        crate::notifications::sources::mentioned(conn, ctx.actor.user_id, element, &text).await?;
+        Ok(entry)
     })
     .await
 }

@@ -42,7 +42,11 @@ pub fn event_type(element_type: &str, action: EventAction) -> Option<String> {
         EventAction::ActivityUpdated | EventAction::ActivityReopened => ("activity", "updated"),
         EventAction::ActivityDeleted => ("activity", "deleted"),
         EventAction::ActivityCompleted => ("activity", "completed"),
-        EventAction::Timeline | EventAction::Counters | EventAction::Access | EventAction::Call => return None,
+        EventAction::Timeline
+        | EventAction::Counters
+        | EventAction::Access
+        | EventAction::Call
+        | EventAction::Notification => return None,
     };
     CATALOGUE.iter().any(|(e, _)| *e == element).then(|| format!("{element}.{action}"))
 }

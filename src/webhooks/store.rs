@@ -193,17 +193,22 @@ pub async fn rotate(
 }
 
 /// Switches an endpoint off for `reason` (410, or failing for too long); its open deliveries
-/// fail with the reason.
+/// fail with the reason and its creator is notified, in one transaction.
 pub async fn disable(conn: &mut AsyncPgConnection, id: i64, reason: &str) -> DomainResult<bool> {
-    let mut q = Sql::new(
-        "UPDATE webhooks SET active = false, disabled_at = now(), disabled_reason = ",
-    );
-    q.bind(Bind::Text(reason.into())).push(", updated_at = now() WHERE active AND id = ").bind(Bind::Int8(id));
-    let changed = q.execute(conn).await? > 0;
-    if changed {
+    diesel_async::AsyncConnection::transaction(conn, async |conn| {
+        let mut q = Sql::new(
+            "UPDATE webhooks SET active = false, disabled_at = now(), disabled_reason = ",
+        );
+        q.bind(Bind::Text(reason.into())).push(", updated_at = now() WHERE active AND id = ").bind(Bind::Int8(id));
+        q.push(" RETURNING *");
+        let rows: Vec<WebhookRow> = q.load(conn).await?;
+        let Some(hook) = rows.into_iter().next() else { return Ok(false) };
         fail_open(conn, id, &format!("the endpoint was disabled: {reason}")).await?;
-    }
-    Ok(changed)
+        let name = hook.name.as_deref().unwrap_or(&hook.url);
+        crate::notifications::sources::webhook_disabled(conn, hook.created_by_id, hook.id, name, reason).await?;
+        Ok(true)
+    })
+    .await
 }
 
 async fn fail_open(conn: &mut AsyncPgConnection, id: i64, why: &str) -> DomainResult<()> {

@@ -155,6 +155,7 @@ pub fn global(database_url: &str) -> Global {
         form_rate_per_form: 300,
         mail_attachment_limit: 10 * 1024 * 1024,
         webhook_allow_private: true,
+        notification_retention_days: 30,
         webhook_timeout_secs: 15,
         log_format: "text".into(),
     }

@@ -25,6 +25,7 @@ mod limits;
 mod lists;
 mod mail;
 mod merge;
+mod notifications;
 mod permissions;
 mod prepared_statements;
 mod requisites;

@@ -494,6 +494,17 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
         ),
     );
     m.insert("deleteWebForm", case(Nobody, "mutation($id: ID!) { deleteWebForm(id: $id) }", id("webForm"), FORMS));
+    // Notifications are their recipient's alone.
+    m.insert(
+        "markNotificationsRead",
+        Case {
+            who: Nobody,
+            document: "mutation($ids: [ID!]) { markNotificationsRead(ids: $ids) }",
+            variables: json!({ "ids": [f["notification"]] }),
+            expect: "NOT_FOUND",
+            check: "{ notifications { totalCount unreadCount } }",
+        },
+    );
     // Webhooks are settings.
     m.insert(
         "createWebhook",
@@ -643,6 +654,15 @@ async fn fixtures(s: &TestServer) -> Value {
         f.insert(k.into(), id_at(&d, &[k, "id"]));
     }
     f.insert("webhook".into(), id_at(&d, &["webhook", "webhook", "id"]));
+    // A lead given to `other` leaves them a notification.
+    s.ok("mutation($u: ID!) { createLead(input: { title: \"Theirs\", assignedToId: $u }) { id } }", json!({ "u": f["other"] }))
+        .await;
+    let mut c = AsyncPgConnection::establish(&s.db.url).await.unwrap();
+    let n: Name = diesel::sql_query("SELECT 'notification:' || id AS name FROM notifications ORDER BY id LIMIT 1")
+        .get_result(&mut c)
+        .await
+        .unwrap();
+    f.insert("notification".into(), Value::String(n.name));
     // A switched-off endpoint's test message (nothing listens on port 9): a delivery to aim at.
     let t = s.ok("mutation($id: ID!) { testWebhook(id: $id) { id status } }", json!({ "id": f["webhook"] })).await;
     assert_eq!(t["testWebhook"]["status"], "FAILED");

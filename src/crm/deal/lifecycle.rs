@@ -106,12 +106,20 @@ pub async fn close_deal(
         (None, false) => "lost".to_owned(),
     };
     let op = Op::new(HistoryKind::Closed, EventAction::Closed, text);
-    elements::change(conn, ctx, id, op, move |d: &mut Deal| {
-        d.stage_id = stage.id;
-        d.lost_reason = reason;
-        // None lets the deal rules stamp today.
-        d.close_date = close_date;
-        Ok(())
+    let ctx = ctx.clone();
+    diesel_async::AsyncConnection::transaction(conn, async move |conn| {
+        let closed = elements::change(conn, &ctx, id, op, move |d: &mut Deal| {
+            d.stage_id = stage.id;
+            d.lost_reason = reason;
+            // None lets the deal rules stamp today.
+            d.close_date = close_date;
+            Ok(())
+        })
+        .await?;
+        let r = elements::element_ref(&closed);
+        let row = elements::snapshot(&closed)?;
+        crate::notifications::sources::deal_closed(conn, ctx.actor.user_id, r, &row, won).await?;
+        Ok(closed)
     })
     .await
 }

@@ -313,7 +313,15 @@ pub async fn finish(conn: &mut AsyncPgConnection, ctx: &Ctx, f: Finish) -> Domai
         .bind::<Nullable<Text>, _>(recording.as_deref())
         .load(conn)
         .await?;
-        rows.into_iter().next().ok_or_else(|| anyhow::anyhow!("the call vanished").into())
+        let done = rows.into_iter().next().ok_or_else(|| anyhow::anyhow!("the call vanished"))?;
+        if done.direction == "INCOMING" && done.status.as_deref() != Some("ANSWERED") {
+            let about = done
+                .created_lead_id
+                .map(|id| ElementRef { element_type: crate::kernel::ElementType::Lead, id })
+                .or_else(|| done.matched().into_iter().next());
+            crate::notifications::sources::call_missed(conn, done.user_id, &done.phone, about).await?;
+        }
+        Ok(done)
     })
     .await
 }

@@ -288,6 +288,8 @@ async fn create_lead(
         .into_write()?;
     let op = Op::new(HistoryKind::Created, EventAction::Created, describe(form, kind, sub));
     let lead = write::create_in_tx::<Lead>(conn, &ctx, write, op).await?;
+    let r = ElementRef { element_type: ElementType::Lead, id: lead.id };
+    crate::notifications::sources::form_submitted(conn, assignee, &form.name, r, &write::snapshot(&lead)?).await?;
     let activity = if kind == Kind::Callback {
         let phone = sub.answers.get("phone").and_then(Json::as_str).unwrap_or_default().trim();
         Some(callback_activity(conn, &ctx, &lead, assignee, phone).await?)
