@@ -37,7 +37,10 @@ impl Pending {
             action,
             changed: changes.iter().map(|c| c.field.clone()).collect(),
             snapshot,
-            previous: changes.iter().map(|c| (c.field.clone(), c.old_value.clone().map_or(Json::Null, Json::String))).collect(),
+            previous: changes
+                .iter()
+                .map(|c| (c.field.clone(), c.old_value.clone().map_or(Json::Null, Json::String)))
+                .collect(),
         }
     }
 

@@ -614,8 +614,8 @@ pub async fn add_comment(
             return Err(DomainError::bad_input("text", "a comment must not be empty"));
         }
         // The entry reaches subscribers through its own TIMELINE event.
-        let entry = history::record(conn, ctx.actor.user_id, element, HistoryKind::Comment, Some(text.clone()), &[])
-            .await?;
+        let entry =
+            history::record(conn, ctx.actor.user_id, element, HistoryKind::Comment, Some(text.clone()), &[]).await?;
         crate::notifications::sources::mentioned(conn, ctx.actor.user_id, element, &text).await?;
         Ok(entry)
     })

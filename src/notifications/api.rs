@@ -60,14 +60,18 @@ impl Notification {
         };
         let l = loader(ctx);
         Ok(match t {
-            ElementType::Lead => l.load_one(ById::<Lead>::new(id)).await.map_err(load_error)?.flatten().map(AnyElement::Lead),
+            ElementType::Lead => {
+                l.load_one(ById::<Lead>::new(id)).await.map_err(load_error)?.flatten().map(AnyElement::Lead)
+            }
             ElementType::Contact => {
                 l.load_one(ById::<Contact>::new(id)).await.map_err(load_error)?.flatten().map(AnyElement::Contact)
             }
             ElementType::Company => {
                 l.load_one(ById::<Company>::new(id)).await.map_err(load_error)?.flatten().map(AnyElement::Company)
             }
-            ElementType::Deal => l.load_one(ById::<Deal>::new(id)).await.map_err(load_error)?.flatten().map(AnyElement::Deal),
+            ElementType::Deal => {
+                l.load_one(ById::<Deal>::new(id)).await.map_err(load_error)?.flatten().map(AnyElement::Deal)
+            }
         })
     }
     /// Who caused it (none for a deadline, a visitor or a finished job).
@@ -176,7 +180,11 @@ impl NotificationMutation {
             (None, true) => None,
             (Some(list), false) => {
                 if list.len() > crate::kernel::limits::MAX_IN_VALUES {
-                    return Err(DomainError::bad_input("ids", format!("at most {} ids", crate::kernel::limits::MAX_IN_VALUES)).into());
+                    return Err(DomainError::bad_input(
+                        "ids",
+                        format!("at most {} ids", crate::kernel::limits::MAX_IN_VALUES),
+                    )
+                    .into());
                 }
                 let mut out = Vec::with_capacity(list.len());
                 for (i, id) in list.iter().enumerate() {

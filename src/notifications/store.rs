@@ -78,7 +78,8 @@ async fn may_read(conn: &mut AsyncPgConnection, user_id: i64, element: ElementRe
     };
     let et = element.element_type;
     let pipeline = if et == ElementType::Deal { "pipeline_id" } else { "NULL::bigint" };
-    let mut q = Sql::new(format!("SELECT assigned_to_id, opened, {pipeline} AS pipeline_id FROM {} WHERE id = ", et.table()));
+    let mut q =
+        Sql::new(format!("SELECT assigned_to_id, opened, {pipeline} AS pipeline_id FROM {} WHERE id = ", et.table()));
     q.bind(Bind::Int8(element.id));
     let rows: Vec<FactsRow> = q.load(conn).await?;
     Ok(rows.into_iter().next().is_some_and(|r| {
@@ -109,7 +110,8 @@ pub async fn notify(conn: &mut AsyncPgConnection, n: New) -> DomainResult<Option
     );
     q.bind(Bind::Int8(n.user_id)).push(", ").bind(Bind::Text(n.kind.as_str().into())).push(", ");
     q.bind(Bind::Text(n.title)).push(", NULLIF(").bind(Bind::Text(n.body.unwrap_or_default())).push(", ''), NULLIF(");
-    q.bind(Bind::Text(n.element.map(|e| e.element_type.as_str().to_owned()).unwrap_or_default())).push(", ''), NULLIF(");
+    q.bind(Bind::Text(n.element.map(|e| e.element_type.as_str().to_owned()).unwrap_or_default()))
+        .push(", ''), NULLIF(");
     q.bind(Bind::Int8(n.element.map_or(0, |e| e.id))).push(", 0), NULLIF(");
     q.bind(Bind::Int8(n.actor_id.unwrap_or(0))).push(", 0), NULLIF(");
     q.bind(Bind::Text(n.tag.unwrap_or_default())).push(", '')) RETURNING *");
@@ -191,7 +193,8 @@ pub async fn mark_read(conn: &mut AsyncPgConnection, user_id: i64, ids: Option<V
             return Err(DomainError::not_found("a notification in `ids`"));
         }
     }
-    let mut q = Sql::new("WITH changed AS (UPDATE notifications SET read_at = now() WHERE read_at IS NULL AND user_id = ");
+    let mut q =
+        Sql::new("WITH changed AS (UPDATE notifications SET read_at = now() WHERE read_at IS NULL AND user_id = ");
     q.bind(Bind::Int8(user_id));
     if let Some(ids) = ids {
         q.push(" AND id = ANY(").bind(Bind::Int8s(ids)).push(")");
@@ -201,7 +204,8 @@ pub async fn mark_read(conn: &mut AsyncPgConnection, user_id: i64, ids: Option<V
          SELECT 'USER', 0, ",
     );
     q.bind(Bind::Text(EventAction::Counters.as_str().into())).push(", jsonb_build_object('users', ARRAY[");
-    q.bind(Bind::Int8(user_id)).push("]::bigint[]) WHERE EXISTS (SELECT 1 FROM changed)) SELECT count(*) AS n FROM changed");
+    q.bind(Bind::Int8(user_id))
+        .push("]::bigint[]) WHERE EXISTS (SELECT 1 FROM changed)) SELECT count(*) AS n FROM changed");
     let c: Count = q.get_result(conn).await?;
     Ok(c.n)
 }

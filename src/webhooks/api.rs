@@ -261,8 +261,8 @@ impl WebhookMutation {
         let id = lookup_id(IdKind::Webhook, &id)?;
         let spec = input.spec(settings(ctx)?.settings.allow_private)?;
         let mut c = conn(ctx).await?;
-        let row = diesel_async::AsyncConnection::transaction(&mut *c, async |c| store::update(c, id, &spec).await)
-            .await?;
+        let row =
+            diesel_async::AsyncConnection::transaction(&mut *c, async |c| store::update(c, id, &spec).await).await?;
         Ok(Webhook(row))
     }
 
@@ -293,8 +293,12 @@ impl WebhookMutation {
         let body = body::test_message(hook.id, Utc::now()).to_string();
         // The message id names the test, so receivers that drop duplicates do not drop it.
         let msg_id = format!("msg_{}_test{}", hook.id, Utc::now().timestamp_micros());
-        let message =
-            Message { url: &hook.url, msg_id: &msg_id, body: body.as_bytes(), secrets: hook.signing_secrets(Utc::now()) };
+        let message = Message {
+            url: &hook.url,
+            msg_id: &msg_id,
+            body: body.as_bytes(),
+            secrets: hook.signing_secrets(Utc::now()),
+        };
         let sent = settings(ctx)?.send(&message).await;
         let row = store::record_test(&mut *conn(ctx).await?, hook.id, &sent.outcome).await?;
         Ok(WebhookDelivery(row))
@@ -310,7 +314,9 @@ impl WebhookMutation {
             DomainError::not_found(format!("webhook delivery `{}`", ids::encode(IdKind::WebhookDelivery, id)))
         })?;
         if found.event_seq.is_none() {
-            return Err(DomainError::bad_input("deliveryId", "a test message is not redelivered; send another test").into());
+            return Err(
+                DomainError::bad_input("deliveryId", "a test message is not redelivered; send another test").into()
+            );
         }
         let hook = store::get(&mut c, found.webhook_id).await?;
         if !hook.active {

@@ -41,8 +41,7 @@ fn element_kind(t: ElementType) -> IdKind {
 /// A stored row (snake_case columns, numeric ids) as the API shows it.
 fn api_shape(row: &Json, own_kind: IdKind) -> Json {
     let Some(obj) = row.as_object() else { return row.clone() };
-    let owner_kind =
-        obj.get("owner_type").and_then(Json::as_str).and_then(ElementType::parse).map(element_kind);
+    let owner_kind = obj.get("owner_type").and_then(Json::as_str).and_then(ElementType::parse).map(element_kind);
     let out: Map<String, Json> = obj
         .iter()
         .map(|(k, v)| {

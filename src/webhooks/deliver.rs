@@ -181,9 +181,8 @@ fn next_state(c: &Claimed, sent: Option<&Sent>, now: DateTime<Utc>) -> Next {
     if status != "RETRYING" {
         return Next { status, code, error, duration_ms, next_attempt_at: now };
     }
-    let wait = sent
-        .retry_after
-        .unwrap_or_else(|| rules::jittered(rules::backoff(c.row.attempts + 1), rand::random::<f64>()));
+    let wait =
+        sent.retry_after.unwrap_or_else(|| rules::jittered(rules::backoff(c.row.attempts + 1), rand::random::<f64>()));
     let next_attempt_at = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(10));
     if next_attempt_at > c.row.created_at + rules::GIVE_UP_AFTER {
         let error = format!("{error}; given up after 3 days of attempts");
@@ -240,9 +239,7 @@ async fn endpoint_health(
     }
     failing.retain(|id| !working.contains(id));
     if !failing.is_empty() {
-        let mut q = Sql::new(
-            "UPDATE webhooks SET failing_since = coalesce(failing_since, now()) WHERE id = ANY(",
-        );
+        let mut q = Sql::new("UPDATE webhooks SET failing_since = coalesce(failing_since, now()) WHERE id = ANY(");
         q.bind(Bind::Int8s(failing)).push(") RETURNING *");
         let rows: Vec<WebhookRow> = q.load(conn).await?;
         for h in rows {

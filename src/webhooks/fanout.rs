@@ -13,7 +13,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use super::rules;
 use super::store::{self, WebhookRow};
 use crate::db::sql::{Bind, Sql};
-use crate::events::{EVENT_COLUMNS, Event, facts};
+use crate::events::{EVENT_COLUMNS, Event, HIGH_WATER_SQL, facts};
 use crate::kernel::access::visibility;
 use crate::kernel::kinds::EventAction;
 use crate::kernel::{Actor, DomainError, ElementType};
@@ -42,14 +42,23 @@ pub async fn round(conn: &mut AsyncPgConnection) -> anyhow::Result<Round> {
         let cursor: Vec<Cursor> =
             diesel::sql_query("SELECT seq FROM webhook_fanout FOR UPDATE SKIP LOCKED").load(conn).await?;
         let Some(Cursor { seq: from }) = cursor.into_iter().next() else { return Ok(Round::default()) };
+        let hooks = store::active(conn).await.map_err(DomainError::into_anyhow)?;
+        if hooks.is_empty() {
+            // Nobody listens: move past what exists without reading it.
+            diesel::sql_query(format!(
+                "UPDATE webhook_fanout f SET seq = h.seq FROM ({HIGH_WATER_SQL}) h WHERE f.seq <> h.seq"
+            ))
+            .execute(conn)
+            .await?;
+            return Ok(Round::default());
+        }
         let mut q = Sql::new(format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE published_seq IS NOT NULL AND published_seq > "
         ));
         q.bind(Bind::Int8(from)).push(" ORDER BY published_seq LIMIT ").bind(Bind::Int8(ROUND));
         let events: Vec<Event> = q.load(conn).await?;
         let Some(last) = events.last().map(|e| e.seq) else { return Ok(Round::default()) };
-        let hooks = store::active(conn).await.map_err(DomainError::into_anyhow)?;
-        let deliveries = if hooks.is_empty() { Vec::new() } else { plan(conn, &hooks, &events).await? };
+        let deliveries = plan(conn, &hooks, &events).await?;
         let n = deliveries.len();
         insert(conn, deliveries).await?;
         let mut q = Sql::new("UPDATE webhook_fanout SET seq = ");
@@ -121,7 +130,9 @@ async fn insert(conn: &mut AsyncPgConnection, planned: Vec<Planned>) -> anyhow::
         types.push(p.event_type);
         keys.push(p.element_key);
     }
-    let mut q = Sql::new("INSERT INTO webhook_deliveries (webhook_id, event_seq, event_type, element_key) SELECT * FROM unnest(");
+    let mut q = Sql::new(
+        "INSERT INTO webhook_deliveries (webhook_id, event_seq, event_type, element_key) SELECT * FROM unnest(",
+    );
     q.bind(Bind::Int8s(hooks)).push(", ").bind(Bind::Int8s(seqs)).push(", ");
     q.bind(Bind::Texts(types)).push(", ").bind(Bind::Texts(keys));
     q.push(") ON CONFLICT (webhook_id, event_seq) DO NOTHING");

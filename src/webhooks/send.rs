@@ -99,8 +99,12 @@ impl Sender {
                     true => format!("HTTP {status}"),
                     false => format!("HTTP {status}: {excerpt}"),
                 });
-                let outcome =
-                    Outcome { delivered: verdict == rules::Verdict::Delivered, status: Some(status), error, duration_ms };
+                let outcome = Outcome {
+                    delivered: verdict == rules::Verdict::Delivered,
+                    status: Some(status),
+                    error,
+                    duration_ms,
+                };
                 Sent { outcome, verdict, retry_after }
             }
             Err(error) => Sent {

@@ -196,9 +196,7 @@ pub async fn rotate(
 /// fail with the reason and its creator is notified, in one transaction.
 pub async fn disable(conn: &mut AsyncPgConnection, id: i64, reason: &str) -> DomainResult<bool> {
     diesel_async::AsyncConnection::transaction(conn, async |conn| {
-        let mut q = Sql::new(
-            "UPDATE webhooks SET active = false, disabled_at = now(), disabled_reason = ",
-        );
+        let mut q = Sql::new("UPDATE webhooks SET active = false, disabled_at = now(), disabled_reason = ");
         q.bind(Bind::Text(reason.into())).push(", updated_at = now() WHERE active AND id = ").bind(Bind::Int8(id));
         q.push(" RETURNING *");
         let rows: Vec<WebhookRow> = q.load(conn).await?;
@@ -254,7 +252,9 @@ pub async fn redeliver(conn: &mut AsyncPgConnection, id: i64) -> DomainResult<De
     );
     q.bind(Bind::Int8(id)).push(format!(" RETURNING {DELIVERY_COLUMNS}"));
     let mut rows: Vec<DeliveryRow> = q.load(conn).await?;
-    rows.pop().ok_or_else(|| DomainError::not_found(format!("webhook delivery `{}`", ids::encode(IdKind::WebhookDelivery, id))))
+    rows.pop().ok_or_else(|| {
+        DomainError::not_found(format!("webhook delivery `{}`", ids::encode(IdKind::WebhookDelivery, id)))
+    })
 }
 
 /// A test message's delivery row, written after it was sent (it is never retried).

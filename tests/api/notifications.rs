@@ -104,7 +104,10 @@ async fn nobody_hears_of_what_they_may_not_read() {
     let (token, rep_id) = rep(&s, "own@test.local").await;
     s.give_read_role(&rep_id, "Own only", "OWN").await;
     let hidden = s
-        .ok("mutation($u: ID!) { createLead(input: { title: \"Hidden\", assignedToId: $u }) { id } }", json!({ "u": me }))
+        .ok(
+            "mutation($u: ID!) { createLead(input: { title: \"Hidden\", assignedToId: $u }) { id } }",
+            json!({ "u": me }),
+        )
         .await["createLead"]["id"]
         .clone();
     let text = format!("FYI @[Own]({})", rep_id.as_str().unwrap());
@@ -116,7 +119,10 @@ async fn nobody_hears_of_what_they_may_not_read() {
     assert_eq!(feed(&s, &token, false).await["totalCount"], 0, "a lead they cannot read");
     // A deal of theirs won by someone else.
     let deal = s
-        .ok("mutation($u: ID!) { createDeal(input: { title: \"Big one\", assignedToId: $u }) { id } }", json!({ "u": rep_id }))
+        .ok(
+            "mutation($u: ID!) { createDeal(input: { title: \"Big one\", assignedToId: $u }) { id } }",
+            json!({ "u": rep_id }),
+        )
         .await["createDeal"]["id"]
         .clone();
     s.ok("mutation($id: ID!) { closeDeal(id: $id, won: true) { id } }", json!({ "id": deal })).await;
@@ -132,7 +138,10 @@ async fn lost_deals_calls_forms_and_webhooks_notify() {
     let s = TestServer::start().await;
     let (token, rep_id) = rep(&s, "rep@test.local").await;
     let deal = s
-        .ok("mutation($u: ID!) { createDeal(input: { title: \"Slipped\", assignedToId: $u }) { id } }", json!({ "u": rep_id }))
+        .ok(
+            "mutation($u: ID!) { createDeal(input: { title: \"Slipped\", assignedToId: $u }) { id } }",
+            json!({ "u": rep_id }),
+        )
         .await["createDeal"]["id"]
         .clone();
     s.ok("mutation($id: ID!) { closeDeal(id: $id, won: false, lostReason: \"Price\") { id } }", json!({ "id": deal }))
@@ -201,7 +210,10 @@ async fn deadlines_and_imports_notify_when_they_happen() {
     let s = TestServer::start().await;
     let (token, rep_id) = rep(&s, "rep@test.local").await;
     let lead = s
-        .ok("mutation($u: ID!) { createLead(input: { title: \"Due soon\", assignedToId: $u }) { id } }", json!({ "u": rep_id }))
+        .ok(
+            "mutation($u: ID!) { createLead(input: { title: \"Due soon\", assignedToId: $u }) { id } }",
+            json!({ "u": rep_id }),
+        )
         .await["createLead"]["id"]
         .clone();
     let deadline = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
@@ -249,14 +261,23 @@ async fn deadlines_and_imports_notify_when_they_happen() {
 async fn notifications_arrive_live_with_the_unread_count() {
     let s = TestServer::start().await;
     let (token, rep_id) = rep(&s, "live@test.local").await;
-    let mut added = subscribe(s.addr, &token, "subscription { notificationAdded { kind title element { __typename } } }", json!({})).await;
+    let mut added = subscribe(
+        s.addr,
+        &token,
+        "subscription { notificationAdded { kind title element { __typename } } }",
+        json!({}),
+    )
+    .await;
     let mut counters =
         subscribe(s.addr, &token, "subscription { countersChanged { unreadNotifications } }", json!({})).await;
     // The current counters come first.
     let first = next_within(&mut counters, Duration::from_secs(5)).await.unwrap();
     assert_eq!(first["payload"]["data"]["countersChanged"]["unreadNotifications"], 0, "{first}");
-    s.ok("mutation($u: ID!) { createLead(input: { title: \"Live\", assignedToId: $u }) { id } }", json!({ "u": rep_id }))
-        .await;
+    s.ok(
+        "mutation($u: ID!) { createLead(input: { title: \"Live\", assignedToId: $u }) { id } }",
+        json!({ "u": rep_id }),
+    )
+    .await;
     let msg = next_within(&mut added, Duration::from_secs(5)).await.expect("notificationAdded");
     assert_eq!(msg["payload"]["data"]["notificationAdded"]["kind"], "ASSIGNED", "{msg}");
     assert_eq!(msg["payload"]["data"]["notificationAdded"]["element"]["__typename"], "Lead");
@@ -271,8 +292,11 @@ async fn notifications_arrive_live_with_the_unread_count() {
     // Someone else's notification does not reach this subscriber.
     let other = s.ok("{ me { id } }", json!({})).await["me"]["id"].clone();
     let (_, x) = rep(&s, "x@test.local").await;
-    s.ok("mutation($u: ID!) { createLead(input: { title: \"Not yours\", assignedToId: $u }) { id } }", json!({ "u": x }))
-        .await;
+    s.ok(
+        "mutation($u: ID!) { createLead(input: { title: \"Not yours\", assignedToId: $u }) { id } }",
+        json!({ "u": x }),
+    )
+    .await;
     assert!(next_within(&mut added, Duration::from_millis(800)).await.is_none());
     let _ = other;
 }

@@ -529,7 +529,10 @@ fn cases(f: &Value) -> BTreeMap<&'static str, Case> {
         "rotateWebhookSecret",
         case(Nobody, "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }", id("webhook"), WEBHOOKS),
     );
-    m.insert("testWebhook", case(Nobody, "mutation($id: ID!) { testWebhook(id: $id) { id } }", id("webhook"), WEBHOOKS));
+    m.insert(
+        "testWebhook",
+        case(Nobody, "mutation($id: ID!) { testWebhook(id: $id) { id } }", id("webhook"), WEBHOOKS),
+    );
     m.insert(
         "redeliverWebhook",
         case(Nobody, "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }", id("delivery"), WEBHOOKS),
@@ -655,8 +658,11 @@ async fn fixtures(s: &TestServer) -> Value {
     }
     f.insert("webhook".into(), id_at(&d, &["webhook", "webhook", "id"]));
     // A lead given to `other` leaves them a notification.
-    s.ok("mutation($u: ID!) { createLead(input: { title: \"Theirs\", assignedToId: $u }) { id } }", json!({ "u": f["other"] }))
-        .await;
+    s.ok(
+        "mutation($u: ID!) { createLead(input: { title: \"Theirs\", assignedToId: $u }) { id } }",
+        json!({ "u": f["other"] }),
+    )
+    .await;
     let mut c = AsyncPgConnection::establish(&s.db.url).await.unwrap();
     let n: Name = diesel::sql_query("SELECT 'notification:' || id AS name FROM notifications ORDER BY id LIMIT 1")
         .get_result(&mut c)

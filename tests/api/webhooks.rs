@@ -42,7 +42,9 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start(plan: impl Fn(&Got, usize) -> (StatusCode, Option<&'static str>, Duration) + Send + Sync + 'static) -> Receiver {
+    async fn start(
+        plan: impl Fn(&Got, usize) -> (StatusCode, Option<&'static str>, Duration) + Send + Sync + 'static,
+    ) -> Receiver {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let plan: Arc<Plan> = Arc::new(plan);
         let state = (got.clone(), plan);
@@ -52,7 +54,8 @@ impl Receiver {
                 |axum::extract::State((got, plan)): axum::extract::State<(Arc<Mutex<Vec<Got>>>, Arc<Plan>)>,
                  headers: HeaderMap,
                  raw: axum::body::Bytes| async move {
-                    let g = Got { headers, raw: raw.to_vec(), body: serde_json::from_slice(&raw).unwrap_or(Value::Null) };
+                    let g =
+                        Got { headers, raw: raw.to_vec(), body: serde_json::from_slice(&raw).unwrap_or(Value::Null) };
                     let seen = {
                         let mut all = got.lock().unwrap();
                         let seen = all.iter().filter(|o| o.id() == g.id()).count();
@@ -94,7 +97,12 @@ impl Receiver {
             if all.len() >= n {
                 return all;
             }
-            assert!(start.elapsed() < wait, "got {} of {n} messages: {:?}", all.len(), all.iter().map(|g| &g.body).collect::<Vec<_>>());
+            assert!(
+                start.elapsed() < wait,
+                "got {} of {n} messages: {:?}",
+                all.len(),
+                all.iter().map(|g| &g.body).collect::<Vec<_>>()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -188,8 +196,8 @@ async fn thin_bodies_and_event_type_filters() {
     create_hook(&s, &leads.url, json!(["lead.created"]), "FULL").await;
     let lead = create_lead(&s, "Only created").await;
     s.ok("mutation($id: ID!) { updateLead(id: $id, input: { title: \"x\" }) { id } }", json!({ "id": lead })).await;
-    let deal = s.ok("mutation { createDeal(input: { title: \"Thin\" }) { id } }", json!({})).await["createDeal"]["id"]
-        .clone();
+    let deal =
+        s.ok("mutation { createDeal(input: { title: \"Thin\" }) { id } }", json!({})).await["createDeal"]["id"].clone();
     let d = deals.wait_for(1, Duration::from_secs(10)).await;
     let l = leads.wait_for(1, Duration::from_secs(10)).await;
     // Whatever else would come has had time to.
@@ -257,9 +265,8 @@ async fn gone_disables_the_endpoint_and_other_4xx_are_not_retried() {
     gone.wait_for(1, Duration::from_secs(10)).await;
     bad.wait_for(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let h = s
-        .ok("query($id: ID!) { webhook(id: $id) { active disabledAt disabledReason } }", json!({ "id": hook }))
-        .await;
+    let h =
+        s.ok("query($id: ID!) { webhook(id: $id) { active disabledAt disabledReason } }", json!({ "id": hook })).await;
     assert_eq!(h["webhook"]["active"], false);
     assert!(h["webhook"]["disabledAt"].is_string());
     assert!(h["webhook"]["disabledReason"].as_str().unwrap().contains("410"));
@@ -300,8 +307,11 @@ async fn an_elements_events_arrive_in_order_while_one_is_retried() {
     create_hook(&s, &r.url, json!(["lead.*"]), "THIN").await;
     let a = create_lead(&s, "A").await;
     for t in ["A1", "A2", "A3"] {
-        s.ok("mutation($id: ID!, $t: String!) { updateLead(id: $id, input: { title: $t }) { id } }", json!({ "id": a, "t": t }))
-            .await;
+        s.ok(
+            "mutation($id: ID!, $t: String!) { updateLead(id: $id, input: { title: $t }) { id } }",
+            json!({ "id": a, "t": t }),
+        )
+        .await;
     }
     let b = create_lead(&s, "B").await;
     // A: failed created, then created, 3 updates; B: created.
@@ -376,8 +386,11 @@ async fn a_webhook_sees_only_what_its_creator_may_read() {
         json!({ "r": role }),
     )
     .await;
-    s.ok("mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }", json!({ "u": rep, "r": [role] }))
-        .await;
+    s.ok(
+        "mutation($u: ID!, $r: [ID!]!) { assignRoles(userId: $u, roleIds: $r) { id } }",
+        json!({ "u": rep, "r": [role] }),
+    )
+    .await;
     let r = Receiver::ok().await;
     let d = s
         .gql_as(
@@ -388,7 +401,10 @@ async fn a_webhook_sees_only_what_its_creator_may_read() {
         .await;
     assert_eq!(d["data"]["createWebhook"]["webhook"]["createdBy"]["id"], rep, "{d}");
     let theirs = s
-        .ok("mutation($u: ID!) { createLead(input: { title: \"Theirs\", assignedToId: $u }) { id } }", json!({ "u": rep }))
+        .ok(
+            "mutation($u: ID!) { createLead(input: { title: \"Theirs\", assignedToId: $u }) { id } }",
+            json!({ "u": rep }),
+        )
         .await["createLead"]["id"]
         .clone();
     let mine = s
@@ -413,10 +429,7 @@ async fn redelivery_and_test_messages() {
     let first = r.wait_for(1, Duration::from_secs(10)).await;
     let d = deliveries(&s, &hook).await;
     let again = s
-        .ok(
-            "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id status } }",
-            json!({ "id": d[0]["id"] }),
-        )
+        .ok("mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id status } }", json!({ "id": d[0]["id"] }))
         .await;
     assert_eq!(again["redeliverWebhook"]["status"], "PENDING");
     let got = r.wait_for(2, Duration::from_secs(10)).await;
@@ -434,13 +447,14 @@ async fn redelivery_and_test_messages() {
             json!({ "id": hook }),
         )
         .await;
-    assert_eq!(t["testWebhook"], json!({ "eventId": null, "eventType": "webhook.test", "status": "SUCCEEDED", "attempts": 1, "lastStatusCode": 200 }));
+    assert_eq!(
+        t["testWebhook"],
+        json!({ "eventId": null, "eventType": "webhook.test", "status": "SUCCEEDED", "attempts": 1, "lastStatusCode": 200 })
+    );
     let got = r.wait_for(3, Duration::from_secs(5)).await;
     assert_eq!(got[2].body["type"], "webhook.test");
     verify(&secret, &got[2]);
-    let code = s
-        .err_code("mutation { redeliverWebhook(deliveryId: \"delivery:999999\") { id } }", json!({}))
-        .await;
+    let code = s.err_code("mutation { redeliverWebhook(deliveryId: \"delivery:999999\") { id } }", json!({})).await;
     assert_eq!(code, "NOT_FOUND");
     let gone = s.ok("mutation($id: ID!) { deleteWebhook(id: $id) }", json!({ "id": hook })).await;
     assert_eq!(gone["deleteWebhook"], hook);
@@ -450,8 +464,15 @@ async fn redelivery_and_test_messages() {
 #[tokio::test]
 async fn private_addresses_and_bad_input_are_refused() {
     let s = TestServer::start_with(|g| g.webhook_allow_private = false).await;
-    let create = "mutation($url: String!, $e: [String!]!) { createWebhook(input: { url: $url, events: $e }) { secret } }";
-    for url in ["http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.0.0.5/x", "http://[::1]/x", "http://169.254.169.254/latest"] {
+    let create =
+        "mutation($url: String!, $e: [String!]!) { createWebhook(input: { url: $url, events: $e }) { secret } }";
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://10.0.0.5/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest",
+    ] {
         let body = s.gql(create, json!({ "url": url, "e": ["*"] })).await;
         assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{url}: {body}");
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("KONTOR_WEBHOOK_ALLOW_PRIVATE"), "{body}");
@@ -466,7 +487,8 @@ async fn private_addresses_and_bad_input_are_refused() {
     }
     assert_eq!(s.ok("{ webhooks { id } }", json!({})).await["webhooks"], json!([]), "nothing was written");
     // A public address is accepted; nobody without the settings right may see or change it.
-    let ok = s.ok(create, json!({ "url": "https://hooks.example.com/kontor", "e": ["deal.*", "lead.converted"] })).await;
+    let ok =
+        s.ok(create, json!({ "url": "https://hooks.example.com/kontor", "e": ["deal.*", "lead.converted"] })).await;
     assert!(ok["createWebhook"]["secret"].as_str().unwrap().starts_with("whsec_"));
     let token = s.token_for("nobody@test.local", false).await;
     let body = s.gql_as(&token, "{ webhooks { id } }", json!({})).await;
