@@ -18,5 +18,6 @@ pub mod intake;
 pub mod kernel;
 pub mod notifications;
 pub mod org;
+pub mod search;
 pub mod settings;
 pub mod webhooks;

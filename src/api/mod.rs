@@ -39,6 +39,7 @@ pub struct QueryRoot(
     crate::import::api::ImportQuery,
     crate::intake::forms::api::WebFormQuery,
     crate::intake::calls::api::CallQuery,
+    crate::search::api::SearchQuery,
     crate::webhooks::api::WebhookQuery,
     crate::notifications::api::NotificationQuery,
 );

@@ -65,7 +65,7 @@ pub fn check_patterns(patterns: &[String]) -> DomainResult<Vec<String>> {
         let p = raw.trim().to_ascii_lowercase();
         if !valid_pattern(&p) {
             return Err(DomainError::bad_input(
-                &format!("events[{i}]"),
+                format!("events[{i}]"),
                 format!("`{raw}` is not an event type; use `*`, `<element>.*` or one of: {}", all_types().join(", ")),
             ));
         }

@@ -32,6 +32,7 @@ mod requisites;
 mod rights;
 mod rights_matrix;
 mod schema_drift;
+mod search;
 mod settings;
 mod statements;
 mod subscriptions;

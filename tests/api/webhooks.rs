@@ -34,6 +34,8 @@ impl Got {
 /// How the receiver answers a message it has seen `n` times before (0 the first time):
 /// a status, a `Retry-After`, and a delay before answering.
 type Plan = dyn Fn(&Got, usize) -> (StatusCode, Option<&'static str>, Duration) + Send + Sync;
+/// What the receiver's handler shares: the messages so far and the plan.
+type Shared = (Arc<Mutex<Vec<Got>>>, Arc<Plan>);
 
 #[derive(Clone)]
 struct Receiver {
@@ -51,7 +53,7 @@ impl Receiver {
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post(
-                |axum::extract::State((got, plan)): axum::extract::State<(Arc<Mutex<Vec<Got>>>, Arc<Plan>)>,
+                |axum::extract::State((got, plan)): axum::extract::State<Shared>,
                  headers: HeaderMap,
                  raw: axum::body::Bytes| async move {
                     let g =

@@ -1,0 +1,13 @@
+DROP STATISTICS IF EXISTS communications_email_domain_stats;
+DROP STATISTICS IF EXISTS communications_email_local_stats;
+DROP INDEX IF EXISTS communications_email_idx;
+DROP INDEX IF EXISTS communications_email_domain_idx;
+DROP INDEX IF EXISTS communications_email_local_idx;
+ALTER TABLE leads DROP COLUMN IF EXISTS search_words, DROP COLUMN IF EXISTS search_text;
+ALTER TABLE contacts DROP COLUMN IF EXISTS search_words, DROP COLUMN IF EXISTS search_text;
+ALTER TABLE companies DROP COLUMN IF EXISTS search_words, DROP COLUMN IF EXISTS search_text;
+ALTER TABLE deals DROP COLUMN IF EXISTS search_words, DROP COLUMN IF EXISTS search_text;
+DROP FUNCTION IF EXISTS kontor_prefix_query(text[]);
+DROP FUNCTION IF EXISTS kontor_fold(text, boolean);
+DROP FUNCTION IF EXISTS kontor_unaccent(text);
+DROP EXTENSION IF EXISTS unaccent;
