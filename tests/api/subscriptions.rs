@@ -205,8 +205,15 @@ async fn one_ticker_moves_counters_on_every_instance() {
     for ws in [&mut on_a, &mut on_b] {
         assert_eq!(take(ws, 1, "countersChanged").await[0]["deals"], json!({ "overdue": 1, "pending": 0 }));
     }
-    // One runner wrote the tick for that deadline, not one per instance or subscription.
+    // One runner wrote the tick for that deadline, not one per instance or subscription; its
+    // transaction also holds the deadline's notification, whose COUNTERS event moves the
+    // unread count.
     let mut conn = AsyncPgConnection::establish(&a.db.url).await.unwrap();
+    let notices: Count = diesel::sql_query("SELECT count(*) AS n FROM notifications WHERE kind = 'DEADLINE_REACHED'")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(notices.n, 1);
     let ticks: Count = diesel::sql_query(
         "SELECT count(*) AS n FROM events WHERE action = 'COUNTERS' AND actor_id IS NULL AND created_at >= $1",
     )
@@ -214,6 +221,6 @@ async fn one_ticker_moves_counters_on_every_instance() {
     .get_result(&mut conn)
     .await
     .unwrap();
-    assert_eq!(ticks.n, 1);
+    assert_eq!(ticks.n, 1 + notices.n);
     assert!(next_within(&mut on_b, Duration::from_millis(1500)).await.is_none(), "nothing else changed");
 }
