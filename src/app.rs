@@ -32,15 +32,15 @@ pub fn install_panic_hook() {
 
 /// Prepares the database and builds the application state.
 pub async fn build(global: &Global) -> anyhow::Result<AppState> {
-    setup::prepare(&global.database_url).await?;
+    setup::prepare(global.database_url()).await?;
     let statements = StatementCounter::default();
     let settings = pool::PoolSettings { max_size: global.db_pool_size, ..Default::default() };
-    let pool = pool::build(&global.database_url, &settings, statements.clone())?;
+    let pool = pool::build(global.database_url(), &settings, statements.clone())?;
     let phone_region = global.phone_region()?;
     // The bus has its own small pool: its background reads must not compete with requests
     // or show up in the request statement counter.
     let event_pool = pool::build(
-        &global.database_url,
+        global.database_url(),
         &pool::PoolSettings { max_size: 4, ..Default::default() },
         StatementCounter::default(),
     )?;
@@ -48,7 +48,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
     let wake = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(events::relay::run(
         events::relay::RelaySettings {
-            database_url: global.database_url.clone(),
+            database_url: global.database_url().to_owned(),
             redis_url: global.redis_url.clone(),
             poll: Duration::from_secs(1),
             retention: chrono::Duration::days(global.event_retention_days.max(1)),
@@ -74,7 +74,7 @@ pub async fn build(global: &Global) -> anyhow::Result<AppState> {
         timeout: Duration::from_secs(global.webhook_timeout_secs.max(1)),
     })?;
     let webhook_pool = pool::build(
-        &global.database_url,
+        global.database_url(),
         &pool::PoolSettings { max_size: 4, ..Default::default() },
         StatementCounter::default(),
     )?;
@@ -115,6 +115,7 @@ async fn announce_first_admin(state: &AppState, addr: SocketAddr) -> anyhow::Res
         println!("Created the first administrator {} with this API token (shown only once):", admin.email);
         println!("  {token}");
         println!("GraphiQL: http://{addr}/  (send the header  Authorization: Bearer <token>)");
+        println!("Dashboard: http://{addr}/dashboard  (sign in with the token)");
     }
     Ok(())
 }

@@ -15,9 +15,19 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// PostgreSQL URL; the database is created on first start if it does not exist.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://localhost:5432/kontor", global = true)]
-    pub database_url: String,
+    /// PostgreSQL URL; the database is created on first start if it does not exist. Without
+    /// it: the server on 127.0.0.1:5432 if one answers, else a private cluster (`--data-dir`).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Folder of the private PostgreSQL cluster Kontor runs when no DATABASE_URL is set
+    /// (default: the user's data directory, e.g. ~/.local/share/kontor/postgres). Giving it
+    /// asks for that cluster even when a server answers on 127.0.0.1:5432.
+    #[arg(long, env = "KONTOR_DATA_DIR", global = true)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Folder of PostgreSQL's server binaries for that cluster (default: `pg_config --bindir`,
+    /// then the usual places).
+    #[arg(long, env = "KONTOR_PG_BINDIR", global = true)]
+    pub pg_bindir: Option<std::path::PathBuf>,
     /// Redis URL for event fan-out between instances; without it events stay in process.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
@@ -179,7 +189,15 @@ fn default_pool_size() -> usize {
     std::thread::available_parallelism().map_or(8, |n| n.get() * 4).clamp(4, 32)
 }
 
+/// Where the database is when nothing says otherwise and a server answers on 5432.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://localhost:5432/kontor";
+
 impl Global {
+    /// The database's URL (`db::local::resolve` fills it in when no DATABASE_URL was given).
+    pub fn database_url(&self) -> &str {
+        self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL)
+    }
+
     pub fn phone_region(&self) -> anyhow::Result<phonenumber::country::Id> {
         self.phone_region
             .to_ascii_uppercase()

@@ -21,12 +21,30 @@ fn init_tracing(format: &str) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let global = cli.global;
-    let done = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => kontor::app::serve(&global).await,
+    let mut global = cli.global;
+    let command = cli.command.unwrap_or(Command::Serve);
+    let serving = matches!(command, Command::Serve);
+    let cluster = match command {
+        Command::ExportSchema => None,
+        _ => kontor::db::local::resolve(&mut global).await?,
+    };
+    let done = run_command(command, &global).await;
+    // A one-off command leaves alone a private cluster that a running server uses; a server
+    // stops the cluster it started or took over.
+    if let Some(cluster) = cluster
+        && (serving || cluster.started_here())
+    {
+        cluster.stop().await;
+    }
+    done
+}
+
+async fn run_command(command: Command, global: &kontor::config::Global) -> anyhow::Result<ExitCode> {
+    let done = match command {
+        Command::Serve => kontor::app::serve(global).await,
         Command::Migrate => {
-            setup::prepare(&global.database_url).await?;
-            eprintln!("database {} is up to date", setup::mask_password(&global.database_url));
+            setup::prepare(global.database_url()).await?;
+            eprintln!("database {} is up to date", setup::mask_password(global.database_url()));
             Ok(())
         }
         Command::ExportSchema => {
@@ -34,8 +52,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(())
         }
         Command::Token { command: TokenCommand::Create { user, admin, name } } => {
-            setup::prepare(&global.database_url).await?;
-            let token = kontor::org::auth::cli_token(&global.database_url, &user, admin, &name).await?;
+            setup::prepare(global.database_url()).await?;
+            let token = kontor::org::auth::cli_token(global.database_url(), &user, admin, &name).await?;
             println!("{token}");
             Ok(())
         }
@@ -43,14 +61,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !args.demo {
                 anyhow::bail!("pass --demo to fill this database with demo data");
             }
-            setup::prepare(&global.database_url).await?;
-            kontor::db::seed::run(&global.database_url, args.scale).await
+            setup::prepare(global.database_url()).await?;
+            kontor::db::seed::run(global.database_url(), args.scale).await
         }
-        Command::Import(args) => kontor::import::cli::import(&global, args).await,
-        Command::Export(args) => kontor::import::cli::export(&global, args).await,
+        Command::Import(args) => kontor::import::cli::import(global, args).await,
+        Command::Export(args) => kontor::import::cli::export(global, args).await,
         // A mail server's pipe transport acts on the exit code (sysexits), so this one picks its own.
         Command::Mail { command: MailCommand::Ingest { as_user } } => {
-            return Ok(kontor::intake::mail::cli::ingest(&global, as_user).await);
+            return Ok(kontor::intake::mail::cli::ingest(global, as_user).await);
         }
     };
     done.map(|()| ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, the generated table macros, the dynamic SQL builder, start-up
 //! (database creation, migrations) and the statement counter behind `/metrics`.
 
+pub mod local;
 pub mod pool;
 pub mod schema;
 pub mod seed;

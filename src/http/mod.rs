@@ -1,8 +1,9 @@
-//! HTTP: GraphiQL, GraphQL over HTTP (GET and POST, both response media types), the
+//! HTTP: the pages (GraphiQL, dashboard, notification widget), GraphQL over HTTP (GET and POST, both response media types), the
 //! WebSocket endpoint (graphql-transport-ws and legacy graphql-ws), health and metrics.
 
 mod graphql;
 mod imports;
+pub(crate) mod pages;
 mod ws_guard;
 
 pub use ws_guard::{CONNECTION_INIT_TIMEOUT, MAX_SUBSCRIPTIONS};
@@ -13,7 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::gauge::Gauge;
@@ -59,13 +60,13 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     Router::new()
-        .route("/", get(graphiql))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/imports/{id}/errors.csv", get(imports::errors_csv))
         .route("/export/{file}", get(imports::export_csv))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(pages::routes())
         // A message with attachments is larger than the 2 MB an extractor takes by default.
         .route(
             "/mail/inbound",
@@ -115,16 +116,6 @@ fn cors(origins: &[String]) -> CorsLayer {
         let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
         layer.allow_origin(AllowOrigin::list(list))
     }
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .title("Kontor GraphiQL")
-            .finish(),
-    )
 }
 
 async fn healthz() -> &'static str {

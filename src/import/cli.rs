@@ -99,9 +99,9 @@ pub async fn import(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
     let duplicates: DuplicateMode =
         words(&args.duplicates, "duplicate mode (skip, merge, replace, allow)")?.pop().unwrap_or(DuplicateMode::Skip);
     let match_by: Vec<MatchKey> = words(&args.match_by, "match key (email, phone, name, company_title, external_id)")?;
-    setup::prepare(&global.database_url).await?;
+    setup::prepare(global.database_url()).await?;
     let pool = pool::build(
-        &global.database_url,
+        global.database_url(),
         &pool::PoolSettings { max_size: 4, ..Default::default() },
         StatementCounter::default(),
     )?;
@@ -196,9 +196,9 @@ pub async fn export(global: &Global, args: ExportArgs) -> anyhow::Result<()> {
         .map(serde_json::from_str)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--filter is not JSON: {e}"))?;
-    setup::prepare(&global.database_url).await?;
+    setup::prepare(global.database_url()).await?;
     let pool = pool::build(
-        &global.database_url,
+        global.database_url(),
         &pool::PoolSettings { max_size: 2, ..Default::default() },
         StatementCounter::default(),
     )?;

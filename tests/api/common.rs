@@ -139,7 +139,9 @@ fn rand_suffix() -> String {
 
 pub fn global(database_url: &str) -> Global {
     Global {
-        database_url: database_url.to_owned(),
+        database_url: Some(database_url.to_owned()),
+        data_dir: None,
+        pg_bindir: None,
         redis_url: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         phone_region: "DE".into(),
@@ -375,5 +377,83 @@ pub async fn next_within(ws: &mut Ws, wait: Duration) -> Option<Value> {
             }
             return Some(v);
         }
+    }
+}
+
+/// The `kontor` binary as a process of its own, for tests that stop and start the server
+/// itself (the in-process `TestServer` cannot drop its open WebSocket connections).
+pub struct ServerProcess {
+    pub port: u16,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    child: Option<tokio::process::Child>,
+    /// Everything the process printed on stdout so far.
+    pub stdout: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts `kontor serve` on a free port with `args`, and `env` on top of an environment
+    /// without DATABASE_URL, and waits until it answers `/healthz`.
+    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut p = ServerProcess {
+            port,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            child: None,
+            stdout: Default::default(),
+        };
+        p.restart().await;
+        p
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub async fn restart(&mut self) {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kontor"));
+        cmd.arg("serve")
+            .args(&self.args)
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .env_remove("DATABASE_URL")
+            .env_remove("KONTOR_DATA_DIR")
+            .env("RUST_LOG", "kontor=warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let out = self.stdout.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut o = out.lock().unwrap();
+                o.push_str(&line);
+                o.push('\n');
+            }
+        });
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(r) = client.get(self.url("/healthz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("kontor serve ended at start ({status}); it printed: {}", self.stdout.lock().unwrap());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("kontor serve did not answer /healthz within a minute");
+    }
+
+    /// Stops the server as an operator does (SIGTERM) and waits until the process ended.
+    pub async fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the server runs");
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        tokio::time::timeout(Duration::from_secs(60), child.wait()).await.expect("kontor stops within a minute").unwrap()
     }
 }

@@ -8,12 +8,14 @@
 
 mod activities;
 mod bad_input;
+mod browser;
 mod calls;
 mod cli;
 mod common;
 mod custom_fields;
 mod deal_lifecycle;
 mod elements;
+mod first_run;
 mod error_hygiene;
 mod events;
 mod forms;
@@ -26,6 +28,7 @@ mod lists;
 mod mail;
 mod merge;
 mod notifications;
+mod pages_browser;
 mod permissions;
 mod prepared_statements;
 mod requisites;

@@ -89,15 +89,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn widget() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        WIDGET_JS,
-    )
-        .into_response()
+    crate::http::pages::file(crate::http::pages::JS, "public, max-age=3600", WIDGET_JS.as_bytes())
 }
 
 /// Who is asking, by the Origin header: a page of the form's own server or a tool without a

@@ -63,9 +63,9 @@ async fn run(global: &Global, as_user: Option<&str>) -> Result<(), Failure> {
     // Parsed before the database is touched: a broken message bounces even while it is down.
     let mail = parse::parse(&raw).map_err(|e| fail(DATA_ERROR, e))?;
     let region = global.phone_region().map_err(|e| fail(CONFIG, e))?;
-    setup::prepare(&global.database_url).await.map_err(temp)?;
+    setup::prepare(global.database_url()).await.map_err(temp)?;
     let pool = pool::build(
-        &global.database_url,
+        global.database_url(),
         &pool::PoolSettings { max_size: 1, ..Default::default() },
         StatementCounter::default(),
     )
