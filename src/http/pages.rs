@@ -35,8 +35,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { file(HTML, REVALIDATE, include_bytes!("../../assets/graphiql.html")) }))
         .route("/assets/graphiql/{file}", get(graphiql_asset))
-        .route("/dashboard", get(|| async { file(HTML, REVALIDATE, include_bytes!("../../assets/dashboard/index.html")) }))
-        .route("/dashboard/", get(|| async { file(HTML, REVALIDATE, include_bytes!("../../assets/dashboard/index.html")) }))
+        .route("/dashboard", get(dashboard))
+        .route("/dashboard/", get(dashboard))
         .route("/dashboard/{file}", get(dashboard_asset))
         .route("/embed/notifications.js", get(|| async { file(JS, REVALIDATE, NOTIFICATIONS_JS.as_bytes()) }))
 }
@@ -58,12 +58,18 @@ async fn graphiql_asset(Path(name): Path<String>) -> Response {
     match name.as_str() {
         "graphiql.min.js" => file(JS, VENDORED, include_bytes!("../../assets/graphiql/graphiql.min.js")),
         "graphiql.min.css" => file(CSS, VENDORED, include_bytes!("../../assets/graphiql/graphiql.min.css")),
-        "react.production.min.js" => file(JS, VENDORED, include_bytes!("../../assets/graphiql/react.production.min.js")),
+        "react.production.min.js" => {
+            file(JS, VENDORED, include_bytes!("../../assets/graphiql/react.production.min.js"))
+        }
         "react-dom.production.min.js" => {
             file(JS, VENDORED, include_bytes!("../../assets/graphiql/react-dom.production.min.js"))
         }
         _ => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+async fn dashboard() -> Response {
+    file(HTML, REVALIDATE, include_bytes!("../../assets/dashboard/index.html"))
 }
 
 async fn dashboard_asset(Path(name): Path<String>) -> Response {
