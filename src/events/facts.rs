@@ -110,6 +110,28 @@ async fn load(pool: &Pool, events: &[&Event]) -> anyhow::Result<HashMap<i64, Fac
     load_on(&mut *pool.get().await?, events).await
 }
 
+/// The facts rights are decided on, of elements of one type, as `conn` sees them (inside a
+/// writing transaction: the state being committed). Missing elements are left out.
+pub async fn of_elements(
+    conn: &mut diesel_async::AsyncPgConnection,
+    et: ElementType,
+    mut ids: Vec<i64>,
+) -> diesel::QueryResult<Vec<(i64, Facts)>> {
+    ids.sort_unstable();
+    ids.dedup();
+    let pipeline = if et == ElementType::Deal { "pipeline_id" } else { "NULL::bigint" };
+    let mut q = Sql::new(format!(
+        "SELECT id, assigned_to_id, opened, {pipeline} AS pipeline_id FROM {} WHERE id = ANY(",
+        et.table()
+    ));
+    q.bind(Bind::Int8s(ids)).push(")");
+    let rows: Vec<Row> = q.load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, Facts { assigned_to_id: r.assigned_to_id, opened: r.opened, pipeline_id: r.pipeline_id }))
+        .collect())
+}
+
 /// `load` on a connection the caller holds (the webhook fan-out, inside its transaction).
 pub async fn load_on(
     conn: &mut diesel_async::AsyncPgConnection,
@@ -122,21 +144,9 @@ pub async fn load_on(
         }
     }
     let mut facts: HashMap<(ElementType, i64), Facts> = HashMap::new();
-    if !by_type.is_empty() {
-        for (et, mut ids) in by_type.into_values() {
-            ids.sort_unstable();
-            ids.dedup();
-            let pipeline = if et == ElementType::Deal { "pipeline_id" } else { "NULL::bigint" };
-            let mut q = Sql::new(format!(
-                "SELECT id, assigned_to_id, opened, {pipeline} AS pipeline_id FROM {} WHERE id = ANY(",
-                et.table()
-            ));
-            q.bind(Bind::Int8s(ids)).push(")");
-            let rows: Vec<Row> = q.load(conn).await?;
-            for r in rows {
-                let f = Facts { assigned_to_id: r.assigned_to_id, opened: r.opened, pipeline_id: r.pipeline_id };
-                facts.insert((et, r.id), f);
-            }
+    for (et, ids) in by_type.into_values() {
+        for (id, f) in of_elements(conn, et, ids).await? {
+            facts.insert((et, id), f);
         }
     }
     Ok(events

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{self, Kind};
 use crate::db::sql::{Bind, Sql};
-use crate::kernel::access::permissions::{Action, Facts};
+use crate::kernel::ElementRef;
+use crate::kernel::access::permissions::Action;
 use crate::kernel::error::{DomainError, DomainResult};
 use crate::kernel::kinds::EventAction;
-use crate::kernel::{ElementRef, ElementType};
 use crate::org::auth;
 
 #[derive(QueryableByName, Clone, Debug, Serialize, Deserialize)]
@@ -57,16 +57,6 @@ pub struct New {
     pub tag: Option<String>,
 }
 
-#[derive(QueryableByName)]
-struct FactsRow {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    assigned_to_id: Option<i64>,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    opened: bool,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pipeline_id: Option<i64>,
-}
-
 /// Whether the recipient may read the element now (inside the writing transaction, so
 /// the element's state is the one being committed).
 async fn may_read(conn: &mut AsyncPgConnection, user_id: i64, element: ElementRef) -> DomainResult<bool> {
@@ -77,15 +67,8 @@ async fn may_read(conn: &mut AsyncPgConnection, user_id: i64, element: ElementRe
         Err(e) => return Err(e),
     };
     let et = element.element_type;
-    let pipeline = if et == ElementType::Deal { "pipeline_id" } else { "NULL::bigint" };
-    let mut q =
-        Sql::new(format!("SELECT assigned_to_id, opened, {pipeline} AS pipeline_id FROM {} WHERE id = ", et.table()));
-    q.bind(Bind::Int8(element.id));
-    let rows: Vec<FactsRow> = q.load(conn).await?;
-    Ok(rows.into_iter().next().is_some_and(|r| {
-        let f = Facts { assigned_to_id: r.assigned_to_id, opened: r.opened, pipeline_id: r.pipeline_id };
-        recipient.rights.allows(et, Action::Read, &f)
-    }))
+    let facts = crate::events::facts::of_elements(conn, et, vec![element.id]).await?;
+    Ok(facts.iter().any(|(_, f)| recipient.rights.allows(et, Action::Read, f)))
 }
 
 /// Writes a notification unless its recipient caused it or may not read what it is about.
