@@ -193,7 +193,7 @@ function KontorClient(options) {
     setState(everLive || attempt > 0 ? "reconnecting" : "connecting");
     getToken().then((token) => {
       opening = false;
-      if (closed || socket) return;
+      if (closed || socket || (self.state === "unauthenticated" && !now)) return;
       if (!token) unauthenticated(); else open(token);
     }, () => { opening = false; scheduleRetry(); });
   }

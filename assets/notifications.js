@@ -41,7 +41,9 @@
     list = el("ul", "list");
     empty = el("p", "empty", "Loading…");
     panel.append(head, list, empty);
-    root.append(el("style", null, STYLE), bell, panel);
+    const w = el("div", "w"); // all:initial: nothing the page sets is inherited
+    w.append(bell, panel);
+    root.append(el("style", null, STYLE), w);
     setCount(0);
     bell.onclick = () => toggle(panel.hidden);
     markAll.onclick = () => markRead(null);
@@ -138,7 +140,8 @@
     })();
   }
 
-  const STYLE = `:host{all:initial;display:inline-block;position:relative;font:14px/1.4 system-ui,sans-serif;color:#18202b}
+  const STYLE = `:host{all:initial;display:inline-block}
+.w{all:initial;display:inline-block;position:relative;font:14px/1.4 system-ui,sans-serif;color:#18202b}
 button{font:inherit;color:inherit;cursor:pointer}:focus-visible{outline:3px solid #2f6bea;outline-offset:2px}
 .bell{position:relative;display:grid;place-items:center;width:40px;height:40px;padding:0;border-radius:50%;border:1px solid #d9dee6;background:#fff}
 .bell svg{width:22px;fill:currentColor}.bell:hover,.item:hover{background:#f3f5f8}

@@ -67,11 +67,12 @@ fragment Set on CounterSet { overdue pending incoming total }`,
 }`,
   };
 
+  // What a GraphiQL link fetches per element type.
   const TYPES = {
-    LEAD: { word: "lead", field: "lead", fields: "title firstName lastName companyTitle status { name } opportunity currency assignedTo { name }" },
-    DEAL: { word: "deal", field: "deal", fields: "title stage { name } opportunity currency company { title } contacts { fullName } assignedTo { name }" },
-    CONTACT: { word: "contact", field: "contact", fields: "fullName position emails { value } phones { value } companies { title } assignedTo { name }" },
-    COMPANY: { word: "company", field: "company", fields: "title phones { value } emails { value } assignedTo { name }" },
+    LEAD: { word: "lead", fields: ["title", "firstName", "lastName", "companyTitle", "status { name }", "source { name }", "opportunity", "currency", "assignedTo { name }"] },
+    DEAL: { word: "deal", fields: ["title", "stage { name }", "opportunity", "currency", "company { title }", "contacts { fullName }", "assignedTo { name }"] },
+    CONTACT: { word: "contact", fields: ["fullName", "position", "emails { value }", "phones { value }", "companies { title }", "assignedTo { name }"] },
+    COMPANY: { word: "company", fields: ["title", "phones { value }", "emails { value }", "assignedTo { name }"] },
   };
   const NAME_FIELDS = {
     LEAD: "title firstName lastName companyTitle", DEAL: "title", CONTACT: "fullName", COMPANY: "title",
@@ -186,6 +187,7 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     if (!err) return "Something went wrong.";
     if (err.code === "NETWORK_ERROR") return "Kontor cannot be reached. Check the connection.";
     if (err.code === "TIMEOUT") return "Kontor did not answer in time.";
+    if (err.code === "HTTP_ERROR") return "Kontor is not answering (HTTP " + err.status + ").";
     if (err.code === "UNAUTHENTICATED") return "The token was not accepted.";
     if (err.code === "INTERNAL_SERVER_ERROR") return "Kontor had an internal error.";
     return err.message || "Something went wrong.";
@@ -267,6 +269,7 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     view.me.hidden = false;
     view.meName.textContent = me ? me.name || me.email : "…";
     $(".avatar", view.me).textContent = me ? initials(me.name || me.email) : "";
+    $(".avatar", view.me).hidden = !me;
     view.me.title = me ? me.email : "";
   }
 
@@ -315,6 +318,7 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     if (!session) return;
     session.stopped = true;
     session.timers.forEach((t) => clearInterval(t));
+    clearTimeout(session.bootTimer);
     session.debouncers.forEach((d) => d.cancel());
     session.client.close();
     session = null;
@@ -324,9 +328,9 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     stop();
     const s = {
       token, me: me || null, stopped: false, timers: [], debouncers: [],
-      counters: null, pipelines: [], stages: new Map(), names: new Map(), pendingNames: new Set(),
+      counters: null, completing: new Set(), pipelines: [], stages: new Map(), names: new Map(), pendingNames: new Set(),
       lastChangeEvent: null, lastTimelineEvent: null, seenEvents: new Set(), seenEntries: new Set(),
-      wasLive: false, seq: { activities: 0, funnel: 0, conversion: 0, history: 0 }, loaded: {},
+      wasLive: false, booted: false, booting: false, bootTries: 0, bootTimer: null, seq: { activities: 0, funnel: 0, conversion: 0, history: 0 }, loaded: {},
     };
     session = s;
     s.client = new KontorClient({ endpoint: endpoint.href, token: () => token, onState: (state) => onState(s, state) });
@@ -347,23 +351,38 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     s.fetchNames = debounce(() => fetchNames(s), 150);
     s.debouncers.push(s.refreshActivities, s.refreshFunnel, s.refreshConversion, s.fetchNames);
     // Relative deadlines ("in 5 minutes") age; redraw them.
-    s.timers.push(setInterval(() => renderActivities(s), 30000));
+    s.timers.push(setInterval(() => tickActivities(s), 30000));
 
+    // Live data first: it needs nothing but the token, and its socket tells when Kontor is back.
+    subscribe(s);
+    boot(s, me);
+  }
+
+  // Who am I, then everything that depends on it. A wall screen may start before the server:
+  // while Kontor cannot be reached, retry by itself (2 s, 4 s ... 30 s) and at once when live.
+  function boot(s, me) {
+    if (s.stopped || s.booted || s.booting) return;
+    clearTimeout(s.bootTimer);
+    s.booting = true;
     const whoami = me ? Promise.resolve({ me }) : s.client.query(Q.me);
     whoami.then((data) => {
+      s.booting = false;
       if (s.stopped) return;
+      s.booted = true;
       s.me = data.me;
+      hideError();
       showDashboard(s.me);
-      subscribe(s);
       loadActivities(s);
       loadPipelines(s);
       loadConversion(s);
       loadHistory(s);
     }, (err) => {
+      s.booting = false;
       if (s.stopped) return;
       if (err.code === "UNAUTHENTICATED") { signOut("Your saved token is no longer accepted. Sign in again."); return; }
-      showError("Could not load the dashboard: " + errorText(err), () => start(token, null));
-      for (const name of ["activities", "funnel", "conversion", "feed"]) setBody(name, "error", { message: errorText(err), retry: () => start(token, null) });
+      const delay = Math.min(30000, 2000 * Math.pow(2, s.bootTries++));
+      showError("The dashboard could not load: " + errorText(err) + " Retrying automatically.", () => boot(s, null));
+      s.bootTimer = setTimeout(() => boot(s, null), delay);
     });
   }
 
@@ -376,17 +395,34 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     if (state === "idle") state = "connecting";
     setConnection(state);
     if (state === "live") {
-      // Back after a drop: catch up on what no event id can replay.
-      if (s.wasLive) {
+      if (!s.booted) boot(s, null);
+      // Back after a drop: catch up on what no event id can replay, and retry what failed.
+      else if (s.wasLive) {
         s.refreshActivities();
-        if (!s.lastChangeEvent) { s.refreshFunnel(); s.refreshConversion(); }
-        if (!s.lastTimelineEvent) loadHistory(s);
+        if (!s.lastChangeEvent || !s.loaded.funnel) s.refreshFunnel();
+        if (!s.lastChangeEvent || !s.loaded.conversion) s.refreshConversion();
+        if (!s.lastTimelineEvent || $('[data-body="feed"]').dataset.state === "error") loadHistory(s);
+        if (!s.pipelines.length) loadPipelines(s);
       }
       s.wasLive = true;
     }
   }
 
   function subscribe(s) {
+    subscribeCounters(s);
+    subscribeChanges(s);
+    subscribeTimeline(s);
+  }
+
+  // A subscription the server ended for good (not a dropped socket, which reconnects).
+  function stopped(s, what, retry) {
+    return (err) => {
+      if (err.willRetry || s.stopped) return;
+      showError(what + " stopped: " + errorText(err), retry);
+    };
+  }
+
+  function subscribeCounters(s) {
     s.client.subscribe(Q.counters, {}, {
       next: (data) => {
         const first = !s.counters;
@@ -394,21 +430,26 @@ fragment Set on CounterSet { overdue pending incoming total }`,
         renderCounters(s.counters);
         if (!first) s.refreshActivities();
       },
-      error: (err) => { if (!err.willRetry) showError("Live counters stopped: " + errorText(err), () => subscribe(s)); },
+      error: stopped(s, "Live counters", () => subscribeCounters(s)),
     });
+  }
+
+  function subscribeChanges(s) {
     s.client.subscribe(Q.changes, () => (s.lastChangeEvent ? { after: s.lastChangeEvent } : {}), {
       next: (data) => {
         const c = data.elementChanged;
         if (!fresh(s, "c" + c.eventId)) return;
         s.lastChangeEvent = c.eventId;
         if (c.element) s.names.set(c.elementId, displayName(c.elementType, c.element));
-        if (c.action === "DELETED") s.names.delete(c.elementId);
         updateNames(s, c.elementId);
         if (c.elementType === "DEAL") s.refreshFunnel();
         if (c.elementType === "LEAD") s.refreshConversion();
       },
-      error: (err) => { if (!err.willRetry) showError("Live report updates stopped: " + errorText(err)); },
+      error: stopped(s, "Live report updates", () => subscribeChanges(s)),
     });
+  }
+
+  function subscribeTimeline(s) {
     s.client.subscribe(Q.timeline, () => (s.lastTimelineEvent ? { after: s.lastTimelineEvent } : {}), {
       next: (data) => {
         const ev = data.timelineAdded;
@@ -416,7 +457,7 @@ fragment Set on CounterSet { overdue pending incoming total }`,
         s.lastTimelineEvent = ev.eventId;
         addEntry(s, ev.entry, ev.eventId, true);
       },
-      error: (err) => { if (!err.willRetry) showError("The live history stopped: " + errorText(err)); },
+      error: stopped(s, "The live history", () => subscribeTimeline(s)),
     });
   }
 
@@ -483,10 +524,7 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     const focusId = focused && focused.getAttribute("data-activity-id");
     view.activities.textContent = "";
     const now = Date.now();
-    const overdue = list.filter((a) => new Date(a.deadline).getTime() <= now).length;
-    view.activitiesCount.textContent = list.length
-      ? (overdue ? overdue + " overdue · " : "") + (list.length - overdue) + " today" + (s.activitiesTotal > list.length ? " · " + s.activitiesTotal + " in all" : "")
-      : "";
+    activitiesCount(s);
     if (!list.length) {
       setBody("activities", "empty", { title: "No activities due today", hint: "Nothing overdue either. Enjoy the calm." });
       return;
@@ -498,6 +536,7 @@ fragment Set on CounterSet { overdue pending incoming total }`,
       const button = el("button", { type: "button", class: "complete", "aria-label": "Complete: " + a.subject },
         [el("span", { class: "check", "aria-hidden": "true" }), el("span", { class: "complete-label", text: "Done" })]);
       button.addEventListener("click", () => completeActivity(s, a, button));
+      if (s.completing.has(a.id)) busy(button, true);
       const meta = [
         el("span", { class: "kind", text: ACTIVITY_TYPES[a.type] || a.type }),
         a.direction === "INCOMING" ? el("span", { class: "tag incoming", text: "Incoming" }) : null,
@@ -506,8 +545,8 @@ fragment Set on CounterSet { overdue pending incoming total }`,
       ];
       const li = el("li", { class: "activity" + (late ? " late" : ""), "data-activity-id": a.id }, [
         el("div", { class: "when" }, [
-          el("time", { datetime: a.deadline, title: due.toLocaleString(), text: late ? relative(a.deadline) : timeFmt.format(due) }),
-          el("span", { class: "due-label", text: late ? "Overdue" : "Due today" }),
+          el("time", { datetime: a.deadline, title: due.toLocaleString(), text: sameDay(due, new Date()) ? timeFmt.format(due) : dayFmt.format(due) }),
+          el("span", { class: "due-label", text: late ? "Overdue" : relative(a.deadline) }),
         ]),
         el("div", { class: "what" }, [el("p", { class: "subject", text: a.subject }), el("p", { class: "meta" }, meta)]),
         button,
@@ -520,33 +559,61 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     }
   }
 
+  function activitiesCount(s) {
+    const list = s.activities || [];
+    const now = Date.now();
+    const overdue = list.filter((a) => new Date(a.deadline).getTime() <= now).length;
+    view.activitiesCount.textContent = list.length
+      ? (overdue ? overdue + " overdue · " : "") + (list.length - overdue) + " today" + (s.activitiesTotal > list.length ? " · " + s.activitiesTotal + " in all" : "")
+      : "";
+  }
+
+  // Deadlines age: "in 5 minutes" becomes "Overdue" without a new query.
+  function tickActivities(s) {
+    if (!s.activities || s.stopped) return;
+    const now = Date.now();
+    for (const a of s.activities) {
+      const li = view.activities.querySelector('li[data-activity-id="' + CSS.escape(a.id) + '"]');
+      if (!li) continue;
+      const late = new Date(a.deadline).getTime() <= now;
+      li.classList.toggle("late", late);
+      $(".due-label", li).textContent = late ? "Overdue" : relative(a.deadline);
+    }
+    activitiesCount(s);
+  }
+
+  function busy(button, on) {
+    button.disabled = on;
+    button.classList.toggle("busy", on);
+    $(".complete-label", button).textContent = on ? "Saving…" : "Done";
+  }
+
   function completeActivity(s, a, button) {
-    button.disabled = true;
-    button.classList.add("busy");
-    $(".complete-label", button).textContent = "Saving…";
+    busy(button, true);
+    s.completing.add(a.id);
     s.client.query(Q.complete, { id: a.id }).then(() => {
+      s.completing.delete(a.id);
       if (s.stopped) return;
-      const li = button.closest("li");
+      const li = view.activities.querySelector('li[data-activity-id="' + CSS.escape(a.id) + '"]') || button.closest("li");
+      // Keep the keyboard where it was: on the next activity, else on the card's title.
+      const hadFocus = !document.activeElement || document.activeElement === document.body || li.contains(document.activeElement);
       const next = li.nextElementSibling || li.previousElementSibling;
       s.activities = (s.activities || []).filter((x) => x.id !== a.id);
       li.classList.add("done");
       setTimeout(() => {
         renderActivities(s);
-        // Keep the keyboard where it was: on the next activity, else on the card's title.
+        if (!hadFocus) return;
         const target = next && view.activities.querySelector('li[data-activity-id="' + CSS.escape(next.getAttribute("data-activity-id")) + '"] button.complete');
-        if (target) target.focus();
-        else if (li.contains(document.activeElement) || document.activeElement === document.body) {
-          const title = $("#activities-title");
-          title.tabIndex = -1;
-          title.focus();
-        }
+        const title = $("#activities-title");
+        title.tabIndex = -1;
+        (target || title).focus();
       }, 250);
       s.refreshActivities();
     }, (err) => {
+      s.completing.delete(a.id);
       if (s.stopped) return;
-      button.disabled = false;
-      button.classList.remove("busy");
-      $(".complete-label", button).textContent = "Done";
+      const now = view.activities.querySelector('li[data-activity-id="' + CSS.escape(a.id) + '"] button.complete');
+      if (now) busy(now, false);
       showError("Could not complete “" + a.subject + "”: " + errorText(err));
     });
   }
@@ -610,24 +677,19 @@ fragment Set on CounterSet { overdue pending incoming total }`,
 
   function renderFunnel(f) {
     view.funnel.textContent = "";
-    const open = f.stages.filter((x) => x.stage.semantics === "PROCESS");
-    const stages = open.length ? open : f.stages;
+    const stages = f.stages;
     const total = f.stages.reduce((n, x) => n + x.count, 0);
-    if (!total) {
-      setBody("funnel", "empty", { title: "No deals in this pipeline yet", hint: "New deals appear here as they are created." });
-      return;
-    }
     setBody("funnel", "ready");
     const max = Math.max(1, ...stages.map((x) => x.count));
-    const bars = el("ol", { class: "bars", "aria-label": "Open deals per stage" });
+    const bars = el("ol", { class: "bars", "aria-label": "Deals per stage" });
     for (const x of stages) {
       const pct = x.count ? Math.max(2, (x.count / max) * 100) : 0;
       const money = amounts(x.amounts);
       const li = el("li", {
-        class: "bar-row", "data-stage-id": x.stage.id, "data-count": String(x.count),
+        class: "bar-row " + x.stage.semantics.toLowerCase(), "data-stage-id": x.stage.id, "data-count": String(x.count),
         "aria-label": x.stage.name + ": " + x.count + (x.count === 1 ? " deal" : " deals") + (money ? ", " + money : ""),
       }, [
-        el("span", { class: "bar-label", text: x.stage.name, "aria-hidden": "true" }),
+        el("span", { class: "bar-label", text: x.stage.name, title: x.stage.name, "aria-hidden": "true" }),
         el("span", { class: "bar-track", "aria-hidden": "true" }, [
           el("span", { class: "bar", style: "width:" + pct.toFixed(1) + "%;" + (x.stage.color ? "--bar:" + safeColor(x.stage.color) : "") }),
         ]),
@@ -646,7 +708,8 @@ fragment Set on CounterSet { overdue pending incoming total }`,
       el("p", { class: "outcome-value", text: percent(f.winRate) }),
       el("div", { class: "rate-track", "aria-hidden": "true" }, [el("span", { style: "width:" + (f.winRate == null ? 0 : (f.winRate * 100).toFixed(1)) + "%" })]),
     ]);
-    view.funnel.append(bars, el("div", { class: "outcomes" }, [outcome("won", "Won", f.won), outcome("lost", "Lost", f.lost), winRate]));
+    view.funnel.append(el("div", { class: "outcomes" }, [outcome("won", "Won", f.won), outcome("lost", "Lost", f.lost), winRate]),
+      total ? "" : el("p", { class: "hint funnel-empty", text: "No deals in this pipeline yet: stages fill as deals are created." }), bars);
   }
 
   function safeColor(c) {
@@ -691,7 +754,7 @@ fragment Set on CounterSet { overdue pending incoming total }`,
         class: "bar-row", "data-source-id": g.source ? g.source.id : "",
         "aria-label": name + ": " + g.created + " created, " + g.converted + " converted, " + g.junked + " junk, conversion " + percent(g.conversionRate),
       }, [
-        el("span", { class: "bar-label", text: name, "aria-hidden": "true" }),
+        el("span", { class: "bar-label", text: name, title: name, "aria-hidden": "true" }),
         el("span", { class: "bar-track stacked", "aria-hidden": "true" }, [
           el("span", { class: "seg converted", style: "width:" + w(g.converted) }),
           el("span", { class: "seg open", style: "width:" + w(open) }),
@@ -713,12 +776,15 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     if (s.stopped) return;
     const seq = ++s.seq.history;
     if (!view.feed.children.length) setBody("feed", "loading");
+    view.feed.setAttribute("aria-busy", "true"); // one announcement, not fifty
     s.client.query(Q.history).then((data) => {
+      view.feed.setAttribute("aria-busy", "false");
       if (s.stopped || seq !== s.seq.history) return;
       // Oldest first, so that each is put in its place by time.
       data.history.nodes.slice().reverse().forEach((e) => addEntry(s, e, null, false));
       feedState(s);
     }, (err) => {
+      view.feed.setAttribute("aria-busy", "false");
       if (s.stopped || seq !== s.seq.history) return;
       if (view.feed.children.length) { feedState(s); return; }
       setBody("feed", "error", { message: "The history could not be loaded. " + errorText(err), retry: () => loadHistory(s) });
@@ -740,7 +806,8 @@ fragment Set on CounterSet { overdue pending incoming total }`,
     }
     s.seenEntries.add(e.id);
     if (e.elementType) wantName(s, e.elementType, e.elementId);
-    const li = el("li", { class: "entry kind-" + e.kind.toLowerCase() + (live ? " new" : ""), "data-event-id": eventId || "", "data-entry-id": e.id, "data-at": e.at }, [
+    // data-event-id only where the event is known (live or replayed): history has no event ids.
+    const li = el("li", { class: "entry kind-" + e.kind.toLowerCase() + (live ? " new" : ""), "data-event-id": eventId || null, "data-entry-id": e.id, "data-at": e.at }, [
       el("time", { datetime: e.at, title: new Date(e.at).toLocaleString(), text: shortTime(e.at) }),
       el("span", { class: "avatar", "aria-hidden": "true", text: e.author ? initials(e.author.name) : "K" }),
       el("div", { class: "what" }, [el("p", { class: "sentence" }, sentence(s, e)), detail(s, e)]),
@@ -784,7 +851,8 @@ fragment Set on CounterSet { overdue pending incoming total }`,
       const shown = e.changes.slice(0, 3).map((c) => humanField(c.field) + (c.newValue != null && c.newValue.length <= 40 && !/Id$/.test(c.field) ? ": " + c.newValue : ""));
       text = shown.join(" · ") + (e.changes.length > 3 ? " · +" + (e.changes.length - 3) + " more" : "");
     } else if (e.text) {
-      text = e.text.replace(/@\[([^\]]+)\]\([^)]*\)/g, "@$1");
+      const act = /^(\w+) activity:\d+: ([\s\S]*)$/.exec(e.text);
+      text = act ? (ACTIVITY_TYPES[act[1].toUpperCase()] || act[1]) + ": " + act[2] : e.text.replace(/@\[([^\]]+)\]\([^)]*\)/g, "@$1");
     }
     if (!text) return null;
     if (text.length > 180) text = text.slice(0, 177) + "…";
@@ -807,12 +875,14 @@ fragment Set on CounterSet { overdue pending incoming total }`,
 
   function elementQuery(type, id, deleted) {
     const t = TYPES[type];
+    const history = "    nodes { kind at text author { name } changes { field oldValue newValue } }\n";
     if (deleted || !t) {
-      return "query ElementHistory {\n  history(filter: { elementId: { eq: " + JSON.stringify(id) + " } }, first: 20) {\n" +
-        "    nodes { kind at text author { name } changes { field oldValue newValue } }\n  }\n}\n";
+      return "query ElementHistory {\n  history(filter: { elementId: { eq: " + JSON.stringify(id) + " } }, first: 20) {\n" + history + "  }\n}\n";
     }
-    return "query " + t.word.charAt(0).toUpperCase() + t.word.slice(1) + " {\n  " + t.field + "(id: " + JSON.stringify(id) + ") {\n    id\n    " +
-      t.fields + "\n    timeline(first: 10) { nodes { kind at text author { name } } }\n  }\n}\n";
+    const name = t.word.charAt(0).toUpperCase() + t.word.slice(1);
+    return "query " + name + " {\n  " + t.word + "(id: " + JSON.stringify(id) + ") {\n    id\n" +
+      t.fields.map((f) => "    " + f + "\n").join("") +
+      "    timeline(first: 10) {\n  " + history + "    }\n  }\n}\n";
   }
 
   function elementHref(type, id, deleted) {
@@ -847,7 +917,7 @@ fragment Set on CounterSet { overdue pending incoming total }`,
       const [type, id] = w.split("|");
       vars["i" + i] = id;
       decl.push("$i" + i + ": ID!");
-      fields.push("n" + i + ": " + TYPES[type].field + "(id: $i" + i + ") { " + NAME_FIELDS[type] + " }");
+      fields.push("n" + i + ": " + TYPES[type].word + "(id: $i" + i + ") { " + NAME_FIELDS[type] + " }");
     });
     s.client.request("query ElementNames(" + decl.join(", ") + ") {\n  " + fields.join("\n  ") + "\n}", vars).then((r) => {
       if (s.stopped) return;

@@ -68,8 +68,17 @@ async fn graphiql_asset(Path(name): Path<String>) -> Response {
     }
 }
 
+/// The page keeps an API token in the browser's storage, so it allows nothing but its own
+/// scripts, styles and API: an injected script or a redirected form has nowhere to go.
+const DASHBOARD_CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
+     base-uri 'none'; form-action 'self'; object-src 'none'";
+
 async fn dashboard() -> Response {
-    file(HTML, REVALIDATE, include_bytes!("../../assets/dashboard/index.html"))
+    let mut page = file(HTML, REVALIDATE, include_bytes!("../../assets/dashboard/index.html"));
+    let headers = page.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(DASHBOARD_CSP));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    page
 }
 
 async fn dashboard_asset(Path(name): Path<String>) -> Response {

@@ -132,7 +132,6 @@ impl Drop for Browser {
     }
 }
 
-
 /// Serves one HTML page at `/` on a new origin (a free port) and returns that origin.
 pub async fn page_on_another_origin(html: String) -> String {
     let app = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(html) }));

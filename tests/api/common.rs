@@ -454,6 +454,9 @@ impl ServerProcess {
         let mut child = self.child.take().expect("the server runs");
         let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        tokio::time::timeout(Duration::from_secs(60), child.wait()).await.expect("kontor stops within a minute").unwrap()
+        tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .expect("kontor stops within a minute")
+            .unwrap()
     }
 }

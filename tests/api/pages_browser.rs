@@ -55,7 +55,9 @@ async fn graphiql_works_offline_with_kontors_defaults() {
     browser.until(&format!("{response}.includes('admin@test.local')"), "the query's answer").await;
     browser.screenshot("graphiql-offline.png").await;
     browser.eval(&run("subscription { countersChanged { unreadNotifications } }")).await;
-    browser.until(&format!("{response}.includes('\"unreadNotifications\": 0')"), "the subscription's first value").await;
+    browser
+        .until(&format!("{response}.includes('\"unreadNotifications\": 0')"), "the subscription's first value")
+        .await;
 }
 
 /// Sends a GraphQL request to a server process as `token`; must succeed.
@@ -98,6 +100,10 @@ async fn dashboard_is_live_and_catches_up_after_a_restart() {
     let mut server = ServerProcess::start(&[], &[("DATABASE_URL", &s.db.url)]).await;
     let api = server.url("/graphql");
     let mut browser = Browser::start_with(&["--window-size=1400,1000"]).await;
+    // The page's Content-Security-Policy must not be what keeps a part of it from working.
+    let watch = "window.violations = []; document.addEventListener('securitypolicyviolation', e => violations.push(e.violatedDirective + ' ' + e.blockedURI));";
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.addScriptToEvaluateOnNewDocument", json!({ "source": watch })).await;
     browser.call("Page.navigate", json!({ "url": server.url("/dashboard") })).await;
     browser.until("!!document.querySelector('form#sign-in input#token')", "the sign-in form").await;
     browser.screenshot("dashboard-sign-in.png").await;
@@ -126,12 +132,14 @@ async fn dashboard_is_live_and_catches_up_after_a_restart() {
         .clone();
     let input = json!({ "type": "CALL", "subject": "Call back about the wall screen",
         "deadline": "2020-01-01T09:00:00Z", "owner": { "type": "LEAD", "id": lead } });
-    let activity = gql(&api, &s.token, "mutation($i: ActivityInput!) { createActivity(input: $i) { id } }", json!({ "i": input }))
-        .await["createActivity"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    within(&mut browser, Duration::from_secs(1), &format!("{} === 1", counter("leads.overdue")), "the overdue counter").await;
+    let activity =
+        gql(&api, &s.token, "mutation($i: ActivityInput!) { createActivity(input: $i) { id } }", json!({ "i": input }))
+            .await["createActivity"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    within(&mut browser, Duration::from_secs(1), &format!("{} === 1", counter("leads.overdue")), "the overdue counter")
+        .await;
     within(&mut browser, Duration::from_secs(1), &format!("{feed_len} > {before}"), "the history feed").await;
     let feed_text = browser.eval("document.querySelector('ol#feed').textContent").await;
     assert!(feed_text.as_str().unwrap().contains("Wall screen lead"), "{feed_text}");
@@ -143,30 +151,41 @@ async fn dashboard_is_live_and_catches_up_after_a_restart() {
     // Completing it from the page.
     browser.eval(&format!("{item}.querySelector('button.complete').click(), true")).await;
     browser.until(&format!("!{item} && {} === 0", counter("leads.overdue")), "the activity completed").await;
-    let done = gql(&api, &s.token, "query($id: ID!) { activity(id: $id) { completed } }", json!({ "id": activity })).await;
+    let done =
+        gql(&api, &s.token, "query($id: ID!) { activity(id: $id) { completed } }", json!({ "id": activity })).await;
     assert_eq!(done["activity"]["completed"], true, "{done}");
 
     // The server stops under the page; meanwhile another instance writes; the page comes back
     // and shows what it missed.
     server.stop().await;
-    browser.until("document.querySelector('#connection')?.dataset.state === 'reconnecting'", "the reconnecting state").await;
+    browser
+        .until("document.querySelector('#connection')?.dataset.state === 'reconnecting'", "the reconnecting state")
+        .await;
     browser.screenshot("dashboard-reconnecting.png").await;
     s.ok("mutation { createLead(input: { title: \"Written while the page was away\" }) { id } }", json!({})).await;
     server.restart().await;
     browser.until("document.querySelector('#connection')?.dataset.state === 'live'", "the reconnection").await;
     browser
-        .until("document.querySelector('ol#feed').textContent.includes('Written while the page was away')", "the missed entry")
+        .until(
+            "document.querySelector('ol#feed').textContent.includes('Written while the page was away')",
+            "the missed entry",
+        )
         .await;
-    let ids = browser.eval("[...document.querySelectorAll('ol#feed li[data-event-id]')].map(l => l.dataset.eventId)").await;
+    let ids =
+        browser.eval("[...document.querySelectorAll('ol#feed li[data-event-id]')].map(l => l.dataset.eventId)").await;
     let ids: Vec<&str> = ids.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     let mut unique = ids.clone();
     unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "no entry twice: {ids:?}");
 
+    assert_eq!(browser.eval("violations").await, json!([]), "no CSP violations");
+
     // Sign-out forgets the token.
     browser.eval("document.querySelector('button#sign-out').click(), true").await;
-    browser.until("!!document.querySelector('form#sign-in') && localStorage.getItem('kontor.token') === null", "sign-out").await;
+    browser
+        .until("!!document.querySelector('form#sign-in') && localStorage.getItem('kontor.token') === null", "sign-out")
+        .await;
     server.stop().await;
 }
 
@@ -213,7 +232,12 @@ async fn notification_widget_counts_live_on_another_website() {
     browser.screenshot("notification-widget.png").await;
 
     browser.eval(&format!("{WIDGET}.querySelector('button.mark-all').click(), true")).await;
-    browser.until(&format!("{badge} === '0' || getComputedStyle({WIDGET}.querySelector('.badge')).display === 'none'"), "the count cleared").await;
+    browser
+        .until(
+            &format!("{badge} === '0' || getComputedStyle({WIDGET}.querySelector('.badge')).display === 'none'"),
+            "the count cleared",
+        )
+        .await;
     let left = s.gql_as(&rep_token, "{ counters { unreadNotifications } }", json!({})).await;
     assert_eq!(left["data"]["counters"]["unreadNotifications"], 0, "{left}");
 }
