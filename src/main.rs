@@ -20,23 +20,23 @@ fn init_tracing(format: &str) {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs the command. A private PostgreSQL cluster it must stop afterwards comes back with the
+/// outcome, so `main` can stop it after every background task has ended.
+async fn run(cli: Cli) -> (anyhow::Result<ExitCode>, Option<kontor::db::local::LocalCluster>) {
     let mut global = cli.global;
     let command = cli.command.unwrap_or(Command::Serve);
     let serving = matches!(command, Command::Serve);
     let cluster = match command {
         Command::ExportSchema => None,
-        _ => kontor::db::local::resolve(&mut global).await?,
+        _ => match kontor::db::local::resolve(&mut global).await {
+            Ok(c) => c,
+            Err(e) => return (Err(e), None),
+        },
     };
     let done = run_command(command, &global).await;
     // A one-off command leaves alone a private cluster that a running server uses; a server
     // stops the cluster it started or took over.
-    if let Some(cluster) = cluster
-        && (serving || cluster.started_here())
-    {
-        cluster.stop().await;
-    }
-    done
+    (done, cluster.filter(|c| serving || c.started_here()))
 }
 
 async fn run_command(command: Command, global: &kontor::config::Global) -> anyhow::Result<ExitCode> {
@@ -74,12 +74,25 @@ async fn run_command(command: Command, global: &kontor::config::Global) -> anyho
     done.map(|()| ExitCode::SUCCESS)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global.log_format);
     kontor::app::install_panic_hook();
-    match run(cli).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (done, cluster) = runtime.block_on(run(cli));
+    // The relay, the webhook sender and the rest end with the runtime, before the private
+    // database they talk to goes away under them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    if let Some(cluster) = cluster {
+        cluster.stop();
+    }
+    match done {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

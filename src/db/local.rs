@@ -7,6 +7,7 @@
 //! port is opened: trust authentication then admits only this machine's owner of the folder
 //! (and root), never the network.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -35,7 +36,7 @@ pub struct LocalCluster {
     bindir: PathBuf,
     data_dir: PathBuf,
     owner: Option<Owner>,
-    child: Option<tokio::process::Child>,
+    child: Option<std::process::Child>,
 }
 
 /// PostgreSQL refuses to run as root, so root runs it as the `postgres` system user.
@@ -180,7 +181,7 @@ impl LocalCluster {
             if let Some(l) = locale {
                 cmd.arg(format!("--locale={l}"));
             }
-            let out = cmd.output().await.context("cannot run initdb")?;
+            let out = tokio::task::spawn_blocking(move || cmd.output()).await?.context("cannot run initdb")?;
             if out.status.success() {
                 return Ok(());
             }
@@ -237,26 +238,21 @@ impl LocalCluster {
         lines[lines.len().saturating_sub(10)..].join("\n")
     }
 
-    /// Stops the cluster (fast shutdown: open sessions end, nothing committed is lost).
-    pub async fn stop(mut self) {
-        let stopped = self
-            .command("pg_ctl")
-            .arg("stop")
-            .arg("-D")
-            .arg(&self.data_dir)
-            .args(["-m", "fast", "-w", "-s"])
-            .status()
-            .await;
+    /// Stops the cluster (fast shutdown: open sessions end, nothing committed is lost). Runs
+    /// after the async runtime has ended, so it blocks.
+    pub fn stop(mut self) {
+        let stopped =
+            self.command("pg_ctl").arg("stop").arg("-D").arg(&self.data_dir).args(["-m", "fast", "-w", "-s"]).status();
         if !matches!(stopped, Ok(s) if s.success()) {
             tracing::warn!(data_dir = %self.data_dir.display(), "pg_ctl could not stop the private PostgreSQL");
         }
         if let Some(child) = &mut self.child {
-            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+            let _ = child.wait();
         }
     }
 
-    fn command(&self, program: &str) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(self.bindir.join(program));
+    fn command(&self, program: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(self.bindir.join(program));
         if let Some(o) = self.owner {
             cmd.uid(o.uid).gid(o.gid);
         }
