@@ -225,6 +225,32 @@ async fn record(conn: &mut AsyncPgConnection, claimed: &[Claimed], results: Vec<
     endpoint_health(conn, failing, working, gone).await
 }
 
+/// While an endpoint is unreachable, its oldest open delivery keeps being tried at a pace
+/// that follows the outage (a tenth of its length, between 5 s and 5 min) instead of its own
+/// backoff, which grows to hours: the first success then brings every waiting retry forward
+/// (`endpoint_health`), so an endpoint that comes back is caught up within seconds even when
+/// nothing new is written. Only the oldest is tried, so the probe costs one request per
+/// endpoint, and the per-element order holds (nothing older of any element is open).
+async fn probe(conn: &mut AsyncPgConnection, hooks: Vec<i64>) -> anyhow::Result<()> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let pace = "least(greatest((now() - w.failing_since) / 10, interval '5 seconds'), interval '5 minutes')";
+    let mut q = Sql::new(
+        "UPDATE webhook_deliveries d SET next_attempt_at = now() + ".to_owned()
+            + pace
+            + " FROM webhooks w, (SELECT DISTINCT ON (webhook_id) id FROM webhook_deliveries \
+               WHERE status IN ('PENDING', 'RETRYING') AND event_seq IS NOT NULL AND webhook_id = ANY(",
+    );
+    q.bind(Bind::Int8s(hooks)).push(format!(
+        ") ORDER BY webhook_id, event_seq) head \
+         WHERE d.id = head.id AND w.id = d.webhook_id AND w.failing_since IS NOT NULL \
+           AND d.status = 'RETRYING' AND d.last_status_code IS NULL AND d.next_attempt_at > now() + {pace}"
+    ));
+    q.execute(conn).await?;
+    Ok(())
+}
+
 /// An endpoint that keeps failing for 3 days, or answers 410, is disabled; any success
 /// clears its failure record and brings its waiting retries forward.
 async fn endpoint_health(
@@ -242,11 +268,15 @@ async fn endpoint_health(
         let mut q = Sql::new("UPDATE webhooks SET failing_since = coalesce(failing_since, now()) WHERE id = ANY(");
         q.bind(Bind::Int8s(failing)).push(") RETURNING *");
         let rows: Vec<WebhookRow> = q.load(conn).await?;
+        let mut still = Vec::new();
         for h in rows {
             if h.failing_since.is_some_and(|since| Utc::now() - since > rules::GIVE_UP_AFTER) {
                 store::disable(conn, h.id, "failing for 3 days").await.map_err(DomainError::into_anyhow)?;
+            } else {
+                still.push(h.id);
             }
         }
+        probe(conn, still).await?;
     }
     if !working.is_empty() {
         // An endpoint that answers again gets the retries that found it unreachable now rather

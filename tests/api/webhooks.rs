@@ -47,6 +47,14 @@ impl Receiver {
     async fn start(
         plan: impl Fn(&Got, usize) -> (StatusCode, Option<&'static str>, Duration) + Send + Sync + 'static,
     ) -> Receiver {
+        Self::start_on(0, plan).await
+    }
+
+    /// A receiver on `port` (0: any free one).
+    async fn start_on(
+        port: u16,
+        plan: impl Fn(&Got, usize) -> (StatusCode, Option<&'static str>, Duration) + Send + Sync + 'static,
+    ) -> Receiver {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let plan: Arc<Plan> = Arc::new(plan);
         let state = (got.clone(), plan);
@@ -75,7 +83,7 @@ impl Receiver {
             ),
         );
         let app = app.with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -254,6 +262,36 @@ async fn failures_are_retried_with_the_same_message_id() {
     let done = deliveries(&s, &hook).await;
     assert_eq!(done[0]["status"], "SUCCEEDED");
     assert_eq!(done[0]["attempts"], 3);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_comes_back_is_caught_up_without_new_writes() {
+    let s = TestServer::start().await;
+    // Nothing listens on the endpoint's port yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (hook, _) = create_hook(&s, &format!("http://127.0.0.1:{port}/hook"), json!(["lead.created"]), "THIN").await;
+    for title in ["Sent during the outage", "Also during the outage"] {
+        create_lead(&s, title).await;
+    }
+    // Both fail twice (at once, then ~5 s later); their own backoff would wait 5 min next.
+    let start = Instant::now();
+    loop {
+        let d = deliveries(&s, &hook).await;
+        if d.len() == 2 && d.iter().all(|d| d["attempts"].as_i64() >= Some(2)) {
+            let next: chrono::DateTime<chrono::Utc> = d[0]["nextAttemptAt"].as_str().unwrap().parse().unwrap();
+            assert!(d.iter().all(|d| d["status"] == "RETRYING" && d["lastStatusCode"].is_null()), "{d:?}");
+            assert!(next > chrono::Utc::now(), "{d:?}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "two failed attempts each: {d:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The endpoint is back; nothing new is written, and both arrive within seconds.
+    let r = Receiver::start_on(port, |_, _| (StatusCode::OK, None, Duration::ZERO)).await;
+    let got = r.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 2, "each once");
+    let done = deliveries(&s, &hook).await;
+    assert!(done.iter().all(|d| d["status"] == "SUCCEEDED"), "{done:?}");
 }
 
 #[tokio::test]
