@@ -5,13 +5,11 @@
 //! `FUZZY_CANDIDATES`, `ADDRESSES`), so a query that matches half a table costs about what
 //! a rare one does. Every value is bound.
 
-use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Double, Nullable, Text, Untyped};
-use diesel::{QueryResult, QueryableByName};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::sql::{Bind, Sql};
+use crate::db::sql::{Bind, Planned, Sql};
 use crate::kernel::ElementType;
 use crate::kernel::access::permissions::Action;
 use crate::kernel::access::visibility::element_predicate;
@@ -34,30 +32,6 @@ const FUZZY_CANDIDATES: i64 = 200;
 /// visibility: a part shared by more addresses than this ("@gmail.com") is too broad to
 /// list completely anyway, and this bounds the work for a caller who may read few of them.
 const ADDRESSES: i64 = 2000;
-
-/// A search statement, planned for its values every time it runs. Cached prepared
-/// statements (what `Sql` is) may switch to a generic plan after five runs, and a generic
-/// plan knows neither which words a query has nor how common they are: it cannot turn
-/// `kontor_prefix_query($1)` into a constant, nor a prefix into an index range, so a query
-/// that needs a bitmap scan and one that needs a short sequential scan would share a plan.
-/// Planning takes about a millisecond per statement.
-struct Planned(Sql);
-
-impl QueryFragment<Pg> for Planned {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.unsafe_to_cache_prepared();
-        self.0.walk_ast(out)
-    }
-}
-
-impl QueryId for Planned {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for Planned {
-    type SqlType = Untyped;
-}
 
 #[derive(QueryableByName)]
 struct Row {
@@ -87,6 +61,8 @@ pub async fn search(
             continue;
         }
         let Some(q) = statement(actor, et, plan, first) else { continue };
+        // Planned for its words every time: a generic plan knows neither which words a query
+        // has nor how common they are, nor can it turn a prefix into an index range.
         let rows: Vec<Row> = Planned(q).load(conn).await?;
         hits.extend(rows.into_iter().map(|r| Hit {
             element_type: et,
