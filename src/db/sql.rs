@@ -146,6 +146,29 @@ impl Query for Sql {
     type SqlType = Untyped;
 }
 
+/// A statement planned for its values and the table's current size every time it runs
+/// (about a millisecond). A cached prepared statement (what `Sql` is) may switch to a generic
+/// plan after five runs, and keeps it: one made while a table was nearly empty (a fresh
+/// installation's first burst) can scan where an index is needed long after the table grew,
+/// and a generic plan cannot use the values (a search's words, a prefix as an index range).
+pub struct Planned(pub Sql);
+
+impl QueryFragment<Pg> for Planned {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        self.0.walk_ast(out)
+    }
+}
+
+impl QueryId for Planned {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Planned {
+    type SqlType = Untyped;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,27 +191,4 @@ mod tests {
         let empty = Sql::join(&[], " AND ", "TRUE");
         assert_eq!(debug_query::<Pg, _>(&empty).to_string(), "TRUE -- binds: []");
     }
-}
-
-/// A statement planned for its values and the table's current size every time it runs
-/// (about a millisecond). A cached prepared statement (what `Sql` is) may switch to a generic
-/// plan after five runs, and keeps it: one made while a table was nearly empty (a fresh
-/// installation's first burst) can scan where an index is needed long after the table grew,
-/// and a generic plan cannot use the values (a search's words, a prefix as an index range).
-pub struct Planned(pub Sql);
-
-impl QueryFragment<Pg> for Planned {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.unsafe_to_cache_prepared();
-        self.0.walk_ast(out)
-    }
-}
-
-impl QueryId for Planned {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for Planned {
-    type SqlType = Untyped;
 }
