@@ -127,7 +127,7 @@ impl LocalCluster {
     /// Creates the cluster if the folder holds none, then starts it (or adopts the one a
     /// stopped Kontor left running) and waits until it takes connections.
     pub async fn start(bindir: PathBuf, data_dir: &Path) -> anyhow::Result<LocalCluster> {
-        let data_dir = absolute(data_dir)?;
+        let data_dir = std::path::absolute(data_dir)?;
         let socket = data_dir.join(format!(".s.PGSQL.{SOCKET_PORT}"));
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
             bail!(
@@ -280,10 +280,6 @@ fn owner() -> anyhow::Result<Option<Owner>> {
         anyhow!("PostgreSQL does not run as root and there is no `postgres` system user to run it as; run Kontor as an ordinary user")
     })?;
     Ok(Some(Owner { uid: user.uid.as_raw(), gid: user.gid.as_raw() }))
-}
-
-fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    if path.is_absolute() { Ok(path.to_owned()) } else { Ok(std::env::current_dir()?.join(path)) }
 }
 
 #[cfg(test)]

@@ -104,16 +104,22 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    /// Waits until `expression` is true in the page.
+    /// Waits until `expression` is true in the page (at most 20 s).
     pub async fn until(&mut self, expression: &str, what: &str) {
-        for _ in 0..150 {
+        self.within(Duration::from_secs(20), expression, what).await;
+    }
+
+    /// Waits until `expression` is true in the page, at most `limit` (what a page promises).
+    pub async fn within(&mut self, limit: Duration, expression: &str, what: &str) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
             if self.eval(expression).await == json!(true) {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let page = self.eval("document.documentElement.outerHTML").await;
-        panic!("{what} did not happen; the page: {page}");
+        panic!("{what} did not happen within {limit:?}; the page: {page}");
     }
 
     pub async fn screenshot(&mut self, name: &str) -> std::path::PathBuf {

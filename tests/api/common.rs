@@ -449,6 +449,22 @@ impl ServerProcess {
         panic!("kontor serve did not answer /healthz within a minute");
     }
 
+    /// Sends a query as `token` that must succeed and returns its `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body: Value = reqwest::Client::new()
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
     /// Stops the server as an operator does (SIGTERM) and waits until the process ended.
     pub async fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("the server runs");

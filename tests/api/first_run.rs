@@ -2,24 +2,9 @@
 //! PostgreSQL cluster from the installed server binaries in its data folder, stops it when
 //! it stops, and finds its data there on the next start.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::ServerProcess;
-
-async fn gql(s: &ServerProcess, token: &str, query: &str, variables: Value) -> Value {
-    let body: Value = reqwest::Client::new()
-        .post(s.url("/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(body.get("errors").is_none(), "{body}");
-    body["data"].clone()
-}
 
 #[tokio::test]
 async fn kontor_runs_its_own_postgres_and_keeps_the_data() {
@@ -45,7 +30,7 @@ async fn kontor_runs_its_own_postgres_and_keeps_the_data() {
         .nth(1)
         .map(|l| l.trim().to_owned())
         .unwrap_or_else(|| panic!("no token printed: {printed}"));
-    let created = gql(&server, &token, "mutation { createLead(input: { title: \"Kept\" }) { id } }", json!({})).await;
+    let created = server.ok(&token, "mutation { createLead(input: { title: \"Kept\" }) { id } }", json!({})).await;
     let id = created["createLead"]["id"].clone();
 
     let status = server.stop().await;
@@ -53,7 +38,7 @@ async fn kontor_runs_its_own_postgres_and_keeps_the_data() {
     assert!(!data_dir.join("postmaster.pid").exists(), "the private PostgreSQL stopped with it");
 
     server.restart().await;
-    let lead = gql(&server, &token, "query($id: ID!) { lead(id: $id) { title } }", json!({ "id": id })).await;
+    let lead = server.ok(&token, "query($id: ID!) { lead(id: $id) { title } }", json!({ "id": id })).await;
     assert_eq!(lead["lead"]["title"], "Kept", "the data is kept across restarts");
     assert_eq!(
         server.stdout.lock().unwrap().matches("API token").count(),

@@ -3,9 +3,9 @@
 //! reconnecting after a server restart without losing anything), and the notification widget
 //! on another website. Screenshots land in `target/`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::browser::{Browser, page_on_another_origin};
 use crate::common::{ServerProcess, TestServer};
@@ -60,34 +60,6 @@ async fn graphiql_works_offline_with_kontors_defaults() {
         .await;
 }
 
-/// Sends a GraphQL request to a server process as `token`; must succeed.
-async fn gql(url: &str, token: &str, query: &str, variables: Value) -> Value {
-    let body: Value = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(body.get("errors").is_none(), "{body}");
-    body["data"].clone()
-}
-
-/// Waits for `expression` to become true, at most `within` (what the page promises).
-async fn within(browser: &mut Browser, within: Duration, expression: &str, what: &str) {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if browser.eval(expression).await == json!(true) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what} did not happen within {within:?}");
-}
-
 fn counter(name: &str) -> String {
     format!("Number(document.querySelector('[data-counter=\"{name}\"]')?.textContent)")
 }
@@ -98,7 +70,6 @@ async fn dashboard_is_live_and_catches_up_after_a_restart() {
     // in-process one writes while it is away.
     let s = TestServer::start().await;
     let mut server = ServerProcess::start(&[], &[("DATABASE_URL", &s.db.url)]).await;
-    let api = server.url("/graphql");
     let mut browser = Browser::start_with(&["--window-size=1400,1000"]).await;
     // The page's Content-Security-Policy must not be what keeps a part of it from working.
     let watch = "window.violations = []; document.addEventListener('securitypolicyviolation', e => violations.push(e.violatedDirective + ' ' + e.blockedURI));";
@@ -127,20 +98,20 @@ async fn dashboard_is_live_and_catches_up_after_a_restart() {
     // A lead and an overdue activity through the API: counters and feed move within a second.
     let feed_len = "document.querySelectorAll('ol#feed li[data-event-id]').length";
     let before = browser.eval(feed_len).await.as_u64().unwrap();
-    let lead = gql(&api, &s.token, "mutation { createLead(input: { title: \"Wall screen lead\" }) { id } }", json!({}))
+    let lead = server
+        .ok(&s.token, "mutation { createLead(input: { title: \"Wall screen lead\" }) { id } }", json!({}))
         .await["createLead"]["id"]
         .clone();
     let input = json!({ "type": "CALL", "subject": "Call back about the wall screen",
         "deadline": "2020-01-01T09:00:00Z", "owner": { "type": "LEAD", "id": lead } });
-    let activity =
-        gql(&api, &s.token, "mutation($i: ActivityInput!) { createActivity(input: $i) { id } }", json!({ "i": input }))
-            .await["createActivity"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    within(&mut browser, Duration::from_secs(1), &format!("{} === 1", counter("leads.overdue")), "the overdue counter")
-        .await;
-    within(&mut browser, Duration::from_secs(1), &format!("{feed_len} > {before}"), "the history feed").await;
+    let activity = server
+        .ok(&s.token, "mutation($i: ActivityInput!) { createActivity(input: $i) { id } }", json!({ "i": input }))
+        .await["createActivity"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.within(Duration::from_secs(1), &format!("{} === 1", counter("leads.overdue")), "the overdue counter").await;
+    browser.within(Duration::from_secs(1), &format!("{feed_len} > {before}"), "the history feed").await;
     let feed_text = browser.eval("document.querySelector('ol#feed').textContent").await;
     assert!(feed_text.as_str().unwrap().contains("Wall screen lead"), "{feed_text}");
     let item = format!("document.querySelector('ul#activities li[data-activity-id=\"{activity}\"]')");
@@ -152,7 +123,7 @@ async fn dashboard_is_live_and_catches_up_after_a_restart() {
     browser.eval(&format!("{item}.querySelector('button.complete').click(), true")).await;
     browser.until(&format!("!{item} && {} === 0", counter("leads.overdue")), "the activity completed").await;
     let done =
-        gql(&api, &s.token, "query($id: ID!) { activity(id: $id) { completed } }", json!({ "id": activity })).await;
+        server.ok(&s.token, "query($id: ID!) { activity(id: $id) { completed } }", json!({ "id": activity })).await;
     assert_eq!(done["activity"]["completed"], true, "{done}");
 
     // The server stops under the page; meanwhile another instance writes; the page comes back
@@ -224,7 +195,7 @@ async fn notification_widget_counts_live_on_another_website() {
         .await;
     }
     let badge = format!("{WIDGET}.querySelector('.badge').textContent.trim()");
-    within(&mut browser, Duration::from_secs(2), &format!("{badge} === '2'"), "the unread count").await;
+    browser.within(Duration::from_secs(2), &format!("{badge} === '2'"), "the unread count").await;
     browser.eval(&format!("{WIDGET}.querySelector('button.bell').click(), true")).await;
     browser.until(&format!("{WIDGET}.querySelectorAll('ul.list > li[data-id]').length === 2"), "the list").await;
     let text = browser.eval(&format!("{WIDGET}.querySelector('ul.list').textContent")).await;
